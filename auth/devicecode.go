@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+)
+
+// DeviceCode is a started device-code sign-in. It shows only what the user
+// needs; the secret device_code stays inside and is never printed, logged
+// or marshalled.
+type DeviceCode struct {
+	UserCode        string
+	VerificationURL string
+	Message         string
+	ExpiresOn       time.Time
+	h               *dcHandle
+}
+
+type dcHandle struct{ dc public.DeviceCode }
+
+// String shows the user code and URL only.
+func (d DeviceCode) String() string {
+	return fmt.Sprintf("DeviceCode{UserCode: %q, VerificationURL: %q, ExpiresOn: %s}",
+		d.UserCode, d.VerificationURL, d.ExpiresOn.Format(time.RFC3339))
+}
+
+// GoString is String (for %#v).
+func (d DeviceCode) GoString() string { return "auth." + d.String() }
+
+// Format makes every fmt verb print String, so no verb can reach the handle.
+func (d DeviceCode) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(d.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(d.String()))
+}
+
+// MarshalJSON writes the public fields only.
+func (d DeviceCode) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		UserCode        string    `json:"user_code"`
+		VerificationURL string    `json:"verification_url"`
+		Message         string    `json:"message"`
+		ExpiresOn       time.Time `json:"expires_on"`
+	}{d.UserCode, d.VerificationURL, d.Message, d.ExpiresOn})
+}
+
+// String and Format on the handle keep reflection-free printers away from the secret.
+func (h *dcHandle) String() string                { return "<device code>" }
+func (h *dcHandle) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("<device code>")) }
+
+// StartDeviceCode asks the identity platform for a device code for the
+// Graph scope. Show UserCode and VerificationURL, then call AwaitDeviceCode.
+func (c *Client) StartDeviceCode(ctx context.Context) (DeviceCode, error) {
+	dc, err := c.pca.AcquireTokenByDeviceCode(ctx, []string{c.scopes.graph})
+	if err != nil {
+		return DeviceCode{}, Classify(err)
+	}
+	return DeviceCode{
+		UserCode:        dc.Result.UserCode,
+		VerificationURL: dc.Result.VerificationURL,
+		Message:         dc.Result.Message,
+		ExpiresOn:       dc.Result.ExpiresOn,
+		h:               &dcHandle{dc: dc},
+	}, nil
+}
+
+// AwaitDeviceCode blocks until the user finishes (or declines) the sign-in,
+// the code expires (ClassExpired) or ctx ends (ClassCancelled).
+func (c *Client) AwaitDeviceCode(ctx context.Context, dc DeviceCode) (Account, error) {
+	if dc.h == nil {
+		return Account{}, errors.New("auth: AwaitDeviceCode needs a DeviceCode from StartDeviceCode")
+	}
+	res, err := dc.h.dc.AuthenticationResult(ctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// MSAL's own deadline is the code's ExpiresOn.
+			e := &Error{Err: err, OAuthError: "expired_token"}
+			return Account{}, e.apply(oauthRules["expired_token"], "")
+		}
+		return Account{}, Classify(err)
+	}
+	return c.signedInWith(res), nil
+}

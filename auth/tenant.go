@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"itdr-onboard/endpoints"
+)
+
+var (
+	reGUID  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	reLabel = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+	reTLD   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]$`)
+)
+
+// IsGUID reports whether s is a tenant ID in GUID form.
+func IsGUID(s string) bool { return reGUID.MatchString(s) }
+
+// ValidateTenantFlag checks the --tenant value: empty (any organization), a
+// GUID, "organizations", or a DNS domain name such as contoso.onmicrosoft.com.
+func ValidateTenantFlag(s string) error {
+	if s == "" || strings.EqualFold(s, "organizations") || IsGUID(s) {
+		return nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("--tenant %q: %s; use the tenant ID (a GUID) or a domain such as contoso.onmicrosoft.com", s, why)
+	}
+	if strings.EqualFold(s, "common") || strings.EqualFold(s, "consumers") {
+		return bad("personal Microsoft accounts cannot be onboarded")
+	}
+	d := strings.TrimSuffix(s, ".")
+	if len(d) > 253 {
+		return bad("domain name is too long")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		if strings.Count(s, "-") >= 3 {
+			return bad("not a valid GUID")
+		}
+		return bad("not a GUID or a domain name")
+	}
+	for _, l := range labels {
+		if !reLabel.MatchString(l) {
+			return bad("not a valid domain name")
+		}
+	}
+	if !reTLD.MatchString(labels[len(labels)-1]) {
+		return bad("not a valid domain name")
+	}
+	return nil
+}
+
+// TenantInfo is what a tenant's public openid-configuration says about it.
+type TenantInfo struct {
+	// ID is the tenant GUID ("" when tenant was "" or "organizations").
+	ID string
+	// Cloud is one of endpoints.Cloud*, from cloud_instance_name or the
+	// issuer host; "" when neither is a known Microsoft cloud.
+	Cloud string
+	// Issuer is the token issuer, e.g. https://login.microsoftonline.com/<id>/v2.0.
+	Issuer string
+	// CloudInstance is cloud_instance_name as sent (microsoftonline.com, ...).
+	CloudInstance string
+	// Region is tenant_region_scope when present (NA, EU, USGov, ...).
+	Region string
+}
+
+type openIDConfig struct {
+	Issuer            string `json:"issuer"`
+	TokenEndpoint     string `json:"token_endpoint"`
+	CloudInstanceName string `json:"cloud_instance_name"`
+	TenantRegionScope string `json:"tenant_region_scope"`
+}
+
+// ResolveTenant reads the tenant's public openid-configuration (no sign-in
+// needed) to turn a domain into a tenant ID and detect its cloud. An unknown
+// tenant gives an *Error of ClassTenantNotFound; transport failures ClassNetwork.
+func ResolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints, tenant string) (TenantInfo, error) {
+	if err := ValidateTenantFlag(tenant); err != nil {
+		return TenantInfo{}, err
+	}
+	if hc == nil {
+		hc = ep.HTTPClient()
+	}
+	u := ep.AuthorityFor(tenant) + "/v2.0/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return TenantInfo{}, fmt.Errorf("resolve tenant: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return TenantInfo{}, Classify(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return TenantInfo{}, Classify(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := Classify(&httpStatusError{host: req.URL.Host, status: resp.StatusCode, body: string(body)})
+		if e.Class == ClassUnknown && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound) {
+			e.apply(codeRules[90002], "")
+			e.Code = 90002
+		}
+		return TenantInfo{}, e
+	}
+	var oc openIDConfig
+	if err := json.Unmarshal(body, &oc); err != nil || oc.Issuer == "" {
+		return TenantInfo{}, fmt.Errorf("resolve tenant: %s did not return an OpenID configuration", req.URL.Host)
+	}
+	info := TenantInfo{Issuer: oc.Issuer, CloudInstance: oc.CloudInstanceName, Region: oc.TenantRegionScope}
+	if iu, err := url.Parse(oc.Issuer); err == nil {
+		for _, seg := range strings.Split(strings.Trim(iu.Path, "/"), "/") {
+			if IsGUID(seg) {
+				info.ID = strings.ToLower(seg)
+				break
+			}
+		}
+		if oc.CloudInstanceName != "" {
+			info.Cloud = endpoints.CloudForAuthorityHost(oc.CloudInstanceName)
+		}
+		if info.Cloud == "" {
+			info.Cloud = endpoints.CloudForAuthorityHost(iu.Hostname())
+		}
+	}
+	if info.Cloud == endpoints.CloudUSGov && strings.EqualFold(oc.TenantRegionScope, "DOD") {
+		info.Cloud = endpoints.CloudUSGovDoD
+	}
+	return info, nil
+}
+
+// httpStatusError is a non-200 answer from an identity endpoint we called
+// ourselves. Its text has the same "…:\n{json}" shape MSAL uses.
+type httpStatusError struct {
+	host   string
+	status int
+	body   string
+}
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("%s answered HTTP %d:\n%s", e.host, e.status, e.body)
+}

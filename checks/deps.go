@@ -1,0 +1,152 @@
+package checks
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"itdr-onboard/endpoints"
+	"itdr-onboard/m365"
+	"itdr-onboard/platform"
+)
+
+// Stable check IDs, in display order.
+const (
+	IDPlatformSubscription = "platform.subscription"
+	IDNetworkReachability  = "network.reachability"
+	IDClockSkew            = "network.clock-skew"
+	IDExchangeLicence      = "graph.exchange-licence"
+	IDGlobalAdmin          = "graph.global-admin"
+	IDAuditLog             = "exo.audit-log"
+	IDDehydrated           = "exo.dehydrated"
+	IDRoleGroup            = "exo.role-group"
+	IDPlatformSPRoles      = "graph.platform-sp-roles"
+)
+
+// GraphAPI is the part of *m365.Graph the check modules use.
+type GraphAPI interface {
+	Organization(ctx context.Context) (m365.Organization, error)
+	Me(ctx context.Context) (m365.User, error)
+	MyActiveDirectoryRoles(ctx context.Context) ([]m365.DirectoryRole, error)
+	MyEligibleRoles(ctx context.Context) ([]m365.RoleEligibility, error)
+	SubscribedSkus(ctx context.Context) ([]m365.SKU, error)
+	// ServicePrincipalByAppID returns nil, nil when the app has no service
+	// principal in the tenant.
+	ServicePrincipalByAppID(ctx context.Context, appID string) (*m365.ServicePrincipal, error)
+	CreateServicePrincipal(ctx context.Context, appID string) (m365.ServicePrincipal, error)
+	RoleAssignments(ctx context.Context, principalID string) ([]m365.RoleAssignment, error)
+	CreateRoleAssignment(ctx context.Context, principalID, roleDefinitionID string) (m365.RoleAssignment, error)
+}
+
+// ExchangeAPI is the part of *m365.Exchange the check modules use.
+type ExchangeAPI interface {
+	OrganizationConfig(ctx context.Context) (m365.OrgConfig, error)
+	EnableOrganizationCustomization(ctx context.Context) (requestID string, err error)
+	AdminAuditLogConfig(ctx context.Context) (m365.AuditConfig, error)
+	SetUnifiedAuditLogIngestion(ctx context.Context, enabled bool) (requestID string, err error)
+	RoleGroupRoles(ctx context.Context, roleGroup string) ([]m365.ManagementRoleAssignment, error)
+	NewManagementRoleAssignment(ctx context.Context, role, roleGroup string) (m365.ManagementRoleAssignment, error)
+}
+
+// PlatformAPI is the part of *platform.Client the check modules use.
+type PlatformAPI interface {
+	Account(ctx context.Context) (platform.Account, error)
+	App(ctx context.Context) (platform.App, error)
+}
+
+// Deps is everything the built-in modules need. A nil client makes the
+// modules that need it report Skip ("not signed in" / "not configured").
+type Deps struct {
+	Graph     GraphAPI
+	Exchange  ExchangeAPI
+	Platform  PlatformAPI
+	Endpoints endpoints.Endpoints
+	// HTTP is used by the network checks; nil means Endpoints.HTTPClient().
+	HTTP *http.Client
+	// Now is the clock (nil means time.Now).
+	Now func() time.Time
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d Deps) httpClient() *http.Client {
+	if d.HTTP != nil {
+		return d.HTTP
+	}
+	return d.Endpoints.HTTPClient()
+}
+
+// Builtin is the single explicit list of shipped modules, in display order.
+// The modules share one cached copy of the platform's App document.
+func Builtin(d Deps) []Check {
+	if d.Platform != nil {
+		d.Platform = &cachedPlatform{PlatformAPI: d.Platform}
+	}
+	return []Check{
+		NewPlatformSubscription(d.Platform, d.Now),
+		NewNetworkReachability(d),
+		NewClockSkew(d),
+		NewExchangeLicence(d.Graph),
+		NewGlobalAdmin(d.Graph),
+		NewAuditLog(d.Exchange),
+		NewDehydrated(d.Exchange),
+		NewRoleGroup(d.Exchange, d.Platform),
+		NewPlatformSPRoles(d.Graph, d.Platform),
+	}
+}
+
+// cachedPlatform remembers the first successful App answer (the document is
+// static for a session); Account is always asked afresh. Errors are not cached.
+type cachedPlatform struct {
+	PlatformAPI
+	mu  sync.Mutex
+	app *platform.App
+}
+
+func (c *cachedPlatform) App(ctx context.Context) (platform.App, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.app != nil {
+		return *c.app, nil
+	}
+	a, err := c.PlatformAPI.App(ctx)
+	if err != nil {
+		return platform.App{}, err
+	}
+	c.app = &a
+	return a, nil
+}
+
+// meta carries the static description every module shares.
+type meta struct {
+	id, title string
+	step      StepID
+	phase     Phase
+	sev       Severity
+}
+
+func (m meta) ID() string         { return m.id }
+func (m meta) Title() string      { return m.title }
+func (m meta) Step() StepID       { return m.step }
+func (m meta) Phase() Phase       { return m.phase }
+func (m meta) Severity() Severity { return m.sev }
+
+// undecided is the outcome of a check that could not decide: Fail for a
+// Required check, Warn for a Recommended one.
+func (m meta) undecided(summary, remedy string, err error) Result {
+	o := Fail
+	if m.sev == Recommended {
+		o = Warn
+	}
+	return Result{Outcome: o, Summary: summary, Remedy: remedy, Err: err}
+}
+
+func skipped(why string) Result {
+	return Result{Outcome: Skip, Summary: "not run: " + why}
+}

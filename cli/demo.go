@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"itdr-onboard/sim"
+)
+
+func newDemoCmd(g *globalFlags, io IO) *cobra.Command {
+	f := &runFlags{}
+	var scenario, simLog string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Walk the whole wizard against the embedded tenant simulator (offline)",
+		Long: `demo starts the embedded tenant simulator on 127.0.0.1 with a scenario and runs the
+real wizard against it: the same clients, the same sign-in, the same steps.
+
+Built-in scenarios: ` + joinNames(sim.BuiltinScenarios()) + `
+or --scenario PATH for a scenario file (see docs/scenarios.md).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt, err := f.options(io)
+			if err != nil {
+				return err
+			}
+			sc, err := sim.LoadScenario(scenario)
+			if err != nil {
+				return usageError("--scenario: %v", err)
+			}
+			log, err := openLog(g.logFile)
+			if err != nil {
+				return err
+			}
+			defer log.Close()
+			so := sim.Options{}
+			if simLog != "" {
+				lf, err := os.OpenFile(simLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+				if err != nil {
+					return usageError("--sim-log %s: %v", simLog, err)
+				}
+				defer lf.Close()
+				so.Log = lf
+			}
+			srv, err := sim.Start(sc, so)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			stateDir := g.stateDirOr(filepath.Join(defaultStateDir(), "demo"))
+			play := func(u string) error {
+				// The simulator plays the browser: it signs in as the
+				// scenario's user and lands on the local redirect.
+				go srv.PlayBrowser(context.WithoutCancel(cmd.Context()), u)
+				return nil
+			}
+			w, err := wire(wireOptions{Endpoints: srv.Endpoints(), Tenant: opt.Tenant, StateDir: stateDir, OpenBrowser: play, Log: log})
+			if err != nil {
+				return err
+			}
+			if g.frontEnd(io) == "plain" {
+				fmt.Fprintf(io.Out, "Demo: scenario %q — simulated tenant %s at %s\n", sc.Name, srv.TenantID(), srv.URL())
+			}
+			return exitCode(drive(cmd.Context(), g, io, w, opt, stateDir, log))
+		},
+	}
+	addRunFlags(c, f)
+	c.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")
+	c.Flags().StringVar(&simLog, "sim-log", "", "write the simulator's request log (one JSON line per request) here")
+	c.Flags().StringVar(&f.tenant, "tenant", "", "the tenant to onboard (default: the simulated tenant)")
+	return c
+}
+
+func joinNames(ns []string) string {
+	out := ""
+	for i, n := range ns {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
+
+func newSimCmd(g *globalFlags, io IO) *cobra.Command {
+	c := &cobra.Command{Use: "sim", Short: "The tenant simulator"}
+	var scenario, epOut, logPath, addr string
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a simulated tenant and write an endpoints file for `onboard --endpoints`",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc, err := sim.LoadScenario(scenario)
+			if err != nil {
+				return usageError("--scenario: %v", err)
+			}
+			so := sim.Options{Addr: addr}
+			if logPath != "" {
+				lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return usageError("--log %s: %v", logPath, err)
+				}
+				defer lf.Close()
+				so.Log = lf
+			}
+			srv, err := sim.Start(sc, so)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			if err := srv.Endpoints().Save(epOut); err != nil {
+				return fmt.Errorf("writing %s: %w", epOut, err)
+			}
+			fmt.Fprintf(io.Out, "Simulating scenario %q: tenant %s (%s) at %s\n", sc.Name, sc.Tenant.DisplayName, srv.TenantID(), srv.URL())
+			fmt.Fprintf(io.Out, "Endpoints file: %s\n", epOut)
+			fmt.Fprintf(io.Out, "Device-code page: %s/devicelogin\n", srv.URL())
+			fmt.Fprintf(io.Out, "Run:  itdr-onboard onboard --endpoints %s --tenant %s\n", epOut, srv.TenantID())
+			fmt.Fprintln(io.Out, "Press ctrl+c to stop.")
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	serve.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")
+	serve.Flags().StringVar(&epOut, "endpoints-out", "itdr-sim-endpoints.json", "where to write the endpoints file")
+	serve.Flags().StringVar(&logPath, "log", "", "append the request log (one JSON line per request) to this file")
+	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address (loopback only)")
+	c.AddCommand(serve)
+	return c
+}

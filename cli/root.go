@@ -1,0 +1,294 @@
+// Package cli holds the cobra commands and the wiring from flags to the
+// step engine and its front-ends.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/endpoints"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/plain"
+	"itdr-onboard/ui/text"
+)
+
+// Version is set at build time (-ldflags "-X itdr-onboard/cli.Version=…").
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	ExitHealthy     = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitStopped     = 3
+	ExitPending     = 4
+	ExitInterrupted = 130
+)
+
+type globalFlags struct {
+	plain, json, noColor bool
+	logFile, stateDir    string
+}
+
+type runFlags struct {
+	yes, dryRun, remap bool
+	org, wait, auth    string
+	tenant             string
+	consent            string
+}
+
+// exitError carries an exit code out of a command.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// IO is where a command reads and writes (tests substitute buffers).
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// IsTTY reports whether In and Out are terminals.
+	IsTTY bool
+	Env   func(string) string
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string) int {
+	isTTY := term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+	return Run(context.Background(), args, IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, IsTTY: isTTY, Env: os.Getenv})
+}
+
+// Run is Main with explicit IO, for tests.
+func Run(ctx context.Context, args []string, io IO) int {
+	if io.Env == nil {
+		io.Env = os.Getenv
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(io)
+	root.SetArgs(args)
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ue *usageErr
+	if errors.As(err, &ue) {
+		fmt.Fprintln(io.Err, "error:", text.Sanitize(err.Error()))
+		return ExitUsage
+	}
+	fmt.Fprintln(io.Err, "error:", text.Sanitize(err.Error()))
+	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
+		strings.Contains(err.Error(), "invalid argument") || strings.Contains(err.Error(), "accepts ") ||
+		strings.Contains(err.Error(), "required flag") {
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+func newRoot(io IO) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "itdr-onboard",
+		Short: "Connect a Microsoft 365 tenant to the ITDR platform from any terminal",
+		Long: `itdr-onboard connects a customer's Microsoft 365 tenant to the managed ITDR platform:
+prerequisites → sign-in → role fixes → mapping → health wait, from any terminal
+(including a headless box over SSH).
+
+Exit codes: 0 healthy, 1 failed, 2 usage, 3 stopped for the technician
+(a required prerequisite failed, the plan was declined, wrong tenant),
+4 health still pending when the wait ended, 130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.BoolVar(&g.plain, "plain", false, "line-by-line output, no TUI (also used without a terminal or with TERM=dumb)")
+	pf.BoolVar(&g.json, "json", false, "print one JSON event per line (for automation)")
+	pf.BoolVar(&g.noColor, "no-color", false, "no colours (NO_COLOR is honoured too)")
+	pf.StringVar(&g.logFile, "log-file", "", "write a structured JSON diagnostic log here (never contains tokens or codes)")
+	pf.StringVar(&g.stateDir, "state-dir", "", "where receipts, the audit trail and resume state live (default $XDG_STATE_HOME/itdr-onboard)")
+
+	root.AddCommand(newDemoCmd(g, io), newOnboardCmd(g, io), newSimCmd(g, io), newVersionCmd(io))
+	return root
+}
+
+func addRunFlags(c *cobra.Command, f *runFlags) {
+	fl := c.Flags()
+	fl.BoolVarP(&f.yes, "yes", "y", false, "accept every confirmation (the role-fix plan, turning on audit logging)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show the role-fix plan and stop without changing anything")
+	fl.StringVar(&f.org, "org", "", "the platform organization to map the tenant to (name or id)")
+	fl.BoolVar(&f.remap, "remap", false, "move a tenant that is mapped to another organization")
+	fl.StringVar(&f.wait, "wait", "0", "bound the health wait (e.g. 30m); 0 waits until healthy. Exit 4 if still pending")
+	fl.StringVar(&f.auth, "auth", "auto", "sign-in method: auto (device code when headless, else browser; switches when a tenant blocks device code), device, browser")
+}
+
+func (g *globalFlags) stateDirOr(def string) string {
+	if g.stateDir != "" {
+		return g.stateDir
+	}
+	return def
+}
+
+// mode picks the front-end.
+func (g *globalFlags) frontEnd(io IO) string {
+	switch {
+	case g.json:
+		return "json"
+	case g.plain, !io.IsTTY, io.Env("TERM") == "dumb":
+		return "plain"
+	}
+	return "tui"
+}
+
+func (g *globalFlags) color(io IO) bool {
+	return !g.noColor && io.Env("NO_COLOR") == ""
+}
+
+// options turns run flags into engine options.
+func (f *runFlags) options(io IO) (steps.Options, error) {
+	m, err := auth.ParseMethod(f.auth)
+	if err != nil {
+		return steps.Options{}, usageError("%v", err)
+	}
+	wait, err := parseWait(f.wait)
+	if err != nil {
+		return steps.Options{}, err
+	}
+	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait}
+	switch m {
+	case auth.MethodAuto:
+		opt.AuthMethod = auth.DefaultMethod(io.Env)
+		opt.AutoFallback = true
+	default:
+		opt.AuthMethod = m
+	}
+	if f.tenant != "" {
+		if err := auth.ValidateTenantFlag(f.tenant); err != nil {
+			return steps.Options{}, usageError("%v", err)
+		}
+	}
+	return opt, nil
+}
+
+// drive runs the wizard with the chosen front-end and returns the exit code.
+func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Options, stateDir string, log *runLog) int {
+	eng, s := steps.New(opt, w.infos)
+	x := w.executor(s, stateDir)
+	r := steps.NewRunner(ctx, x, 8)
+	defer r.Close()
+	mode := g.frontEnd(io)
+	log.Info("run", "front_end", mode, "tenant", opt.Tenant, "auth", string(opt.AuthMethod))
+	var code int
+	switch mode {
+	case "tui":
+		code = runTUI(ctx, eng, r, io, g, opt)
+	case "json":
+		code = plain.Run(ctx, eng, r, plain.Auto{Yes: opt.Yes}, &plain.JSON{W: io.Out})
+	default:
+		var ans plain.Answerer = plain.Auto{Yes: opt.Yes}
+		if io.IsTTY {
+			ans = plain.Prompt{Yes: opt.Yes, In: bufio.NewReader(io.In), Out: io.Out}
+		}
+		code = plain.Run(ctx, eng, r, ans, &plain.Text{W: io.Out})
+	}
+	log.Info("finished", "exit_code", code, "outcome", s.Outcome)
+	return code
+}
+
+func newVersionCmd(io IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(io.Out, "itdr-onboard %s\n", Version)
+			return nil
+		},
+	}
+}
+
+func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
+	f := &runFlags{}
+	var epFile, cloud, clientID, cache string
+	c := &cobra.Command{
+		Use:   "onboard",
+		Short: "Onboard a real tenant (or a simulator through --endpoints)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt, err := f.options(io)
+			if err != nil {
+				return err
+			}
+			var ep endpoints.Endpoints
+			switch {
+			case epFile != "":
+				ep, err = endpoints.Load(epFile)
+				if err != nil {
+					return usageError("%v", err)
+				}
+			case cloud != "":
+				ep, err = endpoints.ForCloud(cloud)
+				if err != nil {
+					return usageError("--cloud: %v", err)
+				}
+			default:
+				ep = endpoints.Global()
+			}
+			if clientID != "" {
+				if !auth.IsGUID(clientID) {
+					return usageError("--client-id %q is not an application (client) id GUID", clientID)
+				}
+				ep.ClientID = clientID
+			}
+			cm, err := auth.ParseCacheMode(cache)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			stateDir := g.stateDirOr(defaultStateDir())
+			log, err := openLog(g.logFile)
+			if err != nil {
+				return err
+			}
+			defer log.Close()
+			if cm == auth.CacheFile {
+				fmt.Fprintln(io.Err, "warning: --token-cache file keeps a refresh token for this tenant on disk (mode 0600) in", stateDir, "— run `itdr-onboard signout` when done.")
+			}
+			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log})
+			if err != nil {
+				return err
+			}
+			return exitCode(drive(cmd.Context(), g, io, w, opt, stateDir, log))
+		},
+	}
+	addRunFlags(c, f)
+	fl := c.Flags()
+	fl.StringVar(&f.tenant, "tenant", "", "the customer tenant: its GUID or one of its verified domains (refuses to change another tenant)")
+	fl.StringVar(&epFile, "endpoints", "", "an endpoints file (written by `sim serve`) instead of Microsoft's cloud")
+	fl.StringVar(&cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
+	fl.StringVar(&clientID, "client-id", "", "the public client application to sign in with (default: Microsoft Graph Command Line Tools)")
+	fl.StringVar(&cache, "token-cache", "memory", "where tokens live: memory (default), file (0600 in the state dir), keyring")
+	return c
+}
+
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code}
+}

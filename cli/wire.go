@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/endpoints"
+	"itdr-onboard/m365"
+	"itdr-onboard/platform"
+	"itdr-onboard/steps"
+)
+
+// wiring is one run's dependency graph: endpoints → HTTP client → sign-in →
+// token functions → Graph/Exchange/platform clients → checks → executor.
+type wiring struct {
+	ep       endpoints.Endpoints
+	hc       *http.Client
+	auth     *auth.Client
+	graph    *m365.Graph
+	exchange *lazyExchange
+	platform *platform.Client
+	registry *checks.Registry
+	infos    []steps.CheckInfo
+}
+
+type wireOptions struct {
+	Endpoints   endpoints.Endpoints
+	Tenant      string
+	TokenCache  auth.CacheMode
+	StateDir    string
+	OpenBrowser func(string) error
+	Log         *runLog
+}
+
+func wire(o wireOptions) (*wiring, error) {
+	w := &wiring{ep: o.Endpoints}
+	w.hc = o.Endpoints.HTTPClient()
+	if o.Log != nil {
+		w.hc.Transport = o.Log.transport(w.hc.Transport)
+	}
+	key, secret := o.Endpoints.PlatformAPIKey, o.Endpoints.PlatformAPISecret
+	if v := os.Getenv("ITDR_API_KEY"); v != "" {
+		key = v
+	}
+	if v := os.Getenv("ITDR_API_SECRET"); v != "" {
+		secret = v
+	}
+	if key == "" || secret == "" {
+		return nil, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
+	}
+	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
+		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser})
+	if err != nil {
+		return nil, err
+	}
+	w.auth = ac
+	w.graph = m365.NewGraph(w.hc, o.Endpoints.Graph, ac.GraphToken)
+	w.exchange = &lazyExchange{hc: w.hc, base: o.Endpoints.Exchange, auth: ac}
+	w.platform = platform.New(w.hc, o.Endpoints.Platform, key, secret)
+	list := checks.Builtin(checks.Deps{Graph: w.graph, Exchange: w.exchange, Platform: w.platform,
+		Endpoints: o.Endpoints, HTTP: w.hc})
+	w.registry, err = checks.NewRegistry(list...)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range w.registry.All() {
+		w.infos = append(w.infos, steps.CheckInfo{ID: c.ID(), Title: c.Title(), Step: c.Step(), Phase: c.Phase(), Severity: c.Severity()})
+	}
+	return w, nil
+}
+
+func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
+	return &steps.Executor{
+		Auth: w.auth,
+		Resolve: func(ctx context.Context, tenant string) (auth.TenantInfo, error) {
+			return auth.ResolveTenant(ctx, w.hc, w.ep, tenant)
+		},
+		Graph:    w.graph,
+		Platform: w.platform,
+		Checks:   w.registry,
+		Receipts: &steps.Receipts{Dir: stateDir},
+		Session:  s,
+	}
+}
+
+// lazyExchange builds the Exchange client on first use: its URL needs the
+// tenant and its anchor mailbox the signed-in account, known only after
+// sign-in.
+type lazyExchange struct {
+	hc   *http.Client
+	base string
+	auth *auth.Client
+	mu   sync.Mutex
+	x    *m365.Exchange
+}
+
+func (l *lazyExchange) get() (*m365.Exchange, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.x != nil {
+		return l.x, nil
+	}
+	acct, ok := l.auth.Account()
+	if !ok {
+		return nil, errors.New("not signed in")
+	}
+	l.x = m365.NewExchange(l.hc, l.base, acct.TenantID, acct.Username, l.auth.ExchangeToken)
+	return l.x, nil
+}
+
+func (l *lazyExchange) OrganizationConfig(ctx context.Context) (m365.OrgConfig, error) {
+	x, err := l.get()
+	if err != nil {
+		return m365.OrgConfig{}, err
+	}
+	return x.OrganizationConfig(ctx)
+}
+
+func (l *lazyExchange) EnableOrganizationCustomization(ctx context.Context) (string, error) {
+	x, err := l.get()
+	if err != nil {
+		return "", err
+	}
+	return x.EnableOrganizationCustomization(ctx)
+}
+
+func (l *lazyExchange) AdminAuditLogConfig(ctx context.Context) (m365.AuditConfig, error) {
+	x, err := l.get()
+	if err != nil {
+		return m365.AuditConfig{}, err
+	}
+	return x.AdminAuditLogConfig(ctx)
+}
+
+func (l *lazyExchange) SetUnifiedAuditLogIngestion(ctx context.Context, enabled bool) (string, error) {
+	x, err := l.get()
+	if err != nil {
+		return "", err
+	}
+	return x.SetUnifiedAuditLogIngestion(ctx, enabled)
+}
+
+func (l *lazyExchange) RoleGroupRoles(ctx context.Context, group string) ([]m365.ManagementRoleAssignment, error) {
+	x, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return x.RoleGroupRoles(ctx, group)
+}
+
+func (l *lazyExchange) NewManagementRoleAssignment(ctx context.Context, role, group string) (m365.ManagementRoleAssignment, error) {
+	x, err := l.get()
+	if err != nil {
+		return m365.ManagementRoleAssignment{}, err
+	}
+	return x.NewManagementRoleAssignment(ctx, role, group)
+}
+
+// defaultStateDir is $XDG_STATE_HOME/itdr-onboard or ~/.local/state/itdr-onboard.
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "itdr-onboard")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "itdr-onboard")
+	}
+	return filepath.Join(home, ".local", "state", "itdr-onboard")
+}
+
+// usageErr is a bad flag or missing input: exit 2.
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usageError(format string, a ...any) error { return &usageErr{fmt.Sprintf(format, a...)} }
+
+// parseWait validates --wait.
+func parseWait(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, usageError("--wait %q is not a duration: use e.g. 30m, 2h or 0 (wait until healthy)", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,573 @@
+package sim
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type pfPerm struct {
+	ResourceAppID string
+	ResourceName  string
+	Permission    string
+}
+
+type pfOrg struct {
+	ID        string
+	Name      string
+	Key       string
+	lname     string
+	CreatedAt time.Time
+}
+
+type pfIntegration struct {
+	ID        string
+	TenantID  string
+	OrgID     string
+	CreatedAt time.Time
+}
+
+type pfState struct {
+	key, secret  string
+	accountID    string
+	accountName  string
+	user         string
+	role         string
+	subscription string
+	expiresAt    time.Time
+
+	perms        []pfPerm
+	orgs         []*pfOrg // sorted by name (case-insensitive), then id
+	orgByID      map[string]*pfOrg
+	integrations []*pfIntegration
+	nextInt      int
+	healthyAfter time.Duration
+	hits         []time.Time // authenticated requests in the last minute
+}
+
+// pfDefaultAuthority is the identity host in admin_consent_url unless
+// State.AuthorityURL says otherwise.
+const pfDefaultAuthority = "https://login.microsoftonline.com"
+
+func (st *State) pfInit(sc *Scenario) error {
+	ps := &st.pf
+	sp := sc.Platform
+	ps.key = stDefault(sp.APIKey, DefaultPlatformAPIKey)
+	ps.secret = stDefault(sp.APISecret, DefaultPlatformAPISecret)
+	ps.accountID = "acc_" + stNameGUID("account", ps.key)[:8]
+	ps.accountName = stDefault(sp.Account.Name, "Northwind MSP")
+	ps.user = stDefault(sp.Account.User, "tech@northwind-msp.example")
+	ps.role = strings.ToLower(stDefault(sp.Account.Role, "admin"))
+	if ps.role != "admin" && ps.role != "user" {
+		return fmt.Errorf("sim: platform.account.role %q: want admin or user", sp.Account.Role)
+	}
+	ps.subscription = strings.ToLower(stDefault(sp.Account.Subscription, "active"))
+	switch ps.subscription {
+	case "active":
+		ps.expiresAt = st.created.Add(365 * 24 * time.Hour)
+	case "trial":
+		ps.expiresAt = st.created.Add(14 * 24 * time.Hour)
+	case "expired":
+		ps.expiresAt = st.created.Add(-10 * 24 * time.Hour)
+	case "cancelled":
+		ps.expiresAt = st.created.Add(-30 * 24 * time.Hour)
+	default:
+		return fmt.Errorf("sim: platform.account.subscription %q: want active, trial, expired or cancelled", sp.Account.Subscription)
+	}
+	if sp.Account.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, sp.Account.ExpiresAt)
+		if err != nil {
+			return fmt.Errorf("sim: platform.account.expires_at %q is not RFC 3339", sp.Account.ExpiresAt)
+		}
+		ps.expiresAt = t
+	}
+	ps.healthyAfter = sp.HealthyAfter.D()
+	if ps.healthyAfter <= 0 {
+		ps.healthyAfter = stDefaultHealthyAfter
+	}
+
+	// The app's application permissions.
+	add := func(resApp, perm string) error {
+		resApp = strings.TrimSpace(resApp)
+		var res *stSP
+		for _, s := range st.sps {
+			if strings.EqualFold(s.AppID, resApp) || strings.EqualFold(s.DisplayName, resApp) {
+				res = s
+			}
+		}
+		if res == nil {
+			return fmt.Errorf("sim: platform.app.application_permissions: unknown resource %q", resApp)
+		}
+		for _, p := range ps.perms {
+			if p.ResourceAppID == res.AppID && p.Permission == perm {
+				return nil
+			}
+		}
+		ps.perms = append(ps.perms, pfPerm{ResourceAppID: res.AppID, ResourceName: res.DisplayName, Permission: perm})
+		return nil
+	}
+	if len(sp.App.ApplicationPermissions) == 0 {
+		for _, p := range []PermissionSpec{
+			{AppIDMicrosoftGraph, "AuditLog.Read.All"}, {AppIDMicrosoftGraph, "Directory.Read.All"},
+			{AppIDMicrosoftGraph, "Reports.Read.All"}, {AppIDMicrosoftGraph, "Policy.Read.All"},
+			{AppIDExchangeOnline, "Exchange.ManageAsApp"}, {AppIDManagementAPIs, "ActivityFeed.Read"},
+		} {
+			_ = add(p.ResourceAppID, p.Permission)
+		}
+	} else {
+		for _, p := range sp.App.ApplicationPermissions {
+			res, perm := p.ResourceAppID, p.Permission
+			if res == "" {
+				if i := strings.LastIndex(perm, ":"); i >= 0 {
+					res, perm = perm[:i], perm[i+1:]
+				}
+			}
+			if err := add(res, strings.TrimSpace(perm)); err != nil {
+				return err
+			}
+		}
+	}
+	if st.consentMode == "invalid-permissions" {
+		_ = add(AppIDManagementAPIs, "ActivityReports.Read")
+	}
+
+	// Organizations.
+	ps.orgByID = map[string]*pfOrg{}
+	addOrg := func(o *pfOrg) error {
+		if _, dup := ps.orgByID[o.ID]; dup {
+			return fmt.Errorf("sim: platform.organizations: duplicate id %q", o.ID)
+		}
+		o.lname = strings.ToLower(o.Name)
+		ps.orgByID[o.ID] = o
+		ps.orgs = append(ps.orgs, o)
+		return nil
+	}
+	for i, o := range sp.Organizations {
+		id := stDefault(o.ID, fmt.Sprintf("org_%d", i+1))
+		if strings.TrimSpace(o.Name) == "" {
+			return fmt.Errorf("sim: platform.organizations[%d]: name is empty", i)
+		}
+		key := stDefault(o.Key, pfKey(o.Name))
+		if err := addOrg(&pfOrg{ID: id, Name: o.Name, Key: key, CreatedAt: st.created.Add(-time.Duration(500-i%500) * 24 * time.Hour)}); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= sp.GeneratedOrganizations; i++ {
+		name := fmt.Sprintf("Customer %05d", i)
+		if err := addOrg(&pfOrg{ID: fmt.Sprintf("org_c%05d", i), Name: name, Key: fmt.Sprintf("customer-%05d", i), CreatedAt: st.created.Add(-time.Duration(i) * time.Hour)}); err != nil {
+			return err
+		}
+	}
+	sort.SliceStable(ps.orgs, func(i, j int) bool {
+		if ps.orgs[i].lname != ps.orgs[j].lname {
+			return ps.orgs[i].lname < ps.orgs[j].lname
+		}
+		return ps.orgs[i].ID < ps.orgs[j].ID
+	})
+
+	// Integrations present at start.
+	for i, in := range sp.Integrations {
+		tid := strings.ToLower(strings.TrimSpace(in.TenantID))
+		if !stIsGUID(tid) {
+			return fmt.Errorf("sim: platform.integrations[%d]: tenant_id %q is not a GUID", i, in.TenantID)
+		}
+		if ps.orgByID[in.OrganizationID] == nil {
+			return fmt.Errorf("sim: platform.integrations[%d]: organization %q does not exist", i, in.OrganizationID)
+		}
+		if st.pfIntegrationForTenant(tid) != nil {
+			return fmt.Errorf("sim: platform.integrations[%d]: tenant %s is mapped twice", i, tid)
+		}
+		created := st.created
+		switch in.Status {
+		case "", "pending":
+		case "healthy", "unhealthy":
+			created = st.created.Add(-ps.healthyAfter - 24*time.Hour)
+		default:
+			return fmt.Errorf("sim: platform.integrations[%d]: status %q: want pending, healthy or unhealthy", i, in.Status)
+		}
+		ps.nextInt++
+		ps.integrations = append(ps.integrations, &pfIntegration{ID: fmt.Sprintf("int_%d", ps.nextInt), TenantID: tid, OrgID: in.OrganizationID, CreatedAt: created})
+	}
+	return nil
+}
+
+func pfKey(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+func (st *State) pfIntegrationForTenant(tid string) *pfIntegration {
+	for _, in := range st.pf.integrations {
+		if strings.EqualFold(in.TenantID, tid) {
+			return in
+		}
+	}
+	return nil
+}
+
+// ---- HTTP ----
+
+type pfCtx struct {
+	st    *State
+	w     http.ResponseWriter
+	r     *http.Request
+	reqID string
+}
+
+// PlatformHandler serves the ITDR platform API (docs/platform-api.md),
+// mounted with its prefix stripped: it sees /v1/...
+func (st *State) PlatformHandler() http.Handler { return http.HandlerFunc(st.servePlatform) }
+
+func (c *pfCtx) writeJSON(status int, v any) {
+	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding failed"}}`)
+	}
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(b)
+}
+
+func (c *pfCtx) err(status int, code, msg string, extra ...string) {
+	e := map[string]any{"code": code, "message": msg, "request_id": c.reqID}
+	for i := 0; i+1 < len(extra); i += 2 {
+		e[extra[i]] = extra[i+1]
+	}
+	c.writeJSON(status, map[string]any{"error": e})
+}
+
+func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
+	c := &pfCtx{st: st, w: w, r: r, reqID: "req_" + strings.ReplaceAll(stRequestID(), "-", "")}
+	w.Header().Set("X-Request-Id", c.reqID)
+
+	key, secret, ok := r.BasicAuth()
+	ps := &st.pf
+	if !ok || subtle.ConstantTimeCompare([]byte(key), []byte(ps.key)) != 1 || subtle.ConstantTimeCompare([]byte(secret), []byte(ps.secret)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="itdr-platform"`)
+		c.err(http.StatusUnauthorized, "unauthorized", "missing or invalid API key and secret")
+		return
+	}
+
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.tickLocked()
+	if wait, limited := st.pfRateLimitLocked(); limited {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		c.err(http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("rate limit of %d requests per minute exceeded; retry after %d s", st.PlatformRateLimit, wait))
+		return
+	}
+
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	m := r.Method
+	switch {
+	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "account":
+		if c.method(m, http.MethodGet) {
+			c.account()
+		}
+	case len(segs) == 3 && segs[0] == "v1" && segs[1] == "m365" && segs[2] == "app":
+		if c.method(m, http.MethodGet) {
+			c.app()
+		}
+	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "organizations":
+		if c.method(m, http.MethodGet) {
+			c.listOrgs()
+		}
+	case len(segs) == 3 && segs[0] == "v1" && segs[1] == "organizations":
+		if c.method(m, http.MethodGet) {
+			o := ps.orgByID[segs[2]]
+			if o == nil {
+				c.err(http.StatusNotFound, "not_found", "organization "+segs[2]+" does not exist")
+				return
+			}
+			c.writeJSON(http.StatusOK, st.pfOrgJSON(o))
+		}
+	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "integrations":
+		switch m {
+		case http.MethodGet:
+			c.listIntegrations()
+		case http.MethodPost:
+			c.createIntegration()
+		default:
+			c.method(m)
+		}
+	case len(segs) == 3 && segs[0] == "v1" && segs[1] == "integrations":
+		in := st.pfIntegrationByID(segs[2])
+		switch m {
+		case http.MethodGet, http.MethodDelete:
+		default:
+			c.method(m)
+			return
+		}
+		if in == nil {
+			c.err(http.StatusNotFound, "not_found", "integration "+segs[2]+" does not exist")
+			return
+		}
+		if m == http.MethodGet {
+			c.writeJSON(http.StatusOK, st.pfIntegrationView(in))
+			return
+		}
+		st.pfDeleteIntegration(in)
+		st.recordLocked("platform", "DELETE /v1/integrations", "tenant="+in.TenantID+" organization="+in.OrgID, c.reqID)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		c.err(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// method writes 405 unless m is one of allowed.
+func (c *pfCtx) method(m string, allowed ...string) bool {
+	for _, a := range allowed {
+		if m == a {
+			return true
+		}
+	}
+	c.err(http.StatusMethodNotAllowed, "invalid_request", "method "+m+" is not allowed here")
+	return false
+}
+
+// pfRateLimitLocked applies the sliding-window limit; it returns the seconds
+// to wait when the request is refused.
+func (st *State) pfRateLimitLocked() (int, bool) {
+	limit := st.PlatformRateLimit
+	if limit <= 0 {
+		return 0, false
+	}
+	now := st.now()
+	ps := &st.pf
+	cut := 0
+	for cut < len(ps.hits) && !ps.hits[cut].After(now.Add(-time.Minute)) {
+		cut++
+	}
+	ps.hits = ps.hits[cut:]
+	if len(ps.hits) >= limit {
+		wait := int(math.Ceil(ps.hits[0].Add(time.Minute).Sub(now).Seconds()))
+		return max(wait, 1), true
+	}
+	ps.hits = append(ps.hits, now)
+	return 0, false
+}
+
+func (c *pfCtx) account() {
+	ps := &c.st.pf
+	exp := ps.expiresAt.UTC().Format(time.RFC3339)
+	c.writeJSON(http.StatusOK, map[string]any{
+		"id": ps.accountID, "name": ps.accountName, "user": ps.user, "role": ps.role,
+		"subscriptions": []any{map[string]any{"product": "itdr", "status": ps.subscription, "expires_at": exp}},
+	})
+}
+
+func (c *pfCtx) app() {
+	st := c.st
+	perms := make([]any, 0, len(st.pf.perms))
+	for _, p := range st.pf.perms {
+		perms = append(perms, map[string]any{"resource_app_id": p.ResourceAppID, "resource_display_name": p.ResourceName, "permission": p.Permission})
+	}
+	authority := strings.TrimRight(st.AuthorityURL, "/")
+	if authority == "" {
+		authority = pfDefaultAuthority
+	}
+	roles := append([]string(nil), PlatformExchangeRoles...)
+	c.writeJSON(http.StatusOK, map[string]any{
+		"app_id":                  st.platformAppID,
+		"display_name":            st.platformAppName,
+		"application_permissions": perms,
+		"delegated_permissions": []any{map[string]any{
+			"resource_app_id": AppIDMicrosoftGraph, "resource_display_name": "Microsoft Graph", "scopes": []string{"User.Read"},
+		}},
+		"directory_roles": []any{
+			map[string]any{"template_id": RoleExchangeAdministrator, "display_name": "Exchange Administrator"},
+			map[string]any{"template_id": RoleOrgBrandingAdministrator, "display_name": "Organization Branding Administrator"},
+		},
+		"exchange_role_group": OrganizationManagement,
+		"exchange_roles":      roles,
+		"admin_consent_url":   authority + "/{tenant}/adminconsent?client_id=" + url.QueryEscape(st.platformAppID),
+	})
+}
+
+func (st *State) pfOrgJSON(o *pfOrg) map[string]any {
+	tid := ""
+	for _, in := range st.pf.integrations {
+		if in.OrgID == o.ID {
+			tid = in.TenantID
+		}
+	}
+	return map[string]any{"id": o.ID, "name": o.Name, "key": o.Key, "created_at": o.CreatedAt.UTC().Format(time.RFC3339), "identity_provider_tenant_id": tid}
+}
+
+func (c *pfCtx) paging() (limit, offset int, ok bool) {
+	q := c.r.URL.Query()
+	limit = 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			c.err(http.StatusBadRequest, "invalid_request", "limit must be an integer from 1 to 500")
+			return 0, 0, false
+		}
+		limit = n
+	}
+	if t := q.Get("page_token"); t != "" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		s := string(b)
+		n, err2 := strconv.Atoi(strings.TrimPrefix(s, "o:"))
+		if err != nil || err2 != nil || !strings.HasPrefix(s, "o:") || n < 0 {
+			c.err(http.StatusBadRequest, "invalid_request", "page_token is not valid")
+			return 0, 0, false
+		}
+		offset = n
+	}
+	return limit, offset, true
+}
+
+func (c *pfCtx) listOrgs() {
+	limit, offset, ok := c.paging()
+	if !ok {
+		return
+	}
+	name := strings.ToLower(strings.TrimSpace(c.r.URL.Query().Get("name")))
+	var matched []*pfOrg
+	if name == "" {
+		matched = c.st.pf.orgs
+	} else {
+		for _, o := range c.st.pf.orgs {
+			if strings.Contains(o.lname, name) {
+				matched = append(matched, o)
+			}
+		}
+	}
+	start := min(offset, len(matched))
+	end := min(start+limit, len(matched))
+	page := make([]any, 0, end-start)
+	for _, o := range matched[start:end] {
+		page = append(page, c.st.pfOrgJSON(o))
+	}
+	next := ""
+	if end < len(matched) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(end)))
+	}
+	c.writeJSON(http.StatusOK, map[string]any{
+		"organizations": page,
+		"pagination":    map[string]any{"next_page_token": next, "total": len(matched)},
+	})
+}
+
+func (c *pfCtx) listIntegrations() {
+	tid := strings.TrimSpace(c.r.URL.Query().Get("tenant_id"))
+	out := []any{}
+	for _, in := range c.st.pf.integrations {
+		if tid == "" || strings.EqualFold(in.TenantID, tid) {
+			out = append(out, c.st.pfIntegrationView(in))
+		}
+	}
+	c.writeJSON(http.StatusOK, map[string]any{"integrations": out})
+}
+
+func (c *pfCtx) createIntegration() {
+	st := c.st
+	ps := &st.pf
+	if ps.role != "admin" {
+		c.err(http.StatusForbidden, "forbidden", "mapping a tenant needs an admin user; "+ps.user+" has role "+ps.role)
+		return
+	}
+	if !st.pfSubscriptionUsable() {
+		c.err(http.StatusForbidden, "forbidden", "the account has no active itdr subscription (status "+ps.subscription+")")
+		return
+	}
+	var body struct {
+		TenantID       string `json:"tenant_id"`
+		OrganizationID string `json:"organization_id"`
+		Type           string `json:"type"`
+	}
+	b, err := io.ReadAll(io.LimitReader(c.r.Body, 1<<20))
+	if err == nil {
+		err = json.Unmarshal(b, &body)
+	}
+	if err != nil {
+		c.err(http.StatusBadRequest, "invalid_request", "the body is not valid JSON")
+		return
+	}
+	tid := strings.ToLower(strings.TrimSpace(body.TenantID))
+	switch {
+	case !stIsGUID(tid):
+		c.err(http.StatusBadRequest, "invalid_request", "tenant_id must be a GUID")
+		return
+	case body.OrganizationID == "":
+		c.err(http.StatusBadRequest, "invalid_request", "organization_id is required")
+		return
+	case body.Type != "microsoft_365":
+		c.err(http.StatusBadRequest, "invalid_request", "type must be \"microsoft_365\"")
+		return
+	}
+	org := ps.orgByID[body.OrganizationID]
+	if org == nil {
+		c.err(http.StatusNotFound, "not_found", "organization "+body.OrganizationID+" does not exist")
+		return
+	}
+	if in := st.pfIntegrationForTenant(tid); in != nil {
+		if in.OrgID == org.ID {
+			c.writeJSON(http.StatusOK, st.pfIntegrationView(in))
+			return
+		}
+		other := ps.orgByID[in.OrgID]
+		c.err(http.StatusConflict, "tenant_already_mapped", "tenant "+tid+" is already mapped to organization "+other.Name,
+			"organization_id", other.ID, "organization_name", other.Name)
+		return
+	}
+	if tid != st.tenantID || st.pfConsentProblem() != "" {
+		c.err(http.StatusConflict, "consent_missing", "the platform cannot obtain an app-only token in tenant "+tid+": grant admin consent to "+st.platformAppName+" first")
+		return
+	}
+	ps.nextInt++
+	in := &pfIntegration{ID: fmt.Sprintf("int_%d", ps.nextInt), TenantID: tid, OrgID: org.ID, CreatedAt: st.now()}
+	ps.integrations = append(ps.integrations, in)
+	st.recordLocked("platform", "POST /v1/integrations", "tenant="+tid+" organization="+org.ID, c.reqID)
+	c.w.Header().Set("Location", "/v1/integrations/"+in.ID)
+	c.writeJSON(http.StatusCreated, st.pfIntegrationView(in))
+}
+
+func (st *State) pfSubscriptionUsable() bool {
+	switch st.pf.subscription {
+	case "active":
+		return true
+	case "trial":
+		return st.now().Before(st.pf.expiresAt)
+	}
+	return false
+}
+
+func (st *State) pfIntegrationByID(id string) *pfIntegration {
+	for _, in := range st.pf.integrations {
+		if in.ID == id {
+			return in
+		}
+	}
+	return nil
+}
+
+func (st *State) pfDeleteIntegration(in *pfIntegration) {
+	kept := st.pf.integrations[:0]
+	for _, x := range st.pf.integrations {
+		if x != in {
+			kept = append(kept, x)
+		}
+	}
+	st.pf.integrations = kept
+}

@@ -1,0 +1,166 @@
+package steps
+
+// Engine owns step order and bookkeeping so no front-end re-implements it:
+// which step is current, which attempt is live (stale outcomes are dropped),
+// when to advance, resume or finish.
+type Engine struct {
+	s        *Session
+	steps    []Step
+	cur      int
+	attempts map[ID]int
+	finished bool
+	// resumeAfter maps a step index that must finish before a paused step resumes.
+	paused []int
+}
+
+// NewEngine builds an engine over steps in order.
+func NewEngine(s *Session, steps ...Step) *Engine {
+	return &Engine{s: s, steps: steps, attempts: map[ID]int{}}
+}
+
+// Session returns the shared session.
+func (e *Engine) Session() *Session { return e.s }
+
+// Steps returns every step in order (for the progress rail).
+func (e *Engine) Steps() []Step { return e.steps }
+
+// Current returns the current step.
+func (e *Engine) Current() Step { return e.steps[e.cur] }
+
+// Attempt returns the live attempt of a step.
+func (e *Engine) Attempt(id ID) int { return e.attempts[id] }
+
+// Finished reports whether the run is over: every step ended, or the
+// current step failed.
+func (e *Engine) Finished() bool {
+	return e.finished || e.Current().Status() == StatusFailed
+}
+
+// Failure returns the current step's failure, if any.
+func (e *Engine) Failure() *Failure {
+	if e.Current().Status() != StatusFailed {
+		return nil
+	}
+	return e.Current().Snapshot(e.s).Fail
+}
+
+// Start enters the first step.
+func (e *Engine) Start() []Job {
+	e.cur = 0
+	return e.settle(e.enter(0))
+}
+
+func (e *Engine) enter(i int) []Job {
+	e.cur = i
+	st := e.steps[i]
+	e.attempts[st.ID()]++
+	return e.tag(st.ID(), st.Enter(e.s))
+}
+
+func (e *Engine) tag(id ID, effs []Effect) []Job {
+	jobs := make([]Job, 0, len(effs))
+	for _, f := range effs {
+		if _, ok := f.(NewAttempt); ok {
+			e.attempts[id]++
+			continue
+		}
+		jobs = append(jobs, Job{Step: id, Attempt: e.attempts[id], Effect: f})
+	}
+	return jobs
+}
+
+// Handle routes one outcome to its step and returns follow-up jobs. An
+// outcome for a step that is not current, or for an old attempt, is dropped.
+func (e *Engine) Handle(o Outcome) []Job {
+	if e.finished {
+		return nil
+	}
+	st := e.Current()
+	if o.Step != st.ID() || o.Attempt != e.attempts[st.ID()] {
+		return nil
+	}
+	if st.Status().Terminal() {
+		return nil
+	}
+	return e.settle(e.tag(st.ID(), st.Handle(e.s, o.Event)))
+}
+
+// settle advances past finished or paused steps, collecting the jobs the
+// newly entered steps ask for.
+func (e *Engine) settle(jobs []Job) []Job {
+	for {
+		st := e.Current()
+		switch st.Status() {
+		case StatusDone, StatusSkipped:
+			if e.s.Stop {
+				e.finished = true
+				return jobs
+			}
+			// A paused earlier step resumes once the step after it is done.
+			if n := len(e.paused); n > 0 && e.paused[n-1] < e.cur {
+				p := e.paused[n-1]
+				e.paused = e.paused[:n-1]
+				e.cur = p
+				ps := e.steps[p]
+				jobs = append(jobs, e.tag(ps.ID(), ps.(Resumer).Resume(e.s))...)
+				continue
+			}
+			next := e.nextPending(e.cur)
+			if next < 0 {
+				e.finished = true
+				return jobs
+			}
+			jobs = append(jobs, e.enter(next)...)
+		case StatusPaused:
+			if _, ok := st.(Resumer); !ok {
+				panic("steps: step " + string(st.ID()) + " paused without Resume")
+			}
+			e.paused = append(e.paused, e.cur)
+			next := e.nextPending(e.cur)
+			if next < 0 {
+				panic("steps: step " + string(st.ID()) + " paused with nothing after it")
+			}
+			jobs = append(jobs, e.enter(next)...)
+		default:
+			return jobs
+		}
+	}
+}
+
+func (e *Engine) nextPending(after int) int {
+	for i := after + 1; i < len(e.steps); i++ {
+		if e.steps[i].Status() == StatusPending {
+			return i
+		}
+	}
+	return -1
+}
+
+// CanRetry reports whether the current step offers a retry.
+func (e *Engine) CanRetry() bool {
+	for _, o := range e.Current().Snapshot(e.s).Next {
+		if o == OptRetry {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry re-enters the current step as a new attempt; outcomes of the old
+// attempt are dropped from now on.
+func (e *Engine) Retry() []Job {
+	if e.finished {
+		return nil
+	}
+	return e.settle(e.enter(e.cur))
+}
+
+// Intent delivers a technician's action (a key in the TUI) to the current
+// step as an event of a new kind; steps that do not know it ignore it.
+func (e *Engine) Intent(ev Event) []Job {
+	st := e.Current()
+	if st.Status().Terminal() {
+		return nil
+	}
+	return e.settle(e.tag(st.ID(), st.Handle(e.s, ev)))
+}

@@ -1,0 +1,432 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/m365"
+	"itdr-onboard/platform"
+)
+
+// Authenticator is what the executor needs of auth.Client.
+type Authenticator interface {
+	StartDeviceCode(ctx context.Context) (auth.DeviceCode, error)
+	AwaitDeviceCode(ctx context.Context, dc auth.DeviceCode) (auth.Account, error)
+	SignInBrowser(ctx context.Context, onPrompt func(auth.BrowserPrompt)) (auth.Account, error)
+	DeliverRedirect(ctx context.Context, pasted string) error
+}
+
+// GraphAPI is what the executor needs of m365.Graph.
+type GraphAPI interface {
+	Organization(ctx context.Context) (m365.Organization, error)
+	Me(ctx context.Context) (m365.User, error)
+	ServicePrincipalByAppID(ctx context.Context, appID string) (*m365.ServicePrincipal, error)
+	CreateServicePrincipal(ctx context.Context, appID string) (m365.ServicePrincipal, error)
+	AppRoleAssignments(ctx context.Context, principalSPID string) ([]m365.AppRoleAssignment, error)
+	GrantAppRole(ctx context.Context, resourceSPID, principalSPID, appRoleID string) (m365.AppRoleAssignment, error)
+	OAuth2PermissionGrants(ctx context.Context, clientSPID string) ([]m365.OAuth2PermissionGrant, error)
+	CreateOAuth2PermissionGrant(ctx context.Context, clientSPID, resourceSPID, scope string) (m365.OAuth2PermissionGrant, error)
+	CountBillableUsers(ctx context.Context) (int, error)
+	MFARegistration(ctx context.Context) (registered, total int, err error)
+}
+
+// PlatformAPI is what the executor needs of platform.Client.
+type PlatformAPI interface {
+	App(ctx context.Context) (platform.App, error)
+	Organizations(ctx context.Context, nameFilter, pageToken string, limit int) (platform.OrganizationPage, error)
+	AllOrganizations(ctx context.Context, nameFilter string) ([]platform.Organization, error)
+	IntegrationForTenant(ctx context.Context, tenantID string) (*platform.Integration, error)
+	CreateIntegration(ctx context.Context, tenantID, organizationID string) (platform.Integration, error)
+	Integration(ctx context.Context, id string) (platform.Integration, error)
+	DeleteIntegration(ctx context.Context, id string) error
+}
+
+// Executor is the one place that performs I/O for the steps.
+type Executor struct {
+	Auth     Authenticator
+	Resolve  func(ctx context.Context, tenant string) (auth.TenantInfo, error)
+	Graph    GraphAPI
+	Platform PlatformAPI
+	Checks   *checks.Registry
+	Receipts *Receipts
+	Session  *Session // read-only use: receipt contents
+
+	CheckTimeout time.Duration
+	Now          func() time.Time
+	Sleep        func(ctx context.Context, d time.Duration) error
+
+	appOnce sync.Once
+	app     platform.App
+	appErr  error
+}
+
+func (x *Executor) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
+}
+
+func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
+	if x.Sleep != nil {
+		return x.Sleep(ctx, d)
+	}
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// App returns the platform's app manifest, read once per run.
+func (x *Executor) App(ctx context.Context) (platform.App, error) {
+	x.appOnce.Do(func() { x.app, x.appErr = x.Platform.App(ctx) })
+	if x.appErr != nil {
+		// Do not cache a failure: the next caller tries again.
+		err := x.appErr
+		x.appOnce = sync.Once{}
+		return platform.App{}, err
+	}
+	return x.app, nil
+}
+
+// Do performs one effect and returns its event. emit delivers intermediate
+// events (the browser sign-in URL) before the final one.
+func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev = panicEvent(eff, fmt.Errorf("internal error in %T: %v", eff, r))
+		}
+	}()
+	switch e := eff.(type) {
+	case ResolveTenant:
+		info, err := x.Resolve(ctx, e.Tenant)
+		return TenantResolved{Info: info, Err: err}
+	case RunCheck:
+		c, ok := x.Checks.Get(e.ID)
+		if !ok {
+			return CheckDone{ID: e.ID, Result: checks.Result{Outcome: checks.Fail, Summary: "unknown check " + e.ID}}
+		}
+		return CheckDone{ID: e.ID, Result: checks.RunSafe(ctx, c, x.checkTimeout())}
+	case StartDeviceCode:
+		dc, err := x.Auth.StartDeviceCode(ctx)
+		return DeviceCodeIssued{Code: dc, Err: err}
+	case AwaitDeviceCode:
+		acct, err := x.Auth.AwaitDeviceCode(ctx, e.Code)
+		if err != nil {
+			return SignInFailed{Err: err}
+		}
+		return SignedIn{Account: acct}
+	case StartBrowser:
+		acct, err := x.Auth.SignInBrowser(ctx, func(p auth.BrowserPrompt) { emit(BrowserPrompted{Prompt: p}) })
+		if err != nil {
+			return SignInFailed{Err: err}
+		}
+		return SignedIn{Account: acct}
+	case DeliverRedirect:
+		return RedirectDelivered{Err: x.Auth.DeliverRedirect(ctx, e.URL)}
+	case LoadTenant:
+		var ev TenantLoaded
+		ev.Org, ev.Err = x.Graph.Organization(ctx)
+		if ev.Err == nil {
+			ev.User, ev.Err = x.Graph.Me(ctx)
+		}
+		return ev
+	case ApplyChange:
+		c, ok := x.Checks.Get(e.Change.CheckID)
+		if !ok {
+			return ChangeApplied{Err: fmt.Errorf("no check %q for change %s", e.Change.CheckID, e.Change.ID)}
+		}
+		a, err := checks.ApplySafe(ctx, c, e.Change)
+		if a.At.IsZero() {
+			a.At = x.now()
+		}
+		if a.Change.ID == "" {
+			a.Change = e.Change
+		}
+		if err == nil && x.Receipts != nil {
+			err = x.Receipts.Audit(x.Session, a)
+		}
+		return ChangeApplied{Applied: a, Err: err}
+	case WriteReceipt:
+		if x.Receipts == nil {
+			return ReceiptWritten{}
+		}
+		p, ap, err := x.Receipts.Write(x.Session, x.now())
+		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
+	case FindOrgs:
+		orgs, err := x.Platform.AllOrganizations(ctx, e.Query)
+		return OrgsFound{Query: e.Query, Orgs: orgs, Err: err}
+	case Consent:
+		res, err := x.consent(ctx)
+		return ConsentDone{At: x.now(), Result: res, Err: err}
+	case Wait:
+		_ = x.sleep(ctx, e.D)
+		return Waited{At: x.now()}
+	case Map:
+		in, err := x.mapTenant(ctx, e.OrgID, e.Remap)
+		return Mapped{Integration: in, Err: err}
+	case ProbeHealth:
+		if err := x.sleep(ctx, e.After); err != nil {
+			return HealthProbed{At: x.now(), Err: err}
+		}
+		in, err := x.Platform.Integration(ctx, e.IntegrationID)
+		return HealthProbed{At: x.now(), Integration: in, Err: err}
+	case LoadSummary:
+		var ev SummaryLoaded
+		ev.Billable, ev.Err = x.Graph.CountBillableUsers(ctx)
+		if ev.Err == nil {
+			// The MFA report needs Reports.Read.All / AuditLog.Read.All:
+			// "when permitted", so its failure is not the summary's.
+			if r, t, err := x.Graph.MFARegistration(ctx); err == nil {
+				ev.MFARegistered, ev.MFATotal = r, t
+			} else {
+				ev.MFATotal = -1
+			}
+		}
+		return ev
+	}
+	panic(fmt.Sprintf("steps: no executor for %T", eff))
+}
+
+func (x *Executor) checkTimeout() time.Duration {
+	if x.CheckTimeout > 0 {
+		return x.CheckTimeout
+	}
+	return 45 * time.Second
+}
+
+func panicEvent(eff Effect, err error) Event {
+	switch e := eff.(type) {
+	case RunCheck:
+		return CheckDone{ID: e.ID, Result: checks.Result{Outcome: checks.Fail, Summary: err.Error(), Err: err}}
+	case StartDeviceCode:
+		return DeviceCodeIssued{Err: err}
+	case AwaitDeviceCode, StartBrowser:
+		return SignInFailed{Err: err}
+	case DeliverRedirect:
+		return RedirectDelivered{Err: err}
+	case LoadTenant:
+		return TenantLoaded{Err: err}
+	case ApplyChange:
+		return ChangeApplied{Err: err}
+	case WriteReceipt:
+		return ReceiptWritten{Err: err}
+	case FindOrgs:
+		return OrgsFound{Err: err}
+	case Consent:
+		return ConsentDone{Err: err}
+	case Map:
+		return Mapped{Err: err}
+	case ProbeHealth:
+		return HealthProbed{Err: err}
+	case LoadSummary:
+		return SummaryLoaded{Err: err}
+	case ResolveTenant:
+		return TenantResolved{Err: err}
+	}
+	return Waited{}
+}
+
+// consent makes sure the platform's service principal exists and holds
+// every application permission (and delegated grant) the platform asks for,
+// then reads them back.
+func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
+	var res ConsentResult
+	app, err := x.App(ctx)
+	if err != nil {
+		return res, err
+	}
+	sp, err := x.Graph.ServicePrincipalByAppID(ctx, app.AppID)
+	if err != nil {
+		return res, err
+	}
+	if sp == nil {
+		created, err := x.Graph.CreateServicePrincipal(ctx, app.AppID)
+		if err != nil {
+			// 650051 "already present": it may be ours and intact by now.
+			if ce := Classify650051(err); ce.Kind == SPPresent {
+				if again, gerr := x.Graph.ServicePrincipalByAppID(ctx, app.AppID); gerr == nil && again != nil {
+					sp = again
+				}
+			}
+			if sp == nil {
+				return res, err
+			}
+		} else {
+			sp = &created
+			res.Created = true
+			res.RequestIDs = append(res.RequestIDs, created.RequestID)
+		}
+	}
+	res.ServicePrincipalID = sp.ID
+
+	resources := map[string]*m365.ServicePrincipal{}
+	resource := func(appID string) (*m365.ServicePrincipal, error) {
+		if r, ok := resources[appID]; ok {
+			return r, nil
+		}
+		r, err := x.Graph.ServicePrincipalByAppID(ctx, appID)
+		if err != nil {
+			return nil, err
+		}
+		resources[appID] = r
+		return r, nil
+	}
+	have, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
+	if err != nil {
+		return res, err
+	}
+	held := map[string]bool{}
+	for _, a := range have {
+		held[a.ResourceID+"/"+a.AppRoleID] = true
+	}
+	type want struct{ resourceID, roleID, label string }
+	var wants []want
+	for _, p := range app.ApplicationPermissions {
+		r, err := resource(p.ResourceAppID)
+		if err != nil {
+			return res, err
+		}
+		name := p.ResourceDisplayName
+		if name == "" {
+			name = p.ResourceAppID
+		}
+		if r == nil {
+			return res, &ConsentError{Kind: InvalidPermissions, Permission: p.Permission, Resource: name,
+				Err: fmt.Errorf("the resource %s has no service principal in this tenant", name)}
+		}
+		roleID := ""
+		for _, ar := range r.AppRoles {
+			if ar.Value == p.Permission {
+				roleID = ar.ID
+			}
+		}
+		if roleID == "" {
+			return res, &ConsentError{Kind: InvalidPermissions, Permission: p.Permission, Resource: r.DisplayName,
+				Err: fmt.Errorf("AADSTS650051: Claim is invalid: %s does not exist on resource '%s'", p.Permission, r.DisplayName)}
+		}
+		wants = append(wants, want{r.ID, roleID, r.DisplayName + ": " + p.Permission})
+	}
+	for _, w := range wants {
+		if held[w.resourceID+"/"+w.roleID] {
+			res.AlreadyGranted = append(res.AlreadyGranted, w.label)
+			continue
+		}
+		a, err := x.Graph.GrantAppRole(ctx, w.resourceID, sp.ID, w.roleID)
+		if err != nil {
+			return res, fmt.Errorf("granting %s: %w", w.label, err)
+		}
+		res.Granted = append(res.Granted, w.label)
+		res.RequestIDs = append(res.RequestIDs, a.RequestID)
+	}
+	if len(app.DelegatedPermissions) > 0 {
+		grants, err := x.Graph.OAuth2PermissionGrants(ctx, sp.ID)
+		if err != nil {
+			return res, err
+		}
+		for _, d := range app.DelegatedPermissions {
+			r, err := resource(d.ResourceAppID)
+			if err != nil {
+				return res, err
+			}
+			if r == nil {
+				return res, &ConsentError{Kind: InvalidPermissions, Permission: strings.Join(d.Scopes, " "), Resource: d.ResourceDisplayName,
+					Err: fmt.Errorf("the resource %s has no service principal in this tenant", d.ResourceDisplayName)}
+			}
+			scope := strings.Join(d.Scopes, " ")
+			found := false
+			for _, g := range grants {
+				if g.ResourceID == r.ID && g.ConsentType == "AllPrincipals" && containsAll(g.Scope, d.Scopes) {
+					found = true
+				}
+			}
+			label := r.DisplayName + ": " + scope + " (delegated)"
+			if found {
+				res.AlreadyGranted = append(res.AlreadyGranted, label)
+				continue
+			}
+			g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, sp.ID, r.ID, scope)
+			if err != nil {
+				return res, fmt.Errorf("granting %s: %w", label, err)
+			}
+			res.Granted = append(res.Granted, label)
+			res.RequestIDs = append(res.RequestIDs, g.RequestID)
+		}
+	}
+	// Read back: every wanted application permission is now held.
+	if len(res.Granted) > 0 {
+		after, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
+		if err != nil {
+			return res, err
+		}
+		now := map[string]bool{}
+		for _, a := range after {
+			now[a.ResourceID+"/"+a.AppRoleID] = true
+		}
+		for _, w := range wants {
+			if !now[w.resourceID+"/"+w.roleID] {
+				return res, fmt.Errorf("consent verification: %s was granted but is not held", w.label)
+			}
+		}
+	}
+	sort.Strings(res.Granted)
+	return res, nil
+}
+
+func containsAll(scope string, want []string) bool {
+	have := map[string]bool{}
+	for _, s := range strings.Fields(scope) {
+		have[s] = true
+	}
+	for _, w := range want {
+		if !have[w] {
+			return false
+		}
+	}
+	return true
+}
+
+// mapTenant creates the integration; with remap it first deletes a mapping
+// to another organization.
+func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (platform.Integration, error) {
+	tenant := x.Session.TenantID
+	existing, err := x.Platform.IntegrationForTenant(ctx, tenant)
+	if err != nil {
+		return platform.Integration{}, err
+	}
+	if existing != nil {
+		if existing.OrganizationID == orgID {
+			return *existing, nil
+		}
+		if !remap {
+			return platform.Integration{}, &platform.Error{Status: 409, Code: "tenant_already_mapped",
+				Message: "tenant already mapped", OrganizationID: existing.OrganizationID,
+				OrganizationName: existing.OrganizationName, Call: "GET /v1/integrations"}
+		}
+		if err := x.Platform.DeleteIntegration(ctx, existing.ID); err != nil {
+			return platform.Integration{}, fmt.Errorf("remap: removing the mapping to %s: %w", existing.OrganizationName, err)
+		}
+	}
+	in, err := x.Platform.CreateIntegration(ctx, tenant, orgID)
+	if err != nil {
+		var pe *platform.Error
+		if errors.As(err, &pe) && pe.Code == "tenant_already_mapped" && remap {
+			return platform.Integration{}, fmt.Errorf("remap: the tenant is still mapped to %s: %w", pe.OrganizationName, err)
+		}
+	}
+	return in, err
+}

@@ -1,0 +1,340 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"itdr-onboard/platform"
+)
+
+// QPickOrg is the organization question.
+const QPickOrg = "mapping.org"
+
+// Consent650051 tells the two causes of AADSTS650051 apart.
+type Consent650051 string
+
+const (
+	// SPPresent: the service principal is already present or still being
+	// deleted: wait and retry.
+	SPPresent Consent650051 = "sp-present"
+	// InvalidPermissions: the app asks for a permission that is invalid or
+	// does not exist on a resource: retrying never helps.
+	InvalidPermissions Consent650051 = "invalid-permissions"
+)
+
+// ConsentError is the executor's typed consent failure.
+type ConsentError struct {
+	Kind       Consent650051 // "" when not a 650051
+	Permission string        // the permission at fault (InvalidPermissions)
+	Resource   string
+	Err        error
+}
+
+func (e *ConsentError) Error() string {
+	if e.Permission != "" {
+		return fmt.Sprintf("permission %s on %s: %v", e.Permission, e.Resource, e.Err)
+	}
+	return e.Err.Error()
+}
+func (e *ConsentError) Unwrap() error { return e.Err }
+
+var claimRe = regexp.MustCompile(`Claim is invalid: (\S+) does not exist on resource '?([^'.]+)'?`)
+
+// Classify650051 reads a consent error's text.
+func Classify650051(err error) *ConsentError {
+	var ce *ConsentError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "650051") {
+		return &ConsentError{Err: err}
+	}
+	switch {
+	case strings.Contains(msg, "already present"):
+		return &ConsentError{Kind: SPPresent, Err: err}
+	default:
+		ce := &ConsentError{Kind: InvalidPermissions, Err: err}
+		if m := claimRe.FindStringSubmatch(msg); m != nil {
+			ce.Permission, ce.Resource = m[1], m[2]
+		}
+		return ce
+	}
+}
+
+// MappingDetail is the mapping screen's payload.
+type MappingDetail struct {
+	Orgs     []platform.Organization
+	Chosen   *platform.Organization
+	Phase    string // "finding", "picking", "consent", "waiting", "mapping"
+	Attempts int    // consent attempts
+	// RetryAt is when the next consent attempt runs (soft-deleted wait).
+	RetryAt time.Time
+	Reason  string
+	Consent *ConsentResult
+}
+
+// MappingStep picks the organization, grants consent (with the guided
+// AADSTS650051 retry), and maps the tenant.
+type MappingStep struct {
+	status  Status
+	fail    *Failure
+	d       MappingDetail
+	waitSum time.Duration
+	backoff time.Duration
+	allOrgs bool
+}
+
+// NewMappingStep builds the step.
+func NewMappingStep() *MappingStep { return &MappingStep{status: StatusPending} }
+
+func (p *MappingStep) ID() ID         { return Mapping }
+func (p *MappingStep) Title() string  { return "Mapping" }
+func (p *MappingStep) Status() Status { return p.status }
+
+func (p *MappingStep) Enter(s *Session) []Effect {
+	p.status, p.fail = StatusRunning, nil
+	p.d = MappingDetail{Phase: "finding"}
+	p.waitSum, p.backoff = 0, 0
+	p.allOrgs = s.Opt.Org == ""
+	return []Effect{FindOrgs{Query: s.Opt.Org}}
+}
+
+func matchOrg(orgs []platform.Organization, q string) *platform.Organization {
+	q = strings.TrimSpace(q)
+	for i := range orgs {
+		if orgs[i].ID == q {
+			return &orgs[i]
+		}
+	}
+	var found *platform.Organization
+	for i := range orgs {
+		if strings.EqualFold(orgs[i].Name, q) {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = &orgs[i]
+		}
+	}
+	return found
+}
+
+// closest ranks organization names by similarity to q.
+func closest(orgs []platform.Organization, q string, n int) []string {
+	type sc struct {
+		name string
+		d    int
+	}
+	ql := strings.ToLower(q)
+	var all []sc
+	for _, o := range orgs {
+		nl := strings.ToLower(o.Name)
+		d := levenshtein(ql, nl)
+		if strings.Contains(nl, ql) || strings.Contains(ql, nl) {
+			d -= 100
+		}
+		all = append(all, sc{o.Name, d})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
+	var out []string
+	for i := 0; i < len(all) && i < n; i++ {
+		out = append(out, all[i].name)
+	}
+	return out
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			c := 1
+			if ra[i-1] == rb[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func (p *MappingStep) choose(s *Session, o platform.Organization) []Effect {
+	s.Organization = o
+	p.d.Chosen = &o
+	p.d.Phase = "consent"
+	p.d.Attempts = 1
+	if s.Opt.ConsentHandoff {
+		p.d.Reason = "waiting for a Global Administrator to grant consent with the admin-consent URL"
+	}
+	return []Effect{Consent{}}
+}
+
+func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
+	switch ev := ev.(type) {
+	case OrgsFound:
+		if ev.Err != nil {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError, Message: "Could not list the platform's organizations: " + ev.Err.Error(), Err: ev.Err}
+			return nil
+		}
+		p.d.Orgs = ev.Orgs
+		if s.Opt.Org != "" {
+			if o := matchOrg(ev.Orgs, s.Opt.Org); o != nil {
+				return p.choose(s, *o)
+			}
+			if !p.allOrgs {
+				// Not an exact match among the filtered names: list all to suggest.
+				p.allOrgs = true
+				return []Effect{FindOrgs{Query: ""}}
+			}
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailUsage,
+				Message: fmt.Sprintf("No platform organization is named %q.", s.Opt.Org),
+				Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (or its id) to --org."}
+			return nil
+		}
+		if len(ev.Orgs) == 0 {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailStopped, Message: "The platform account has no organizations.",
+				Remedy: "Create the organization in the platform first, then run again."}
+			return nil
+		}
+		p.d.Phase = "picking"
+		p.status = StatusWaiting
+		choices := make([]Choice, 0, len(ev.Orgs))
+		for _, o := range ev.Orgs {
+			choices = append(choices, Choice{Value: o.ID, Label: o.Name})
+		}
+		return []Effect{Ask{Q: Question{ID: QPickOrg, Kind: AskSelect, Flag: "--org",
+			Prompt: "Which platform organization is this tenant for?", Choices: choices}}}
+	case Answered:
+		if ev.QuestionID != QPickOrg {
+			return nil
+		}
+		p.status = StatusRunning
+		for _, o := range p.d.Orgs {
+			if o.ID == ev.Value {
+				return p.choose(s, o)
+			}
+		}
+		p.status = StatusFailed
+		p.fail = &Failure{Kind: FailUsage, Message: fmt.Sprintf("Unknown organization %q.", ev.Value)}
+	case ConsentDone:
+		if ev.Err == nil {
+			s.Consent = ev.Result
+			c := ev.Result
+			p.d.Consent = &c
+			p.d.Phase = "mapping"
+			p.d.Reason = ""
+			return []Effect{Map{OrgID: s.Organization.ID, Remap: s.Opt.Remap}}
+		}
+		return p.consentFailed(s, ev)
+	case Waited:
+		p.d.Attempts++
+		p.d.Phase = "consent"
+		return []Effect{Consent{}}
+	case Mapped:
+		if ev.Err != nil {
+			var pe *platform.Error
+			if errors.As(ev.Err, &pe) && pe.Code == "tenant_already_mapped" {
+				p.status = StatusFailed
+				p.fail = &Failure{Kind: FailStopped,
+					Message: fmt.Sprintf("This tenant is already mapped to the organization %q (%s).", pe.OrganizationName, pe.OrganizationID),
+					Remedy:  "Nothing was changed. To move it to " + s.Organization.Name + ", run again with --remap.", Err: ev.Err}
+				return nil
+			}
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError, Message: "Mapping failed: " + ev.Err.Error(), Remedy: "Retry.", Err: ev.Err}
+			return nil
+		}
+		s.Integration = ev.Integration
+		p.status = StatusDone
+	}
+	return nil
+}
+
+func (p *MappingStep) consentFailed(s *Session, ev ConsentDone) []Effect {
+	ce := Classify650051(ev.Err)
+	switch ce.Kind {
+	case InvalidPermissions:
+		p.status = StatusFailed
+		perm := ce.Permission
+		if perm == "" {
+			perm = "one of the platform's permissions"
+		}
+		msg := fmt.Sprintf("AADSTS650051: the platform's app asks for %s", perm)
+		if ce.Resource != "" {
+			msg += " on " + ce.Resource
+		}
+		msg += ", which is invalid or out of date. Retrying will not help."
+		p.fail = &Failure{Kind: FailError, Message: msg,
+			Remedy: "Report this to the platform's support: the app's permission set must be corrected. If an older copy of the app exists in the tenant, delete it in Entra (Enterprise applications → the app → Properties → Delete) and run again.",
+			Err:    ev.Err}
+		return nil
+	case SPPresent:
+		if p.d.Attempts == 1 {
+			// The onboarding guide's advice: run it once more straight away.
+			p.d.Attempts++
+			p.d.Reason = "AADSTS650051 on the first try; trying once more as Microsoft advises."
+			return []Effect{Consent{}}
+		}
+		if p.backoff == 0 {
+			p.backoff = s.Opt.ConsentRetryBase
+		} else {
+			p.backoff = min(p.backoff*2, 2*time.Minute)
+		}
+		if p.waitSum+p.backoff > s.Opt.ConsentWait {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError,
+				Message: fmt.Sprintf("AADSTS650051: the platform's service principal is still being deleted after %s of waiting.", s.Opt.ConsentWait),
+				Remedy:  "Microsoft needs 5 to 15 minutes to finish deleting it; retry later (r, or run the same command again). Deleting the enterprise app again does not speed it up.",
+				Err:     ev.Err}
+			return nil
+		}
+		p.waitSum += p.backoff
+		p.d.Phase = "waiting"
+		p.d.RetryAt = ev.At.Add(p.backoff)
+		p.d.Reason = "AADSTS650051: an earlier copy of the platform's service principal is still being deleted (this takes Microsoft 5 to 15 minutes). Retrying when it is gone."
+		return []Effect{Wait{D: p.backoff}}
+	}
+	if p.d.Attempts == 1 {
+		p.d.Attempts++
+		return []Effect{Consent{}}
+	}
+	p.status = StatusFailed
+	p.fail = &Failure{Kind: FailError, Message: "Granting consent failed: " + ev.Err.Error(), Remedy: "Retry.", Err: ev.Err}
+	return nil
+}
+
+func (p *MappingStep) Snapshot(s *Session) Snapshot {
+	d := p.d
+	snap := Snapshot{ID: Mapping, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &d}
+	switch {
+	case p.status == StatusFailed:
+		snap.Next = []Option{OptRetry}
+	case d.Phase == "finding":
+		snap.Line = "listing the platform's organizations"
+	case d.Phase == "picking":
+		snap.Line = fmt.Sprintf("pick one of %d organizations", len(d.Orgs))
+	case d.Phase == "consent":
+		snap.Line = "granting the platform's permissions in the tenant"
+	case d.Phase == "waiting":
+		snap.Line = "waiting for Microsoft to finish deleting an old service principal"
+	case d.Phase == "mapping":
+		snap.Line = "mapping the tenant to " + s.Organization.Name
+	}
+	if p.status == StatusDone {
+		snap.Line = "mapped to " + s.Organization.Name
+	}
+	return snap
+}

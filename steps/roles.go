@@ -1,0 +1,328 @@
+package steps
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"itdr-onboard/checks"
+)
+
+// Question ids of the role-fix step.
+const (
+	QConfirmPlan  = "roles.confirm"
+	QConfirmAudit = "roles.audit"
+)
+
+// auditCheckID is the check whose fix (turning on unified audit logging)
+// gets its own question: the technician may decline it and go on.
+const auditCheckID = "exo.audit-log"
+
+// PlanDetail is the role-fix screen's payload.
+type PlanDetail struct {
+	Plan      []checks.Change
+	Applied   []checks.Applied
+	Declined  []checks.Change
+	Applying  string // change id being applied
+	Verifying bool
+	DryRun    bool
+}
+
+// RolesStep runs the role checks, shows the plan, asks, applies in
+// dependency order, verifies by re-running the checks, writes the receipt.
+type RolesStep struct {
+	infos   []CheckInfo
+	set     checkSet
+	status  Status
+	fail    *Failure
+	phase   rolesPhase
+	queue   []checks.Change
+	d       PlanDetail
+	touched map[string]bool // checks whose changes were applied
+}
+
+type rolesPhase int
+
+const (
+	rolesChecking rolesPhase = iota
+	rolesAsking
+	rolesApplying
+	rolesVerifying
+	rolesReceipt
+)
+
+// NewRolesStep builds the step from the registered role checks.
+func NewRolesStep(all []CheckInfo) *RolesStep {
+	p := &RolesStep{status: StatusPending}
+	for _, in := range all {
+		if in.Step == checks.StepRoles {
+			p.infos = append(p.infos, in)
+		}
+	}
+	return p
+}
+
+func (p *RolesStep) ID() ID         { return Roles }
+func (p *RolesStep) Title() string  { return "Role fixes" }
+func (p *RolesStep) Status() Status { return p.status }
+
+func (p *RolesStep) Enter(s *Session) []Effect {
+	p.status, p.fail, p.phase = StatusRunning, nil, rolesChecking
+	p.d = PlanDetail{DryRun: s.Opt.DryRun}
+	p.touched = map[string]bool{}
+	effs := p.set.start(p.infos)
+	if len(effs) == 0 {
+		return p.plan(s)
+	}
+	return effs
+}
+
+// planFrom collects every planned change of every check, in dependency order.
+func planFrom(s *Session) []checks.Change {
+	var plan []checks.Change
+	for _, r := range s.Results {
+		if r.Outcome == checks.Fail || r.Outcome == checks.Warn {
+			plan = append(plan, r.Changes...)
+		}
+	}
+	sort.SliceStable(plan, func(i, j int) bool {
+		if plan[i].Order != plan[j].Order {
+			return plan[i].Order < plan[j].Order
+		}
+		return plan[i].ID < plan[j].ID
+	})
+	return plan
+}
+
+func (p *RolesStep) plan(s *Session) []Effect {
+	if b := blocking(s, p.infos); len(b) > 0 {
+		p.status = StatusFailed
+		var msgs []string
+		for _, in := range b {
+			msgs = append(msgs, in.Title+": "+s.Results[in.ID].Summary)
+		}
+		p.fail = &Failure{Kind: FailError, Message: "A role check could not be completed: " + strings.Join(msgs, "; "),
+			Remedy: "Retry; the check's own remedy is shown on its row."}
+		return nil
+	}
+	plan := planFrom(s)
+	s.Plan = plan
+	p.d.Plan = plan
+	if len(plan) == 0 {
+		p.status = StatusDone
+		return nil
+	}
+	if s.Opt.DryRun {
+		s.Outcome, s.Stop = "dry-run", true
+		p.status = StatusDone
+		return nil
+	}
+	var roleChanges, audit []checks.Change
+	for _, c := range plan {
+		if c.CheckID == auditCheckID {
+			audit = append(audit, c)
+		} else {
+			roleChanges = append(roleChanges, c)
+		}
+	}
+	p.phase = rolesAsking
+	p.status = StatusWaiting
+	if len(roleChanges) > 0 {
+		return []Effect{Ask{Q: Question{ID: QConfirmPlan, Kind: AskConfirm, Flag: "--yes",
+			Prompt:  fmt.Sprintf("Apply these %d change(s) to the tenant?", len(roleChanges)),
+			Details: planLines(roleChanges), Default: "no"}}}
+	}
+	return p.askAudit(audit)
+}
+
+func (p *RolesStep) askAudit(audit []checks.Change) []Effect {
+	if len(audit) == 0 {
+		return p.startApply()
+	}
+	return []Effect{Ask{Q: Question{ID: QConfirmAudit, Kind: AskConfirm, Flag: "--yes",
+		Prompt: "Turn on unified audit logging? Without it the platform receives no data.",
+		Details: planLines(audit), Default: "yes"}}}
+}
+
+func planLines(cs []checks.Change) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		line := c.Summary + "  ⟶  " + c.Call
+		if c.Warning != "" {
+			line += "  (" + c.Warning + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func (p *RolesStep) startApply() []Effect {
+	p.queue = nil
+	declined := map[string]bool{}
+	for _, c := range p.d.Declined {
+		declined[c.ID] = true
+	}
+	for _, c := range p.d.Plan {
+		if !declined[c.ID] {
+			p.queue = append(p.queue, c)
+		}
+	}
+	p.phase = rolesApplying
+	p.status = StatusRunning
+	return p.next()
+}
+
+func (p *RolesStep) next() []Effect {
+	if len(p.queue) == 0 {
+		return p.verify()
+	}
+	c := p.queue[0]
+	p.d.Applying = c.ID
+	return []Effect{ApplyChange{Change: c}}
+}
+
+func (p *RolesStep) verify() []Effect {
+	p.d.Applying = ""
+	p.phase = rolesVerifying
+	p.d.Verifying = true
+	var infos []CheckInfo
+	for id := range p.touched {
+		infos = append(infos, CheckInfo{ID: id})
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
+	p.set = checkSet{}
+	effs := p.set.start(infos)
+	if len(effs) == 0 {
+		return p.receipt()
+	}
+	return effs
+}
+
+func (p *RolesStep) receipt() []Effect {
+	p.d.Verifying = false
+	p.phase = rolesReceipt
+	return []Effect{WriteReceipt{}}
+}
+
+func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
+	switch ev := ev.(type) {
+	case CheckDone:
+		if !p.set.done(s, ev) || !p.set.complete() {
+			return nil
+		}
+		if p.phase == rolesChecking {
+			return p.plan(s)
+		}
+		// Verification: every touched check must now pass.
+		var still []string
+		for id := range p.touched {
+			if r := s.Results[id]; r.Outcome != checks.Pass {
+				still = append(still, s.Titles[id]+": "+r.Summary)
+			}
+		}
+		if len(still) > 0 {
+			sort.Strings(still)
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError, Message: "The changes were applied but the checks still fail: " + strings.Join(still, "; "),
+				Remedy: "Retry in a few minutes (Exchange can take time to reflect changes); the receipt lists what was applied."}
+			return []Effect{WriteReceipt{}}
+		}
+		return p.receipt()
+	case Answered:
+		switch ev.QuestionID {
+		case QConfirmPlan:
+			if !yes(ev.Value) {
+				s.Declined = true
+				p.status = StatusFailed
+				p.fail = &Failure{Kind: FailStopped, Message: "The role-fix plan was declined; nothing was changed.",
+					Remedy: "Make the changes yourself, or run again and accept the plan."}
+				return nil
+			}
+			var audit []checks.Change
+			for _, c := range p.d.Plan {
+				if c.CheckID == auditCheckID {
+					audit = append(audit, c)
+				}
+			}
+			return p.askAudit(audit)
+		case QConfirmAudit:
+			if !yes(ev.Value) {
+				for _, c := range p.d.Plan {
+					if c.CheckID == auditCheckID {
+						p.d.Declined = append(p.d.Declined, c)
+					}
+				}
+			}
+			return p.startApply()
+		}
+	case ChangeApplied:
+		if p.phase != rolesApplying || len(p.queue) == 0 {
+			return nil
+		}
+		if ev.Err != nil {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError,
+				Message: fmt.Sprintf("Applying %q failed: %v", p.queue[0].Summary, ev.Err),
+				Remedy:  "Nothing after it was applied; the receipt lists what was. Retry re-checks and applies only what is still missing.",
+				Err:     ev.Err}
+			return []Effect{WriteReceipt{}}
+		}
+		s.Applied = append(s.Applied, ev.Applied)
+		p.d.Applied = append(p.d.Applied, ev.Applied)
+		p.touched[ev.Applied.Change.CheckID] = true
+		p.queue = p.queue[1:]
+		return p.next()
+	case ReceiptWritten:
+		if ev.Err == nil {
+			s.ReceiptPath, s.AuditPath = ev.Path, ev.AuditPath
+		}
+		if p.status == StatusFailed {
+			return nil
+		}
+		if ev.Err != nil {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError, Message: "The changes were applied but the receipt could not be written: " + ev.Err.Error(),
+				Remedy: "Check --state-dir is writable.", Err: ev.Err}
+			return nil
+		}
+		p.status = StatusDone
+	}
+	return nil
+}
+
+func yes(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "y", "yes", "true", "1":
+		return true
+	}
+	return false
+}
+
+func (p *RolesStep) Snapshot(s *Session) Snapshot {
+	d := p.d
+	snap := Snapshot{ID: Roles, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &d}
+	tmp := checkSet{infos: p.infos, pending: p.set.pending}
+	if p.phase != rolesChecking {
+		tmp.pending = nil
+	}
+	snap.Items = tmp.items(s)
+	switch {
+	case p.status == StatusFailed:
+		snap.Next = []Option{OptRetry}
+	case p.phase == rolesChecking:
+		snap.Line = "checking Exchange roles and the platform's service principal"
+	case p.phase == rolesAsking:
+		snap.Line = fmt.Sprintf("%d change(s) planned", len(d.Plan))
+	case p.phase == rolesApplying:
+		snap.Line = fmt.Sprintf("applying %d of %d", len(d.Applied)+1, len(d.Plan)-len(d.Declined))
+	case p.phase == rolesVerifying:
+		snap.Line = "verifying"
+	case p.status == StatusDone && len(d.Plan) == 0:
+		snap.Line = "nothing to change"
+	case p.status == StatusDone && d.DryRun:
+		snap.Line = fmt.Sprintf("dry run: %d change(s) planned, none applied", len(d.Plan))
+	case p.status == StatusDone:
+		snap.Line = fmt.Sprintf("%d change(s) applied and verified", len(d.Applied))
+	}
+	return snap
+}

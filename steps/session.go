@@ -1,0 +1,135 @@
+package steps
+
+import (
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/m365"
+	"itdr-onboard/platform"
+)
+
+// Options are the technician's choices for one run (from flags).
+type Options struct {
+	// Tenant is --tenant as given (GUID or domain); "" = whatever tenant the
+	// technician signs in to.
+	Tenant string
+	// Yes accepts every confirmation (--yes).
+	Yes bool
+	// DryRun stops after showing the role-fix plan (--dry-run).
+	DryRun bool
+	// Org picks the organization by name or id (--org).
+	Org string
+	// Remap moves a tenant mapped to another organization (--remap).
+	Remap bool
+	// Wait bounds the health wait (--wait); 0 = until healthy or detached.
+	Wait time.Duration
+	// AuthMethod is --auth.
+	AuthMethod auth.Method
+	// PollBase and PollMax shape the health poll backoff (5 s growing to 5 min).
+	PollBase, PollMax time.Duration
+	// ConsentWait bounds the wait for a soft-deleted service principal (15 min).
+	ConsentWait time.Duration
+	// ConsentRetryBase is the first back-off of the 650051 wait (30 s).
+	ConsentRetryBase time.Duration
+	// AutoFallback switches from device code to the browser by itself when
+	// the tenant blocks device code (--auth auto).
+	AutoFallback bool
+	// ConsentHandoff shows the admin-consent URL instead of granting with
+	// the technician's token (--consent handoff).
+	ConsentHandoff bool
+}
+
+// WithDefaults fills zero values.
+func (o Options) WithDefaults() Options {
+	if o.PollBase <= 0 {
+		o.PollBase = 5 * time.Second
+	}
+	if o.PollMax <= 0 {
+		o.PollMax = 5 * time.Minute
+	}
+	if o.ConsentWait <= 0 {
+		o.ConsentWait = 15 * time.Minute
+	}
+	if o.ConsentRetryBase <= 0 {
+		o.ConsentRetryBase = 30 * time.Second
+	}
+	if o.AuthMethod == "" {
+		o.AuthMethod = auth.MethodAuto
+	}
+	return o
+}
+
+// Session is what the steps share: who signed in where, what the checks
+// found, what was changed, what was mapped.
+type Session struct {
+	Opt Options
+
+	// TenantID is the tenant the run is for: resolved from --tenant before
+	// sign-in, or taken from the token when --tenant was not given.
+	TenantID string
+	// TenantCloud is the cloud detected from the tenant's openid-configuration.
+	TenantCloud string
+
+	Account  auth.Account
+	SignedIn bool
+	Org      m365.Organization // the tenant's organization object
+	User     m365.User
+
+	// Results holds the latest result of each check; Before the first.
+	Results map[string]checks.Result
+	Before  map[string]checks.Result
+	// Titles of checks by id (for receipts and screens).
+	Titles map[string]string
+
+	Plan     []checks.Change
+	Applied  []checks.Applied
+	Declined bool
+
+	ReceiptPath, AuditPath string
+
+	Organization platform.Organization
+	Integration  platform.Integration
+	Consent      ConsentResult
+
+	Billable      int
+	MFARegistered int
+	MFATotal      int
+	HaveSummary   bool
+
+	// Outcome is the final word: healthy, pending, unhealthy, detached, dry-run.
+	Outcome string
+	// Stop ends the run after the current step (dry run, detach).
+	Stop bool
+}
+
+// NewSession starts a session.
+func NewSession(opt Options) *Session {
+	return &Session{
+		Opt:     opt.WithDefaults(),
+		Results: map[string]checks.Result{},
+		Before:  map[string]checks.Result{},
+		Titles:  map[string]string{},
+	}
+}
+
+// Who names the signed-in account and tenant for every screen.
+func (s *Session) Who() string {
+	if !s.SignedIn {
+		return ""
+	}
+	t := s.Org.DisplayName
+	if t == "" {
+		t = s.Account.TenantID
+	} else if s.Account.TenantID != "" {
+		t += " (" + s.Account.TenantID + ")"
+	}
+	return s.Account.Username + " → " + t
+}
+
+func (s *Session) record(id string, r checks.Result) {
+	if _, ok := s.Before[id]; !ok {
+		s.Before[id] = r
+	}
+	s.Results[id] = r
+}

@@ -1,0 +1,428 @@
+package steps
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/platform"
+)
+
+var testInfos = []CheckInfo{
+	{ID: "platform.subscription", Title: "Platform", Step: checks.StepPrereqs, Phase: checks.BeforeSignIn, Severity: checks.Required},
+	{ID: "graph.exchange-licence", Title: "Licence", Step: checks.StepPrereqs, Phase: checks.Tenant, Severity: checks.Required},
+	{ID: "exo.audit-log", Title: "Audit", Step: checks.StepPrereqs, Phase: checks.Tenant, Severity: checks.Required},
+	{ID: "exo.role-group", Title: "Role group", Step: checks.StepRoles, Phase: checks.Tenant, Severity: checks.Required},
+}
+
+func effects(jobs []Job) []Effect {
+	out := make([]Effect, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, j.Effect)
+	}
+	return out
+}
+
+func pass(id string) CheckDone {
+	return CheckDone{ID: id, Result: checks.Result{Outcome: checks.Pass, Summary: id + " ok"}}
+}
+
+// feed hands an event to the current step's live attempt.
+func feed(e *Engine, ev Event) []Job {
+	return e.Handle(Outcome{Step: e.Current().ID(), Attempt: e.Attempt(e.Current().ID()), Event: ev})
+}
+
+func signIn(t *testing.T, e *Engine) {
+	t.Helper()
+	jobs := feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "ABCD-EFGH", VerificationURL: "https://x/devicelogin"}})
+	if _, ok := jobs[0].Effect.(AwaitDeviceCode); !ok {
+		t.Fatalf("after code: %#v", effects(jobs))
+	}
+	jobs = feed(e, SignedIn{Account: auth.Account{Username: "admin@contoso", TenantID: "tid-1"}})
+	if !reflect.DeepEqual(effects(jobs), []Effect{LoadTenant{}}) {
+		t.Fatalf("after sign-in: %#v", effects(jobs))
+	}
+}
+
+func TestPrereqsPauseForSignInThenResume(t *testing.T) {
+	e, s := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	jobs := e.Start()
+	if !reflect.DeepEqual(effects(jobs), []Effect{RunCheck{ID: "platform.subscription"}}) {
+		t.Fatalf("start: %#v", effects(jobs))
+	}
+	jobs = feed(e, pass("platform.subscription"))
+	if e.Current().ID() != SignIn || e.steps[0].Status() != StatusPaused {
+		t.Fatalf("want sign-in with prereqs paused, got %s / %s", e.Current().ID(), e.steps[0].Status())
+	}
+	if !reflect.DeepEqual(effects(jobs), []Effect{StartDeviceCode{}}) {
+		t.Fatalf("sign-in enter: %#v", effects(jobs))
+	}
+	signIn(t, e)
+	jobs = feed(e, TenantLoaded{})
+	if e.Current().ID() != Prereqs {
+		t.Fatalf("prereqs should resume after sign-in, current %s", e.Current().ID())
+	}
+	want := []Effect{RunCheck{ID: "graph.exchange-licence"}, RunCheck{ID: "exo.audit-log"}}
+	if !reflect.DeepEqual(effects(jobs), want) {
+		t.Fatalf("resume: %#v", effects(jobs))
+	}
+	if !s.SignedIn || s.TenantID != "tid-1" {
+		t.Fatalf("session: %+v", s)
+	}
+}
+
+func TestStaleOutcomesAreDropped(t *testing.T) {
+	e, s := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	e.Start()
+	old := e.Attempt(Prereqs)
+	feed(e, CheckDone{ID: "platform.subscription", Result: checks.Result{Outcome: checks.Fail, Summary: "expired"}})
+	if e.Current().Status() != StatusFailed || ExitCode(e) != 3 {
+		t.Fatalf("want failed prereqs exit 3, got %s %d", e.Current().Status(), ExitCode(e))
+	}
+	e.Retry()
+	if e.Attempt(Prereqs) != old+1 {
+		t.Fatal("retry must bump the attempt")
+	}
+	// A late result of the first attempt must not count.
+	if jobs := e.Handle(Outcome{Step: Prereqs, Attempt: old, Event: pass("platform.subscription")}); jobs != nil {
+		t.Fatalf("stale outcome produced jobs: %#v", jobs)
+	}
+	if e.Current().ID() != Prereqs || s.Results["platform.subscription"].Outcome != checks.Fail {
+		t.Fatal("stale outcome changed state")
+	}
+	feed(e, pass("platform.subscription"))
+	if e.Current().ID() != SignIn {
+		t.Fatalf("fresh outcome should advance, at %s", e.Current().ID())
+	}
+}
+
+func TestBlockingPrereqNamesRemedy(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	signIn(t, e)
+	feed(e, TenantLoaded{})
+	feed(e, CheckDone{ID: "graph.exchange-licence", Result: checks.Result{Outcome: checks.Fail, Summary: "only EXCHANGE_S_FOUNDATION", Remedy: "buy a licence"}})
+	// A fixable failure does not block.
+	feed(e, CheckDone{ID: "exo.audit-log", Result: checks.Result{Outcome: checks.Fail, Summary: "off",
+		Changes: []checks.Change{{ID: "audit", CheckID: "exo.audit-log", Order: 30}}}})
+	f := e.Failure()
+	if f == nil || f.Kind != FailStopped || !strings.Contains(f.Message, "Licence") || strings.Contains(f.Message, "Audit") || !strings.Contains(f.Remedy, "buy a licence") {
+		t.Fatalf("failure: %+v", f)
+	}
+}
+
+// toRoles walks a session to the role-fix step with the audit change planned.
+func toRoles(t *testing.T, opt Options) (*Engine, *Session, []Job) {
+	t.Helper()
+	opt.AuthMethod = auth.MethodDevice
+	e, s := New(opt, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	signIn(t, e)
+	feed(e, TenantLoaded{})
+	feed(e, pass("graph.exchange-licence"))
+	jobs := feed(e, CheckDone{ID: "exo.audit-log", Result: checks.Result{Outcome: checks.Fail, Summary: "off",
+		Changes: []checks.Change{{ID: "audit", CheckID: "exo.audit-log", Order: 30, Summary: "Turn on audit"}}}})
+	if e.Current().ID() != Roles {
+		t.Fatalf("at %s", e.Current().ID())
+	}
+	jobs = feed(e, CheckDone{ID: "exo.role-group", Result: checks.Result{Outcome: checks.Fail, Summary: "2 missing",
+		Changes: []checks.Change{
+			{ID: "rg/Transport Rules", CheckID: "exo.role-group", Order: 10, Summary: "Add Transport Rules"},
+			{ID: "rg/Audit Logs", CheckID: "exo.role-group", Order: 10, Summary: "Add Audit Logs"},
+		}}})
+	return e, s, jobs
+}
+
+func TestRolePlanAskApplyVerifyReceipt(t *testing.T) {
+	e, s, jobs := toRoles(t, Options{})
+	ask, ok := jobs[0].Effect.(Ask)
+	if !ok || ask.Q.ID != QConfirmPlan || ask.Q.Flag != "--yes" || len(ask.Q.Details) != 2 {
+		t.Fatalf("want plan question, got %#v", effects(jobs))
+	}
+	jobs = feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
+	if a, ok := jobs[0].Effect.(Ask); !ok || a.Q.ID != QConfirmAudit {
+		t.Fatalf("want audit question, got %#v", effects(jobs))
+	}
+	jobs = feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
+	// Dependency order: Order 10 (by id) before Order 30.
+	var applied []string
+	for len(jobs) == 1 {
+		ac, ok := jobs[0].Effect.(ApplyChange)
+		if !ok {
+			break
+		}
+		applied = append(applied, ac.Change.ID)
+		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, RequestID: "r-" + ac.Change.ID}})
+	}
+	if want := []string{"rg/Audit Logs", "rg/Transport Rules", "audit"}; !reflect.DeepEqual(applied, want) {
+		t.Fatalf("applied %v, want %v", applied, want)
+	}
+	// Verify: the touched checks are re-run.
+	want := []Effect{RunCheck{ID: "exo.audit-log"}, RunCheck{ID: "exo.role-group"}}
+	if !reflect.DeepEqual(effects(jobs), want) {
+		t.Fatalf("verify: %#v", effects(jobs))
+	}
+	feed(e, pass("exo.audit-log"))
+	jobs = feed(e, pass("exo.role-group"))
+	if !reflect.DeepEqual(effects(jobs), []Effect{WriteReceipt{}}) {
+		t.Fatalf("receipt: %#v", effects(jobs))
+	}
+	jobs = feed(e, ReceiptWritten{Path: "/r.json", AuditPath: "/a.jsonl"})
+	if e.Current().ID() != Mapping || s.ReceiptPath != "/r.json" || len(s.Applied) != 3 {
+		t.Fatalf("at %s receipt %q applied %d", e.Current().ID(), s.ReceiptPath, len(s.Applied))
+	}
+	if !reflect.DeepEqual(effects(jobs), []Effect{FindOrgs{Query: ""}}) {
+		t.Fatalf("mapping enter: %#v", effects(jobs))
+	}
+}
+
+func TestDeclinedPlanStops(t *testing.T) {
+	e, s, _ := toRoles(t, Options{})
+	feed(e, Answered{QuestionID: QConfirmPlan, Value: "no"})
+	if f := e.Failure(); f == nil || f.Kind != FailStopped || ExitCode(e) != 3 || !s.Declined {
+		t.Fatalf("declined: %+v", f)
+	}
+}
+
+func TestDeclinedAuditSkipsOnlyAudit(t *testing.T) {
+	e, _, _ := toRoles(t, Options{})
+	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
+	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "no"})
+	var applied []string
+	for len(jobs) == 1 {
+		ac, ok := jobs[0].Effect.(ApplyChange)
+		if !ok {
+			break
+		}
+		applied = append(applied, ac.Change.ID)
+		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change}})
+	}
+	if len(applied) != 2 || applied[0] == "audit" || applied[1] == "audit" {
+		t.Fatalf("applied %v", applied)
+	}
+}
+
+func TestDryRunStopsAfterPlan(t *testing.T) {
+	e, s, jobs := toRoles(t, Options{DryRun: true})
+	if len(jobs) != 0 || !e.Finished() || ExitCode(e) != 0 || s.Outcome != "dry-run" || len(s.Plan) != 3 {
+		t.Fatalf("dry run: jobs %#v finished %v code %d outcome %q plan %d", effects(jobs), e.Finished(), ExitCode(e), s.Outcome, len(s.Plan))
+	}
+}
+
+func TestApplyFailureWritesReceiptAndFails(t *testing.T) {
+	e, _, _ := toRoles(t, Options{})
+	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
+	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
+	jobs = feed(e, ChangeApplied{Err: errors.New("boom")})
+	if !reflect.DeepEqual(effects(jobs), []Effect{WriteReceipt{}}) || ExitCode(e) != 1 {
+		t.Fatalf("jobs %#v code %d", effects(jobs), ExitCode(e))
+	}
+}
+
+func toMapping(t *testing.T, opt Options) (*Engine, *Session) {
+	t.Helper()
+	e, s, _ := toRoles(t, opt)
+	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
+	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
+	for len(jobs) == 1 {
+		ac, ok := jobs[0].Effect.(ApplyChange)
+		if !ok {
+			break
+		}
+		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change}})
+	}
+	feed(e, pass("exo.audit-log"))
+	feed(e, pass("exo.role-group"))
+	feed(e, ReceiptWritten{})
+	if e.Current().ID() != Mapping {
+		t.Fatalf("at %s", e.Current().ID())
+	}
+	return e, s
+}
+
+var orgs = []platform.Organization{{ID: "org_1", Name: "Contoso Ltd"}, {ID: "org_2", Name: "Fabrikam Inc"}, {ID: "org_3", Name: "Contoso Pharma"}}
+
+func TestOrgByFlagAndUnknownOrgListsClosest(t *testing.T) {
+	e, s := toMapping(t, Options{Org: "contoso ltd"})
+	jobs := feed(e, OrgsFound{Query: "contoso ltd", Orgs: orgs[:1]})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Consent{}}) || s.Organization.ID != "org_1" {
+		t.Fatalf("pick by name: %#v %+v", effects(jobs), s.Organization)
+	}
+
+	e, _ = toMapping(t, Options{Org: "Contso"})
+	jobs = feed(e, OrgsFound{Query: "Contso"})
+	if !reflect.DeepEqual(effects(jobs), []Effect{FindOrgs{Query: ""}}) {
+		t.Fatalf("want full list for suggestions: %#v", effects(jobs))
+	}
+	feed(e, OrgsFound{Orgs: orgs})
+	f := e.Failure()
+	if f == nil || f.Kind != FailUsage || !strings.Contains(f.Remedy, "Contoso Ltd") || !strings.Contains(f.Remedy, "--org") {
+		t.Fatalf("failure %+v", f)
+	}
+}
+
+func TestConsent650051SoftDeletedWaitsThenMaps(t *testing.T) {
+	e, _ := toMapping(t, Options{Org: "org_2", ConsentRetryBase: 10 * time.Second, ConsentWait: 30 * time.Second})
+	feed(e, OrgsFound{Orgs: orgs})
+	present := errors.New("Graph 400: AADSTS650051: Consent action for Application 'x' failed: The 'x' service principal name is already present for the tenant 't'.")
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	// First failure: retried once at once.
+	jobs := feed(e, ConsentDone{At: at, Err: present})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Consent{}}) {
+		t.Fatalf("immediate retry: %#v", effects(jobs))
+	}
+	jobs = feed(e, ConsentDone{At: at, Err: present})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Wait{D: 10 * time.Second}}) {
+		t.Fatalf("wait: %#v", effects(jobs))
+	}
+	d := e.Current().Snapshot(e.Session()).Detail.(*MappingDetail)
+	if !d.RetryAt.Equal(at.Add(10*time.Second)) || !strings.Contains(d.Reason, "being deleted") {
+		t.Fatalf("detail %+v", d)
+	}
+	jobs = feed(e, Waited{})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Consent{}}) {
+		t.Fatalf("after wait: %#v", effects(jobs))
+	}
+	jobs = feed(e, ConsentDone{At: at, Err: present})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Wait{D: 20 * time.Second}}) {
+		t.Fatalf("backoff: %#v", effects(jobs))
+	}
+	feed(e, Waited{})
+	// Budget: 10+20 used; the next 40 s would exceed 30 s.
+	feed(e, ConsentDone{At: at, Err: present})
+	if f := e.Failure(); f == nil || f.Kind != FailError || !strings.Contains(f.Remedy, "5 to 15 minutes") {
+		t.Fatalf("budget exhausted: %+v", f)
+	}
+}
+
+func TestConsent650051InvalidPermissionsStopsNamingIt(t *testing.T) {
+	e, _ := toMapping(t, Options{Org: "org_2"})
+	feed(e, OrgsFound{Orgs: orgs})
+	err := errors.New("AADSTS650051: Application 'x' is requesting permissions that are either invalid or out of date. Claim is invalid: ActivityReports.Read does not exist on resource 'Office 365 Management APIs'")
+	jobs := feed(e, ConsentDone{Err: err})
+	f := e.Failure()
+	if len(jobs) != 0 || f == nil || ExitCode(e) != 1 || !strings.Contains(f.Message, "ActivityReports.Read") || !strings.Contains(f.Message, "Office 365 Management APIs") {
+		t.Fatalf("jobs %#v failure %+v", effects(jobs), f)
+	}
+}
+
+func TestAlreadyMappedStopsNamingOtherOrg(t *testing.T) {
+	e, _ := toMapping(t, Options{Org: "org_2"})
+	feed(e, OrgsFound{Orgs: orgs})
+	feed(e, ConsentDone{})
+	feed(e, Mapped{Err: &platform.Error{Code: "tenant_already_mapped", OrganizationName: "Fabrikam Inc", OrganizationID: "org_7"}})
+	f := e.Failure()
+	if f == nil || ExitCode(e) != 3 || !strings.Contains(f.Message, "Fabrikam Inc") || !strings.Contains(f.Remedy, "--remap") {
+		t.Fatalf("failure %+v", f)
+	}
+}
+
+func toHealth(t *testing.T, opt Options) (*Engine, *Session) {
+	t.Helper()
+	e, s := toMapping(t, opt)
+	feed(e, OrgsFound{Orgs: orgs})
+	if e.Current().Snapshot(s).Status == StatusWaiting {
+		feed(e, Answered{QuestionID: QPickOrg, Value: "org_1"})
+	}
+	feed(e, ConsentDone{})
+	jobs := feed(e, Mapped{Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	if !reflect.DeepEqual(effects(jobs), []Effect{ProbeHealth{IntegrationID: "int_1"}}) {
+		t.Fatalf("health enter: %#v", effects(jobs))
+	}
+	return e, s
+}
+
+func TestHealthBackoffAndHealthy(t *testing.T) {
+	e, s := toHealth(t, Options{PollBase: 5 * time.Second, PollMax: 20 * time.Second})
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var waits []time.Duration
+	for i := 0; i < 4; i++ {
+		jobs := feed(e, HealthProbed{At: t0.Add(time.Duration(i) * time.Minute), Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+		waits = append(waits, jobs[0].Effect.(ProbeHealth).After)
+	}
+	if want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second}; !reflect.DeepEqual(waits, want) {
+		t.Fatalf("backoff %v want %v", waits, want)
+	}
+	jobs := feed(e, HealthProbed{At: t0.Add(5 * time.Minute), Integration: platform.Integration{ID: "int_1", Status: "healthy"}})
+	if !reflect.DeepEqual(effects(jobs), []Effect{LoadSummary{}}) {
+		t.Fatalf("healthy: %#v", effects(jobs))
+	}
+	feed(e, SummaryLoaded{Billable: 7, MFARegistered: 3, MFATotal: 7})
+	if !e.Finished() || ExitCode(e) != 0 || s.Outcome != "healthy" || s.Billable != 7 {
+		t.Fatalf("finished %v code %d outcome %q", e.Finished(), ExitCode(e), s.Outcome)
+	}
+}
+
+func TestHealthWaitBoundExits4AndDetach(t *testing.T) {
+	e, _ := toHealth(t, Options{Org: "org_1", Wait: time.Minute})
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	feed(e, HealthProbed{At: t0, Integration: platform.Integration{Status: "pending"}})
+	feed(e, HealthProbed{At: t0.Add(61 * time.Second), Integration: platform.Integration{Status: "pending"}})
+	if ExitCode(e) != 4 || !strings.Contains(e.Failure().Remedy, "status --tenant") {
+		t.Fatalf("code %d %+v", ExitCode(e), e.Failure())
+	}
+
+	e, _ = toHealth(t, Options{Org: "org_1"})
+	feed(e, HealthProbed{At: t0, Integration: platform.Integration{Status: "unhealthy", ReasonCode: "audit_log_disabled"}})
+	snap := e.Current().Snapshot(e.Session())
+	if d := snap.Detail.(*HealthDetail); !strings.Contains(d.Remedy, "audit") {
+		t.Fatalf("remedy %q", d.Remedy)
+	}
+	e.Intent(Detach{})
+	if ExitCode(e) != 4 || !strings.Contains(e.Failure().Message, "Detached") {
+		t.Fatalf("detach code %d", ExitCode(e))
+	}
+}
+
+func TestWrongTenantStopsBeforeAnyChange(t *testing.T) {
+	e, s := New(Options{AuthMethod: auth.MethodDevice, Tenant: "contoso.onmicrosoft.com"}, testInfos)
+	jobs := e.Start()
+	if _, ok := jobs[0].Effect.(ResolveTenant); !ok {
+		t.Fatalf("want ResolveTenant first: %#v", effects(jobs))
+	}
+	feed(e, TenantResolved{Info: auth.TenantInfo{ID: "tid-contoso"}})
+	feed(e, pass("platform.subscription"))
+	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
+	jobs = feed(e, SignedIn{Account: auth.Account{Username: "bob@fabrikam", TenantID: "tid-fabrikam"}})
+	f := e.Failure()
+	if len(jobs) != 0 || f == nil || ExitCode(e) != 3 || !strings.Contains(f.Message, "tid-fabrikam") || !strings.Contains(f.Message, "tid-contoso") || s.SignedIn {
+		t.Fatalf("jobs %#v failure %+v", effects(jobs), f)
+	}
+}
+
+func TestDeviceCodeBlockedSwitchesToBrowser(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice, AutoFallback: true}, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
+	before := e.Attempt(SignIn)
+	blocked := errors.New(`http call(https://login/t/oauth2/v2.0/token)(POST) error: reply status code was 400:
+{"error":"invalid_grant","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}`)
+	jobs := feed(e, SignInFailed{Err: blocked})
+	if !reflect.DeepEqual(effects(jobs), []Effect{StartBrowser{}}) || e.Attempt(SignIn) != before+1 {
+		t.Fatalf("want browser in a new attempt: %#v", effects(jobs))
+	}
+	d := e.Current().Snapshot(e.Session()).Detail.(*SignInDetail)
+	if d.Method != auth.MethodBrowser || !strings.Contains(d.Notice, "browser") {
+		t.Fatalf("detail %+v", d)
+	}
+}
+
+func TestExpiredCodeIssuesNewOne(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
+	expired := errors.New(`http call(https://login/t/oauth2/v2.0/token)(POST) error: reply status code was 400:
+{"error":"expired_token","error_description":"AADSTS70019: Verification code expired.","error_codes":[70019]}`)
+	jobs := feed(e, SignInFailed{Err: expired})
+	if !reflect.DeepEqual(effects(jobs), []Effect{StartDeviceCode{}}) {
+		t.Fatalf("want a fresh code: %#v", effects(jobs))
+	}
+}

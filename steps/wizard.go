@@ -1,0 +1,38 @@
+package steps
+
+// New builds the five-step engine over the registered checks.
+func New(opt Options, infos []CheckInfo) (*Engine, *Session) {
+	s := NewSession(opt)
+	for _, in := range infos {
+		s.Titles[in.ID] = in.Title
+	}
+	e := NewEngine(s,
+		NewPrereqStep(infos),
+		NewSignInStep(),
+		NewRolesStep(infos),
+		NewMappingStep(),
+		NewHealthStep(),
+	)
+	return e, s
+}
+
+// ExitCode maps how a run ended to the process exit code:
+// 0 healthy (or a dry run), 1 failed, 2 usage, 3 stopped for the
+// technician, 4 health still pending when the wait ended.
+func ExitCode(e *Engine) int {
+	if f := e.Failure(); f != nil {
+		switch f.Kind {
+		case FailStopped:
+			return 3
+		case FailUsage:
+			return 2
+		case FailPending:
+			return 4
+		}
+		return 1
+	}
+	if !e.Finished() {
+		return 1
+	}
+	return 0
+}

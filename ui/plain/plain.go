@@ -1,0 +1,221 @@
+// Package plain drives the step engine without a TUI: line output for
+// dumb terminals, pipes and screen readers, and JSON events for automation.
+// It never imports bubbletea.
+package plain
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
+)
+
+// ErrInterrupted is returned when the context is cancelled (ctrl+c).
+var ErrInterrupted = errors.New("interrupted")
+
+// NeedsInputError names the flag that answers a question in a headless run.
+type NeedsInputError struct {
+	Question steps.Question
+}
+
+func (e *NeedsInputError) Error() string {
+	return fmt.Sprintf("%s — no terminal to ask on; answer it with %s", strings.TrimSuffix(e.Question.Prompt, "?"), e.Question.Flag)
+}
+
+// Answerer answers the engine's questions.
+type Answerer interface {
+	Answer(ctx context.Context, q steps.Question) (string, error)
+}
+
+// Reporter turns what happens into output.
+type Reporter interface {
+	// StepStarted is called when a step becomes current.
+	StepStarted(e *steps.Engine, st steps.Step)
+	// Outcome is called after the engine handled an outcome of step id.
+	Outcome(e *steps.Engine, id steps.ID, ev steps.Event)
+	// Answered is called when a question was answered.
+	Answered(e *steps.Engine, q steps.Question, value string, auto bool)
+	// Finished is called once at the end with the exit code.
+	Finished(e *steps.Engine, code int, err error)
+}
+
+// Run drives the engine to the end and returns the exit code.
+func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, rep Reporter) (code int) {
+	cur := steps.ID("")
+	announce := func() {
+		if c := e.Current(); c.ID() != cur {
+			cur = c.ID()
+			rep.StepStarted(e, c)
+		}
+	}
+	queue := e.Start()
+	announce()
+	for {
+		for len(queue) > 0 {
+			asks := r.Submit(queue)
+			queue = nil
+			for _, ask := range asks {
+				q := ask.Effect.(steps.Ask).Q
+				v, err := ans.Answer(ctx, q)
+				if err != nil {
+					var ni *NeedsInputError
+					code = 2
+					if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
+						code = 130
+					} else if !errors.As(err, &ni) {
+						code = 1
+					}
+					rep.Finished(e, code, err)
+					return code
+				}
+				_, auto := ans.(Auto)
+				rep.Answered(e, q, v, auto)
+				queue = append(queue, e.Handle(steps.Outcome{Step: ask.Step, Attempt: ask.Attempt, Event: steps.Answered{QuestionID: q.ID, Value: v}})...)
+				announce()
+			}
+		}
+		if e.Finished() {
+			code = steps.ExitCode(e)
+			rep.Finished(e, code, nil)
+			return code
+		}
+		select {
+		case <-ctx.Done():
+			rep.Finished(e, 130, ErrInterrupted)
+			return 130
+		case o := <-r.Outcomes():
+			queue = e.Handle(o)
+			if o.Step == e.Current().ID() || len(queue) > 0 {
+				rep.Outcome(e, o.Step, o.Event)
+			}
+			announce()
+		}
+	}
+}
+
+// Auto answers from flags only: --yes confirms; anything else needs a flag.
+type Auto struct{ Yes bool }
+
+// Answer implements Answerer.
+func (a Auto) Answer(_ context.Context, q steps.Question) (string, error) {
+	if q.Kind == steps.AskConfirm && a.Yes {
+		return "yes", nil
+	}
+	return "", &NeedsInputError{Question: q}
+}
+
+// Prompt asks on a terminal line by line (plain mode with a TTY, screen
+// readers); --yes still answers confirmations.
+type Prompt struct {
+	Yes bool
+	In  *bufio.Reader
+	Out io.Writer
+}
+
+// Answer implements Answerer.
+func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
+	if q.Kind == steps.AskConfirm && p.Yes {
+		return "yes", nil
+	}
+	for {
+		switch q.Kind {
+		case steps.AskConfirm:
+			def := "y/N"
+			if q.Default == "yes" {
+				def = "Y/n"
+			}
+			fmt.Fprintf(p.Out, "%s [%s] ", text.Line(q.Prompt), def)
+		case steps.AskSelect:
+			fmt.Fprintln(p.Out, text.Line(q.Prompt))
+			fmt.Fprintln(p.Out, "Type part of a name to filter, or a number to pick.")
+		}
+		line, err := readLine(ctx, p.In)
+		if err != nil {
+			return "", err
+		}
+		line = strings.TrimSpace(line)
+		switch q.Kind {
+		case steps.AskConfirm:
+			if line == "" {
+				line = q.Default
+			}
+			switch strings.ToLower(line) {
+			case "y", "yes":
+				return "yes", nil
+			case "n", "no", "":
+				return "no", nil
+			}
+			fmt.Fprintln(p.Out, "Please answer y or n.")
+		case steps.AskSelect:
+			if v, ok := pick(p.Out, q.Choices, line); ok {
+				return v, nil
+			}
+		}
+	}
+}
+
+// pick chooses among choices: a number from the last listing, or a filter.
+func pick(out io.Writer, choices []steps.Choice, line string) (string, bool) {
+	matches := choices
+	if line != "" {
+		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(choices) && len(choices) <= 20 {
+			return choices[n-1].Value, true
+		}
+		matches = nil
+		l := strings.ToLower(line)
+		for _, c := range choices {
+			if strings.ToLower(c.Label) == l || c.Value == line {
+				return c.Value, true
+			}
+			if strings.Contains(strings.ToLower(c.Label), l) {
+				matches = append(matches, c)
+			}
+		}
+	}
+	if len(matches) == 1 {
+		fmt.Fprintf(out, "Picked %s.\n", text.Line(matches[0].Label))
+		return matches[0].Value, true
+	}
+	if len(matches) == 0 {
+		fmt.Fprintln(out, "No organization matches; try again.")
+		return "", false
+	}
+	for i, c := range matches {
+		if i == 20 {
+			fmt.Fprintf(out, "  … and %d more; type more of the name.\n", len(matches)-20)
+			break
+		}
+		fmt.Fprintf(out, "  %2d. %s\n", i+1, text.Line(c.Label))
+	}
+	return "", false
+}
+
+func readLine(ctx context.Context, in *bufio.Reader) (string, error) {
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := in.ReadString('\n')
+		ch <- res{s, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ErrInterrupted
+	case r := <-ch:
+		if r.err != nil && r.s == "" {
+			if r.err == io.EOF {
+				return "", errors.New("standard input closed before the question was answered")
+			}
+			return "", r.err
+		}
+		return r.s, nil
+	}
+}

@@ -1,0 +1,423 @@
+package plain
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
+)
+
+// stepNumber returns "2/5".
+func stepNumber(e *steps.Engine, id steps.ID) string {
+	for i, st := range e.Steps() {
+		if st.ID() == id {
+			return fmt.Sprintf("%d/%d", i+1, len(e.Steps()))
+		}
+	}
+	return "?"
+}
+
+func findStep(e *steps.Engine, id steps.ID) steps.Step {
+	for _, st := range e.Steps() {
+		if st.ID() == id {
+			return st
+		}
+	}
+	return e.Current()
+}
+
+// Icon words used in plain mode (no colour, no glyphs a screen reader spells out).
+func outcomeWord(o checks.Outcome) string {
+	switch o {
+	case checks.Pass:
+		return "[ok]  "
+	case checks.Warn:
+		return "[warn]"
+	case checks.Fail:
+		return "[FAIL]"
+	case checks.Skip:
+		return "[skip]"
+	}
+	return "[....]"
+}
+
+// Text prints human lines.
+type Text struct {
+	W   io.Writer
+	Now func() time.Time
+	mu  sync.Mutex
+}
+
+func (t *Text) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+func (t *Text) printf(format string, a ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.W, format, a...)
+}
+
+// StepStarted implements Reporter.
+func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
+	t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
+	if who := e.Session().Who(); who != "" {
+		t.printf("   signed in: %s\n", text.Line(who))
+	}
+}
+
+// Outcome implements Reporter.
+func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
+	s := e.Session()
+	st := findStep(e, id)
+	snap := st.Snapshot(s)
+	switch ev := ev.(type) {
+	case steps.CheckDone:
+		r := ev.Result
+		t.printf("  %s %s: %s\n", outcomeWord(r.Outcome), s.Titles[ev.ID], text.Line(r.Summary))
+		if r.Outcome != checks.Pass && r.Remedy != "" {
+			t.printf("         remedy: %s\n", text.Line(r.Remedy))
+		}
+	case steps.TenantResolved:
+		if ev.Err == nil {
+			t.printf("  tenant %s resolved to %s (cloud %s)\n", text.Line(s.Opt.Tenant), ev.Info.ID, ev.Info.Cloud)
+		}
+	case steps.DeviceCodeIssued:
+		if ev.Err == nil {
+			if d, ok := snap.Detail.(*steps.SignInDetail); ok && d.Notice != "" {
+				t.printf("  %s\n", text.Line(d.Notice))
+			}
+			t.printf("  To sign in, open %s and enter the code %s\n", text.Line(ev.Code.VerificationURL), text.Line(ev.Code.UserCode))
+			t.printf("  (the code expires at %s). Waiting for sign-in…\n", ev.Code.ExpiresOn.Local().Format("15:04:05"))
+		}
+	case steps.BrowserPrompted:
+		if d, ok := snap.Detail.(*steps.SignInDetail); ok && d.Notice != "" {
+			t.printf("  %s\n", text.Line(d.Notice))
+		}
+		t.printBrowser(ev.Prompt)
+	case steps.SignedIn:
+		if snap.Status != steps.StatusFailed {
+			t.printf("  Signed in as %s (tenant %s)\n", text.Line(ev.Account.Username), ev.Account.TenantID)
+		}
+	case steps.TenantLoaded:
+		if ev.Err == nil {
+			t.printf("  Tenant: %s\n", text.Line(s.Who()))
+		}
+	case steps.ChangeApplied:
+		if ev.Err == nil {
+			a := ev.Applied
+			what := "applied"
+			if a.NoOp {
+				what = "already in place"
+			}
+			rid := ""
+			if a.RequestID != "" {
+				rid = " (request id " + a.RequestID + ")"
+			}
+			t.printf("  %s: %s%s\n", what, text.Line(a.Change.Summary), rid)
+		}
+	case steps.ReceiptWritten:
+		if ev.Err == nil && ev.Path != "" {
+			t.printf("  receipt: %s\n  audit trail: %s\n", ev.Path, ev.AuditPath)
+		}
+	case steps.ConsentDone:
+		d, _ := snap.Detail.(*steps.MappingDetail)
+		if ev.Err == nil {
+			t.printf("  organization: %s\n", text.Line(s.Organization.Name))
+			if ev.Result.Created {
+				t.printf("  created the platform's service principal\n")
+			}
+			for _, g := range ev.Result.Granted {
+				t.printf("  granted %s\n", text.Line(g))
+			}
+			if n := len(ev.Result.AlreadyGranted); n > 0 {
+				t.printf("  %d permission(s) were already granted\n", n)
+			}
+		} else if d != nil && d.Reason != "" && snap.Status != steps.StatusFailed {
+			t.printf("  %s\n", text.Line(d.Reason))
+			if !d.RetryAt.IsZero() {
+				t.printf("  next attempt at %s\n", d.RetryAt.Local().Format("15:04:05"))
+			}
+		}
+	case steps.Mapped:
+		if ev.Err == nil {
+			t.printf("  mapped tenant %s to %s (integration %s, %s)\n", s.TenantID, text.Line(s.Organization.Name), text.Line(ev.Integration.ID), text.Line(ev.Integration.Status))
+		}
+	case steps.HealthProbed:
+		d, _ := snap.Detail.(*steps.HealthDetail)
+		if ev.Err != nil {
+			t.printf("  could not read health (will retry): %s\n", text.Line(ev.Err.Error()))
+			break
+		}
+		in := ev.Integration
+		line := fmt.Sprintf("  integration %s", strings.ToUpper(in.Status[:1])+in.Status[1:])
+		if d != nil && !d.Started.IsZero() {
+			line += fmt.Sprintf(", %s elapsed", ev.At.Sub(d.Started).Round(time.Second))
+		}
+		if in.Reason != "" {
+			line += ": " + text.Line(in.Reason)
+		}
+		t.printf("%s\n", line)
+		if d != nil && d.Remedy != "" && in.Status == "unhealthy" {
+			t.printf("         remedy: %s\n", text.Line(d.Remedy))
+		}
+		if d != nil && in.Status != "healthy" && snap.Status == steps.StatusRunning {
+			eta := ""
+			if at, ok := d.ETA(); ok {
+				eta = fmt.Sprintf("; first data expected by %s (it can take up to 24 h)", at.Local().Format("Jan 2 15:04"))
+			}
+			t.printf("  next check in %s%s\n", d.NextIn.Round(time.Second), eta)
+		}
+	case steps.SummaryLoaded:
+		// printed in Finished
+	}
+	if snap.Status == steps.StatusFailed && snap.Fail != nil && st == e.Current() {
+		// printed in Finished
+	}
+}
+
+func (t *Text) printBrowser(p auth.BrowserPrompt) {
+	if p.Opened {
+		t.printf("  Opened your browser for sign-in. If it did not open, visit:\n  %s\n", text.Line(p.URL))
+	} else {
+		t.printf("  Open this URL in a browser to sign in:\n  %s\n", text.Line(p.URL))
+	}
+	if p.SSHCommand != "" {
+		t.printf("  Over SSH, forward the port first:  %s\n", text.Line(p.SSHCommand))
+		t.printf("  or paste here the URL the browser ends on (it starts with http://localhost:%d).\n", p.Port)
+	}
+}
+
+// Answered implements Reporter.
+func (t *Text) Answered(e *steps.Engine, q steps.Question, v string, auto bool) {
+	if len(q.Details) > 0 && auto {
+		t.printf("  Plan:\n")
+		for _, d := range q.Details {
+			t.printf("    - %s\n", text.Line(d))
+		}
+	}
+	if auto {
+		t.printf("  %s %s (%s)\n", text.Line(q.Prompt), v, q.Flag)
+	}
+}
+
+// Finished implements Reporter.
+func (t *Text) Finished(e *steps.Engine, code int, err error) {
+	s := e.Session()
+	if err != nil {
+		t.printf("\nStopped: %s\n", text.Line(err.Error()))
+		return
+	}
+	if f := e.Failure(); f != nil {
+		if f.Kind == steps.FailPending {
+			t.printf("\nHealth still pending: %s\n", text.Line(f.Message))
+		} else {
+			t.printf("\n%s failed: %s\n", e.Current().Title(), text.Line(f.Message))
+		}
+		if f.Remedy != "" {
+			for _, l := range strings.Split(f.Remedy, "\n") {
+				t.printf("  what to do: %s\n", text.Line(l))
+			}
+		}
+		if s.ReceiptPath != "" {
+			t.printf("  receipt: %s\n", s.ReceiptPath)
+		}
+		return
+	}
+	if s.Outcome == "dry-run" {
+		t.printf("\nDry run: the plan above was not applied. Nothing in the tenant changed.\n")
+		for _, c := range s.Plan {
+			t.printf("  - %s  ⟶  %s\n", text.Line(c.Summary), text.Line(c.Call))
+		}
+		return
+	}
+	t.printf("\nHealthy: %s is connected to %s.\n", text.Line(s.Org.DisplayName), text.Line(s.Organization.Name))
+	t.printf("  changes made: %d", len(s.Applied))
+	if s.ReceiptPath != "" {
+		t.printf(" (receipt: %s)", s.ReceiptPath)
+	}
+	t.printf("\n")
+	if s.HaveSummary {
+		t.printf("  billable identities (enabled, licensed users): %d\n", s.Billable)
+		if s.MFATotal >= 0 {
+			t.printf("  MFA registered: %d of %d users\n", s.MFARegistered, s.MFATotal)
+		} else {
+			t.printf("  MFA registration: not permitted to read the report\n")
+		}
+	}
+}
+
+// JSON prints one JSON object per line: every object has time, step and type.
+type JSON struct {
+	W   io.Writer
+	Now func() time.Time
+	mu  sync.Mutex
+}
+
+func (j *JSON) emit(step steps.ID, typ string, fields map[string]any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := time.Now()
+	if j.Now != nil {
+		now = j.Now()
+	}
+	m := map[string]any{"time": now.UTC().Format(time.RFC3339Nano), "step": string(step), "type": typ}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"time": m["time"], "step": step, "type": "error", "message": err.Error()})
+	}
+	j.W.Write(append(b, '\n'))
+}
+
+// StepStarted implements Reporter.
+func (j *JSON) StepStarted(e *steps.Engine, st steps.Step) {
+	j.emit(st.ID(), "step_started", map[string]any{"title": st.Title(), "number": stepNumber(e, st.ID())})
+}
+
+// Outcome implements Reporter.
+func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
+	s := e.Session()
+	snap := findStep(e, id).Snapshot(s)
+	switch ev := ev.(type) {
+	case steps.CheckDone:
+		r := ev.Result
+		f := map[string]any{"id": ev.ID, "title": s.Titles[ev.ID], "outcome": r.Outcome, "summary": r.Summary, "duration_ms": r.Duration.Milliseconds()}
+		if r.Remedy != "" && r.Outcome != checks.Pass {
+			f["remedy"] = r.Remedy
+		}
+		if len(r.Changes) > 0 {
+			f["changes"] = r.Changes
+		}
+		j.emit(id, "check", f)
+	case steps.TenantResolved:
+		if ev.Err == nil {
+			j.emit(id, "tenant_resolved", map[string]any{"tenant": s.Opt.Tenant, "tenant_id": ev.Info.ID, "cloud": ev.Info.Cloud})
+		}
+	case steps.DeviceCodeIssued:
+		if ev.Err == nil {
+			j.emit(id, "device_code", map[string]any{"user_code": ev.Code.UserCode, "verification_uri": ev.Code.VerificationURL,
+				"expires_at": ev.Code.ExpiresOn.UTC().Format(time.RFC3339)})
+		}
+	case steps.BrowserPrompted:
+		f := map[string]any{"url": ev.Prompt.URL, "port": ev.Prompt.Port, "opened": ev.Prompt.Opened}
+		if ev.Prompt.SSHCommand != "" {
+			f["ssh_command"] = ev.Prompt.SSHCommand
+		}
+		if d, ok := snap.Detail.(*steps.SignInDetail); ok && d.Notice != "" {
+			f["notice"] = d.Notice
+		}
+		j.emit(id, "browser_signin", f)
+	case steps.SignedIn:
+		if snap.Status != steps.StatusFailed {
+			j.emit(id, "signed_in", map[string]any{"account": ev.Account.Username, "tenant_id": ev.Account.TenantID})
+		}
+	case steps.TenantLoaded:
+		if ev.Err == nil {
+			j.emit(id, "tenant", map[string]any{"tenant_id": ev.Org.ID, "tenant_name": ev.Org.DisplayName, "account": ev.User.UserPrincipalName})
+		}
+	case steps.ChangeApplied:
+		if ev.Err == nil {
+			j.emit(id, "change_applied", map[string]any{"change": ev.Applied.Change, "request_id": ev.Applied.RequestID, "no_op": ev.Applied.NoOp})
+		}
+	case steps.ReceiptWritten:
+		if ev.Err == nil && ev.Path != "" {
+			j.emit(id, "receipt", map[string]any{"path": ev.Path, "audit_path": ev.AuditPath})
+		}
+	case steps.ConsentDone:
+		if ev.Err == nil {
+			j.emit(id, "consent", map[string]any{"organization_id": s.Organization.ID, "organization": s.Organization.Name,
+				"service_principal_id": ev.Result.ServicePrincipalID, "created": ev.Result.Created, "granted": ev.Result.Granted, "already_granted": ev.Result.AlreadyGranted})
+		} else if d, ok := snap.Detail.(*steps.MappingDetail); ok && snap.Status != steps.StatusFailed {
+			f := map[string]any{"reason": d.Reason, "attempt": d.Attempts}
+			if !d.RetryAt.IsZero() {
+				f["retry_at"] = d.RetryAt.UTC().Format(time.RFC3339)
+			}
+			j.emit(id, "consent_retry", f)
+		}
+	case steps.Mapped:
+		if ev.Err == nil {
+			j.emit(id, "mapped", map[string]any{"integration_id": ev.Integration.ID, "organization_id": s.Organization.ID,
+				"organization": s.Organization.Name, "status": ev.Integration.Status})
+		}
+	case steps.HealthProbed:
+		d, _ := snap.Detail.(*steps.HealthDetail)
+		if ev.Err != nil {
+			j.emit(id, "health_error", map[string]any{"error": ev.Err.Error()})
+			break
+		}
+		in := ev.Integration
+		f := map[string]any{"status": in.Status, "reason_code": in.ReasonCode, "reason": in.Reason}
+		if d != nil {
+			f["elapsed_s"] = ev.At.Sub(d.Started).Seconds()
+			if snap.Status == steps.StatusRunning && in.Status != "healthy" {
+				f["next_check_s"] = d.NextIn.Seconds()
+			}
+			if d.Remedy != "" {
+				f["remedy"] = d.Remedy
+			}
+			if at, ok := d.ETA(); ok {
+				f["expected_first_data_at"] = at.UTC().Format(time.RFC3339)
+			}
+		}
+		j.emit(id, "health", f)
+	}
+}
+
+// Answered implements Reporter.
+func (j *JSON) Answered(e *steps.Engine, q steps.Question, v string, auto bool) {
+	j.emit(e.Current().ID(), "answer", map[string]any{"question": q.ID, "prompt": q.Prompt, "details": q.Details, "answer": v, "flag": q.Flag, "automatic": auto})
+}
+
+// Finished implements Reporter.
+func (j *JSON) Finished(e *steps.Engine, code int, err error) {
+	s := e.Session()
+	f := map[string]any{"exit_code": code, "tenant_id": s.TenantID}
+	outcome := "healthy"
+	switch {
+	case err != nil:
+		outcome = "stopped"
+		if code == 130 {
+			outcome = "interrupted"
+		}
+		f["message"] = err.Error()
+	case e.Failure() != nil:
+		fl := e.Failure()
+		outcome = string(fl.Kind)
+		f["message"], f["remedy"] = fl.Message, fl.Remedy
+	case s.Outcome == "dry-run":
+		outcome = "dry-run"
+		f["plan"] = s.Plan
+	}
+	f["outcome"] = outcome
+	if s.Organization.ID != "" {
+		f["organization"] = s.Organization.Name
+		f["organization_id"] = s.Organization.ID
+	}
+	if s.Integration.ID != "" {
+		f["integration_id"] = s.Integration.ID
+	}
+	f["changes"] = len(s.Applied)
+	if s.ReceiptPath != "" {
+		f["receipt"] = s.ReceiptPath
+	}
+	if s.HaveSummary {
+		f["billable_identities"] = s.Billable
+		if s.MFATotal >= 0 {
+			f["mfa_registered"], f["mfa_total"] = s.MFARegistered, s.MFATotal
+		}
+	}
+	j.emit(e.Current().ID(), "finished", f)
+}

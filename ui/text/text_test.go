@@ -1,0 +1,44 @@
+package text
+
+import "testing"
+
+func TestSanitize(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"Contoso Ltd", "Contoso Ltd"},
+		{"Evil\x1b]52;c;aGVsbG8=\x07 Corp", "Evil Corp"},
+		{"Evil\x1b]52;c;aGVsbG8=\x1b\\ Corp", "Evil Corp"},
+		{"clear\x1b[2Jscreen", "clearscreen"},
+		{"red\x1b[31mtext\x1b[0m", "redtext"},
+		{"bell\x07 and \rcr", "bell and cr"},
+		{"c1\u009b31mcsi", "c1csi"},
+		{"osc8 \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "osc8 link"},
+		{"lines\nkept\ttab", "lines\nkept\ttab"},
+		{"bidi\u202etxet", "biditxet"},
+		{"Zürich AG", "Zürich AG"},
+		{"bad\xffutf8", "bad\ufffdutf8"},
+		{"trailing esc\x1b", "trailing esc"},
+		{"dcs\x1bPq#0;2;0;0;0\x1b\\end", "dcsend"},
+	}
+	for _, c := range cases {
+		if got := Sanitize(c.in); got != c.want {
+			t.Errorf("Sanitize(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := Line("a\nb\tc"); got != "a b c" {
+		t.Errorf("Line = %q", got)
+	}
+}
+
+func FuzzSanitize(f *testing.F) {
+	for _, s := range []string{"\x1b]52;c;AAAA\x07", "\x1b[2J", "plain", "\u009b1m", "\x1bP\x1b\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Sanitize(s)
+		for _, r := range out {
+			if r == 0x1b || r == 0x07 || r == 0x9b || r == 0x9d || r == '\r' {
+				t.Fatalf("control %U left in %q (from %q)", r, out, s)
+			}
+		}
+	})
+}

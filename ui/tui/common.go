@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"itdr-onboard/checks"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
+	"itdr-onboard/ui/theme"
+)
+
+// san makes an API string safe for one line of the screen.
+func san(s string) string { return text.Line(s) }
+
+// wrap sanitises s (keeping its newlines) and wraps it to width.
+func wrap(s string, width int) []string {
+	if width < 8 {
+		width = 8
+	}
+	s = strings.ReplaceAll(text.Sanitize(s), "\t", " ")
+	return strings.Split(ansi.Wrap(s, width, ""), "\n")
+}
+
+// wrapStyled wraps s and styles each line, with prefix before the first
+// line and an indent of the same width before the others.
+func wrapStyled(st func(...string) string, s, prefix string, width int) []string {
+	pw := ansi.StringWidth(prefix)
+	lines := wrap(s, width-pw)
+	out := make([]string, 0, len(lines))
+	pad := strings.Repeat(" ", pw)
+	for i, l := range lines {
+		p := pad
+		if i == 0 {
+			p = prefix
+		}
+		out = append(out, p+st(l))
+	}
+	return out
+}
+
+// frame is the spinner frame for now (100 ms a frame).
+func frame(now time.Time) int { return int(now.UnixMilli() / 100) }
+
+// countdown formats d as m:ss (or h:mm:ss); a negative d is 0:00.
+func countdown(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int((d + time.Second - 1) / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// human formats a duration in words: "45s", "3m 05s", "2h 10m".
+func human(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm %02ds", s/60, s%60)
+	default:
+		return fmt.Sprintf("%dh %02dm", s/3600, s/60%60)
+	}
+}
+
+// checkIcon is the styled icon of a check row.
+func checkIcon(st theme.Styles, it steps.Item, now time.Time) string {
+	switch {
+	case it.Running:
+		return st.Check.Running.Render(st.Spin(frame(now)))
+	case it.Outcome == checks.Pass:
+		return st.Check.Pass.Render(st.Icons.Pass)
+	case it.Outcome == checks.Warn:
+		return st.Check.Warn.Render(st.Icons.Warn)
+	case it.Outcome == checks.Fail:
+		return st.Check.Fail.Render(st.Icons.Fail)
+	case it.Outcome == checks.Skip:
+		return st.Check.Skip.Render(st.Icons.Skip)
+	}
+	return st.Check.Skip.Render(st.Icons.Pending)
+}
+
+// renderItems renders check rows: icon, label, summary; the remedy of a
+// row that did not pass goes under it.
+func renderItems(st theme.Styles, items []steps.Item, width int, now time.Time) []string {
+	lw := 0
+	for _, it := range items {
+		lw = max(lw, ansi.StringWidth(san(it.Label)))
+	}
+	lw = min(lw, max(width/3, 10))
+	var out []string
+	for _, it := range items {
+		icon := checkIcon(st, it, now)
+		label := ansi.Truncate(san(it.Label), lw, st.Icons.Ellipsis)
+		label += strings.Repeat(" ", lw-ansi.StringWidth(label))
+		summary := san(it.Summary)
+		if it.Running {
+			summary = "checking" + st.Icons.Ellipsis
+		}
+		row := " " + icon + " " + st.Check.Label.Render(label)
+		rest := width - ansi.StringWidth(row) - 2
+		if summary != "" && rest > 3 {
+			row += "  " + st.Check.Summary.Render(ansi.Truncate(summary, rest, st.Icons.Ellipsis))
+		}
+		out = append(out, row)
+		if it.Remedy != "" && !it.Running && it.Outcome != checks.Pass && it.Outcome != "" {
+			out = append(out, wrapStyled(st.Check.Remedy.Render, it.Remedy, "     "+st.Icons.Arrow+" ", width)...)
+		}
+	}
+	return out
+}
+
+// renderFailure renders a step's failure: what happened and what to do.
+func renderFailure(st theme.Styles, f *steps.Failure, width int) []string {
+	if f == nil {
+		return nil
+	}
+	title := st.Icons.Failed + " Failed"
+	switch f.Kind {
+	case steps.FailStopped:
+		title = st.Icons.Failed + " Stopped"
+	case steps.FailUsage:
+		title = st.Icons.Failed + " Cannot continue"
+	case steps.FailPending:
+		title = st.Icons.Paused + " Not healthy yet"
+	}
+	out := []string{st.Fail.Title.Render(title)}
+	out = append(out, wrapStyled(st.Fail.Message.Render, f.Message, " ", width)...)
+	if f.Remedy != "" {
+		for _, para := range strings.Split(text.Sanitize(f.Remedy), "\n") {
+			out = append(out, wrapStyled(st.Fail.Remedy.Render, para, " "+st.Icons.Arrow+" ", width)...)
+		}
+	}
+	return out
+}
+
+// title is a screen's first line.
+func title(st theme.Styles, s string) string { return st.App.Title.Render(s) }
+
+// join assembles lines, dropping a trailing blank line.
+func join(lines []string) string {
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fit cuts lines to width and to height (the last kept line says how many
+// were cut).
+func fit(st theme.Styles, lines []string, width, height int) []string {
+	for i, l := range lines {
+		if ansi.StringWidth(l) > width {
+			lines[i] = ansi.Truncate(l, width, st.Icons.Ellipsis)
+		}
+	}
+	if height > 0 && len(lines) > height {
+		cut := len(lines) - height + 1
+		lines = append(lines[:height-1], st.App.Muted.Render(fmt.Sprintf(" %s %d more line(s); enlarge the window", st.Icons.Ellipsis, cut)))
+	}
+	return lines
+}
+
+// lines splits a rendered block.
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

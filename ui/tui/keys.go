@@ -1,0 +1,73 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is every key the TUI understands; the help line shows the subset
+// that works in the current state.
+type keyMap struct {
+	Interrupt key.Binding
+	Quit      key.Binding
+	Close     key.Binding
+
+	// Sign-in.
+	Copy     key.Binding
+	CopyURL  key.Binding
+	QR       key.Binding
+	NewCode  key.Binding
+	Browser  key.Binding
+	Paste    key.Binding
+	Submit   key.Binding
+	Blur     key.Binding
+	CancelSI key.Binding
+
+	// Confirm.
+	Yes   key.Binding
+	No    key.Binding
+	Enter key.Binding
+
+	// Picker.
+	Up     key.Binding
+	Down   key.Binding
+	PgUp   key.Binding
+	PgDown key.Binding
+	Pick   key.Binding
+	Clear  key.Binding
+
+	Retry  key.Binding
+	Detach key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(keys []string, k, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+	}
+	return keyMap{
+		Interrupt: b([]string{"ctrl+c"}, "ctrl+c", "quit"),
+		Quit:      b([]string{"q"}, "q", "quit"),
+		Close:     b([]string{"q", "enter"}, "q/enter", "close"),
+
+		Copy:     b([]string{"c"}, "c", "copy code"),
+		CopyURL:  b([]string{"c"}, "c", "copy URL"),
+		QR:       b([]string{"r"}, "r", "QR code"),
+		NewCode:  b([]string{"n"}, "n", "new code"),
+		Browser:  b([]string{"b"}, "b", "use browser"),
+		Paste:    b([]string{"p"}, "p", "paste URL"),
+		Submit:   b([]string{"enter"}, "enter", "submit"),
+		Blur:     b([]string{"esc"}, "esc", "stop typing"),
+		CancelSI: b([]string{"esc"}, "esc", "cancel"),
+
+		Yes:   b([]string{"y", "Y"}, "y", "yes"),
+		No:    b([]string{"n", "N"}, "n", "no"),
+		Enter: b([]string{"enter"}, "enter", "default"),
+
+		Up:     b([]string{"up", "ctrl+p"}, "↑", "up"),
+		Down:   b([]string{"down", "ctrl+n"}, "↓", "down"),
+		PgUp:   b([]string{"pgup"}, "pgup", "page up"),
+		PgDown: b([]string{"pgdown"}, "pgdn", "page down"),
+		Pick:   b([]string{"enter"}, "enter", "pick"),
+		Clear:  b([]string{"esc"}, "esc", "clear filter"),
+
+		Retry:  b([]string{"r"}, "r", "retry"),
+		Detach: b([]string{"d"}, "d", "detach"),
+	}
+}

@@ -1,0 +1,89 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+// renderDone renders the end of a successful run: the healthy summary (tenant,
+// organization, changes made and the receipt, billable identities, MFA), or
+// the dry run's plan.
+func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
+	var out []string
+	kv := func(k, v string) {
+		key := st.Done.Label.Render(fmt.Sprintf(" %-20s", k))
+		out = append(out, key+st.Done.Value.Render(ansi.Truncate(v, max(width-21, 4), st.Icons.Ellipsis)))
+	}
+	switch s.Outcome {
+	case "dry-run":
+		out = append(out, st.Done.Title.Render(st.Icons.Done+" Dry run finished: nothing was changed"))
+		kv("Tenant", tenantName(s))
+		out = append(out, "")
+		if len(s.Plan) == 0 {
+			out = append(out, " No changes are needed.")
+		} else {
+			out = append(out, renderPlan(st, &steps.PlanDetail{Plan: s.Plan, DryRun: true}, width, now)...)
+		}
+		return join(fit(st, out, width, height))
+	case "healthy":
+		out = append(out, st.Done.Title.Render(st.Icons.Done+" Healthy: the tenant is connected and data is flowing"))
+	default:
+		out = append(out, st.Done.Title.Render(st.Icons.Done+" Finished"))
+	}
+	out = append(out, "")
+	kv("Tenant", tenantName(s))
+	if s.Organization.Name != "" {
+		kv("Organization", san(s.Organization.Name))
+	}
+	if s.SignedIn {
+		kv("Signed in as", san(s.Account.Username))
+	}
+	switch n := len(s.Applied); n {
+	case 0:
+		kv("Changes made", "none")
+	default:
+		kv("Changes made", fmt.Sprintf("%d", n))
+		for _, a := range s.Applied {
+			line := san(a.Change.Summary)
+			if a.NoOp {
+				line += " (already in place)"
+			}
+			out = append(out, wrapStyled(st.App.Text.Render, line, "   "+st.Check.Pass.Render(st.Icons.Pass)+" ", width)...)
+		}
+	}
+	if s.ReceiptPath != "" {
+		kv("Receipt", san(s.ReceiptPath))
+	}
+	if len(s.Consent.Granted) > 0 {
+		kv("Permissions granted", fmt.Sprintf("%d", len(s.Consent.Granted)))
+	}
+	if s.HaveSummary {
+		kv("Billable identities", fmt.Sprintf("%d", s.Billable))
+		switch {
+		case s.MFATotal < 0:
+			kv("MFA registered", "not available (the report needs more permissions)")
+		case s.MFATotal == 0:
+			kv("MFA registered", "no users in the report")
+		default:
+			kv("MFA registered", fmt.Sprintf("%d of %d users (%d%%)", s.MFARegistered, s.MFATotal, s.MFARegistered*100/s.MFATotal))
+		}
+	}
+	return join(fit(st, out, width, height))
+}
+
+func tenantName(s *steps.Session) string {
+	t := san(s.Org.DisplayName)
+	id := san(s.TenantID)
+	switch {
+	case t == "":
+		return id
+	case id == "":
+		return t
+	}
+	return t + " (" + id + ")"
+}

@@ -1,0 +1,66 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+func mappingDetail(snap steps.Snapshot) *steps.MappingDetail {
+	d, _ := snap.Detail.(*steps.MappingDetail)
+	return d
+}
+
+// renderMapping renders the mapping step: organization listing, consent
+// and mapping progress, and the AADSTS650051 wait with its countdown. The
+// organization picker itself is drawn by the root under this.
+func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
+	d := mappingDetail(snap)
+	out := []string{title(st, "Mapping")}
+	spin := st.Check.Running.Render(st.Spin(frame(now))) + " "
+	if d != nil && d.Chosen != nil {
+		out = append(out, " Organization: "+st.App.Strong.Render(san(d.Chosen.Name)))
+	}
+	if d != nil && snap.Fail == nil {
+		switch d.Phase {
+		case "finding":
+			out = append(out, " "+spin+"Listing the platform's organizations"+st.Icons.Ellipsis)
+		case "picking":
+			out = append(out, " "+st.App.Muted.Render(san(snap.Line)))
+		case "consent":
+			line := "Granting the platform's permissions in the tenant" + st.Icons.Ellipsis
+			if d.Attempts > 1 {
+				line += fmt.Sprintf(" (attempt %d)", d.Attempts)
+			}
+			out = append(out, " "+spin+line)
+			if d.Reason != "" {
+				out = append(out, wrapStyled(st.App.Muted.Render, d.Reason, "   ", width)...)
+			}
+		case "waiting":
+			left := d.RetryAt.Sub(now)
+			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" "+st.Code.Expiring.Render("Retrying consent in "+countdown(left))+
+				st.App.Muted.Render(fmt.Sprintf("  (attempt %d so far)", d.Attempts)))
+			out = append(out, wrapStyled(st.App.Text.Render, d.Reason, "   ", width)...)
+			out = append(out, st.App.Muted.Render("   You can leave this running; nothing needs doing in the portal."))
+		case "mapping":
+			out = append(out, " "+spin+"Mapping the tenant to the organization"+st.Icons.Ellipsis)
+		}
+		if c := d.Consent; c != nil {
+			line := fmt.Sprintf("%d permission(s) granted now, %d already granted", len(c.Granted), len(c.AlreadyGranted))
+			if c.Created {
+				line = "service principal created; " + line
+			}
+			out = append(out, " "+st.Check.Pass.Render(st.Icons.Pass)+" Consent: "+line)
+		}
+	}
+	if snap.Status == steps.StatusDone {
+		out = append(out, " "+st.Check.Pass.Render(st.Icons.Pass)+" "+san(snap.Line))
+	}
+	if snap.Fail != nil {
+		out = append(out, "")
+		out = append(out, renderFailure(st, snap.Fail, width)...)
+	}
+	return join(fit(st, out, width, height))
+}

@@ -1,0 +1,94 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"itdr-onboard/checks"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+func planDetail(snap steps.Snapshot) *steps.PlanDetail {
+	d, _ := snap.Detail.(*steps.PlanDetail)
+	return d
+}
+
+// renderRoles renders the role fixes: the check rows, then the plan (every
+// change with its summary, the exact call and any warning), then applying
+// progress, verification and the receipt path.
+func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
+	d := planDetail(snap)
+	out := []string{title(st, "Role fixes")}
+	if snap.Line != "" {
+		line := san(snap.Line)
+		if snap.Status == steps.StatusRunning {
+			line = st.Check.Running.Render(st.Spin(frame(now))) + " " + line
+		}
+		out = append(out, " "+st.App.Muted.Render(line))
+	}
+	out = append(out, "")
+	out = append(out, renderItems(st, snap.Items, width, now)...)
+	if d != nil && len(d.Plan) > 0 {
+		out = append(out, "", renderPlan(st, d, width, now)...)
+	}
+	if s != nil && s.ReceiptPath != "" {
+		out = append(out, "", " Receipt: "+st.App.Strong.Render(san(s.ReceiptPath)))
+	}
+	if snap.Fail != nil {
+		out = append(out, "")
+		out = append(out, renderFailure(st, snap.Fail, width)...)
+	}
+	return join(fit(st, out, width, height))
+}
+
+// renderPlan lists every planned change with its state.
+func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) []string {
+	applied := map[string]checks.Applied{}
+	for _, a := range d.Applied {
+		applied[a.Change.ID] = a
+	}
+	declined := map[string]bool{}
+	for _, c := range d.Declined {
+		declined[c.ID] = true
+	}
+	head := fmt.Sprintf("Plan: %d change(s)", len(d.Plan))
+	if d.DryRun {
+		head += " (dry run: nothing will be applied)"
+	}
+	out := []string{st.App.Strong.Render(head)}
+	for i, c := range d.Plan {
+		var mark string
+		sum := st.Plan.Summary
+		switch a, ok := applied[c.ID]; {
+		case ok && a.NoOp:
+			mark = st.Plan.Applied.Render(st.Icons.Pass)
+			sum = st.Plan.Applied
+		case ok:
+			mark = st.Plan.Applied.Render(st.Icons.Pass)
+			sum = st.Plan.Applied
+		case declined[c.ID]:
+			mark = st.Plan.Declined.Render(st.Icons.Skip)
+			sum = st.Plan.Declined
+		case d.Applying == c.ID:
+			mark = st.Check.Running.Render(st.Spin(frame(now)))
+		default:
+			mark = st.Plan.Pending.Render(fmt.Sprintf("%d.", i+1))
+		}
+		summary := san(c.Summary)
+		if a, ok := applied[c.ID]; ok && a.NoOp {
+			summary += " (already in place)"
+		}
+		if declined[c.ID] {
+			summary += " (declined)"
+		}
+		out = append(out, wrapStyled(sum.Render, summary, " "+mark+" ", width)...)
+		if c.Call != "" {
+			out = append(out, wrapStyled(st.Plan.Call.Render, c.Call, "     ", width)...)
+		}
+		if c.Warning != "" {
+			out = append(out, wrapStyled(st.Plan.Warning.Render, c.Warning, "     "+st.Icons.Warn+" ", width)...)
+		}
+	}
+	return out
+}

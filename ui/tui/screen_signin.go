@@ -1,0 +1,223 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+// signInDetail returns the sign-in payload of a snapshot (nil when absent).
+func signInDetail(snap steps.Snapshot) *steps.SignInDetail {
+	d, _ := snap.Detail.(*steps.SignInDetail)
+	return d
+}
+
+// verificationURL is the URL to open for a device code; MSAL versions that
+// returned no URL still carry it in the message.
+func verificationURL(c *auth.DeviceCode) string {
+	if c == nil {
+		return ""
+	}
+	if c.VerificationURL != "" {
+		return san(c.VerificationURL)
+	}
+	for _, f := range strings.Fields(san(c.Message)) {
+		if strings.HasPrefix(f, "https://") {
+			return f
+		}
+	}
+	return ""
+}
+
+// spacedCode letter-spaces the user code so it reads unmistakably, with a
+// wider gap every group of three or four characters.
+func spacedCode(code string) string {
+	code = san(code)
+	r := []rune(code)
+	group := 3
+	if len(r)%4 == 0 && len(r)%3 != 0 {
+		group = 4
+	}
+	var b strings.Builder
+	for i, c := range r {
+		if i > 0 {
+			if i%group == 0 {
+				b.WriteString("   ")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// codeBox renders the user code boxed; it falls back to the bare code when
+// the box does not fit.
+func codeBox(st theme.Styles, code string, width int) []string {
+	spaced := spacedCode(code)
+	box := st.Code.Box.Render(st.Code.Code.Render(spaced))
+	if ansi.StringWidth(box) <= width-2 {
+		return indent(lines(box), "  ")
+	}
+	box = st.Code.Box.UnsetPadding().Render(st.Code.Code.Render(san(code)))
+	if ansi.StringWidth(box) <= width {
+		return lines(box)
+	}
+	return []string{st.Code.Code.Render(san(code))}
+}
+
+func indent(ls []string, p string) []string {
+	for i := range ls {
+		ls[i] = p + ls[i]
+	}
+	return ls
+}
+
+// renderSignIn renders the sign-in: the device code large and boxed with
+// the verification URL and a live countdown, or the browser sign-in's URL
+// and instructions. At small sizes the code and URL come first.
+func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
+	d := signInDetail(snap)
+	var out []string
+	compact := height < 16
+	switch {
+	case snap.Status == steps.StatusFailed:
+		out = append(out, title(st, "Sign-in"))
+		if d != nil && d.Notice != "" {
+			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
+		}
+		out = append(out, "")
+		out = append(out, renderFailure(st, snap.Fail, width)...)
+	case d != nil && d.Method == auth.MethodDevice && d.Code != nil:
+		url := verificationURL(d.Code)
+		left := d.Code.ExpiresOn.Sub(now)
+		cd := "code expires in " + countdown(left)
+		cdStyle := st.Code.Countdown
+		if left < time.Minute {
+			cdStyle = st.Code.Expiring
+		}
+		if left <= 0 {
+			cd = "code expired; getting a new one" + st.Icons.Ellipsis
+		}
+		if !compact {
+			out = append(out, title(st, "Sign in to the customer's Microsoft 365 tenant"),
+				st.App.Muted.Render(" Use a Global Administrator account of the tenant (not a partner account)."), "")
+		}
+		out = append(out, " 1. Open  "+st.Code.URL.Render(url))
+		out = append(out, " 2. Enter the code:")
+		out = append(out, codeBox(st, d.Code.UserCode, width)...)
+		out = append(out, " "+cdStyle.Render(cd))
+		if d.Notice != "" {
+			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
+		}
+		if !compact && d.CodesIssued > 1 {
+			out = append(out, st.App.Muted.Render(" This is a new code; the earlier one no longer works."))
+		}
+	case d != nil && d.Method == auth.MethodBrowser && d.Browser != nil:
+		b := d.Browser
+		out = append(out, title(st, "Browser sign-in"))
+		if d.Notice != "" {
+			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
+		}
+		if b.Opened {
+			out = append(out, " A browser window was opened. Finish the sign-in there.")
+			out = append(out, st.App.Muted.Render(" If it did not open, use this address:"))
+		} else {
+			out = append(out, " Open this address in a browser and sign in:")
+		}
+		// The authorize URL is long: hard-wrap it so every character is shown.
+		u := san(b.URL)
+		for _, l := range strings.Split(ansi.Hardwrap(u, max(width-2, 8), false), "\n") {
+			out = append(out, " "+st.Code.URL.Render(l))
+		}
+		if b.SSHCommand != "" {
+			out = append(out, "", " Over SSH, first run this on your own computer:")
+			out = append(out, "   "+st.App.Strong.Render(san(b.SSHCommand)))
+		}
+		if !compact {
+			out = append(out, "", st.App.Muted.Render(" If the browser ends on a page that cannot be reached (localhost),"),
+				st.App.Muted.Render(" copy that page's address and paste it below."))
+		}
+	case snap.Status == steps.StatusDone:
+		out = append(out, title(st, "Sign-in"), " "+st.Check.Pass.Render(st.Icons.Pass)+" "+san(s.Who()))
+	default:
+		out = append(out, title(st, "Sign-in"))
+		if d != nil && d.Notice != "" {
+			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
+		}
+		line := snap.Line
+		switch {
+		case s != nil && s.SignedIn:
+			line = "signed in; reading the tenant"
+		case d != nil && d.Method == auth.MethodBrowser:
+			line = "starting the browser sign-in"
+		case line == "":
+			line = "starting sign-in"
+		}
+		out = append(out, " "+st.Check.Running.Render(st.Spin(frame(now)))+" "+san(line)+st.Icons.Ellipsis)
+	}
+	return join(fit(st, out, width, height))
+}
+
+// qrBlock renders the QR code of url with half blocks (two modules per
+// character cell, one-module quiet zone). ok is false when it does not fit.
+func qrBlock(st theme.Styles, url string, width, height int) (string, bool) {
+	q, err := qrcode.New(url, qrcode.Low)
+	if err != nil {
+		return "", false
+	}
+	q.DisableBorder = true
+	bm := q.Bitmap()
+	n := len(bm)
+	const quiet = 1
+	size := n + 2*quiet
+	if size > width || (size+1)/2 > height {
+		return "", false
+	}
+	dark := func(y, x int) bool {
+		y -= quiet
+		x -= quiet
+		if y < 0 || x < 0 || y >= n || x >= n {
+			return false
+		}
+		return bm[y][x]
+	}
+	// Light modules are drawn in the foreground colour: on a dark terminal
+	// (or with the theme's explicit white-on-black) that is a correct code.
+	invert := !st.NoColor || st.IsDark
+	filled := func(y, x int) bool {
+		if y >= size {
+			return false
+		}
+		return dark(y, x) != invert
+	}
+	var b strings.Builder
+	for y := 0; y < size; y += 2 {
+		if y > 0 {
+			b.WriteByte('\n')
+		}
+		var row strings.Builder
+		for x := 0; x < size; x++ {
+			top, bot := filled(y, x), filled(y+1, x)
+			switch {
+			case top && bot:
+				row.WriteString("█")
+			case top:
+				row.WriteString("▀")
+			case bot:
+				row.WriteString("▄")
+			default:
+				row.WriteByte(' ')
+			}
+		}
+		b.WriteString(st.Code.QR.Render(row.String()))
+	}
+	return b.String(), true
+}
