@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -85,6 +86,16 @@ func (d Deps) httpClient() *http.Client {
 // Builtin is the single explicit list of shipped modules, in display order.
 // The modules share one cached copy of the platform's App document.
 func Builtin(d Deps) []Check {
+	// A typed nil (a nil *m365.Graph in the interface) means "absent" too.
+	if isNil(d.Graph) {
+		d.Graph = nil
+	}
+	if isNil(d.Exchange) {
+		d.Exchange = nil
+	}
+	if isNil(d.Platform) {
+		d.Platform = nil
+	}
 	if d.Platform != nil {
 		d.Platform = &cachedPlatform{PlatformAPI: d.Platform}
 	}
@@ -99,6 +110,18 @@ func Builtin(d Deps) []Check {
 		NewRoleGroup(d.Exchange, d.Platform),
 		NewPlatformSPRoles(d.Graph, d.Platform),
 	}
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // cachedPlatform remembers the first successful App answer (the document is

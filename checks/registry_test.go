@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"itdr-onboard/m365"
 )
 
 type stubCheck struct {
@@ -83,7 +85,9 @@ func TestRegistry(t *testing.T) {
 }
 
 func TestBuiltinIDsUniqueAndValid(t *testing.T) {
-	cs := Builtin(Deps{})
+	var nilGraph *m365.Graph
+	var nilExchange *m365.Exchange
+	cs := Builtin(Deps{Graph: nilGraph, Exchange: nilExchange})
 	if _, err := NewRegistry(cs...); err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/auth"
 	"itdr-onboard/endpoints"
+	"itdr-onboard/internal/httpx"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
@@ -42,10 +44,11 @@ type globalFlags struct {
 }
 
 type runFlags struct {
-	yes, dryRun, remap bool
-	org, wait, auth    string
-	tenant             string
-	consent            string
+	pollBase, consentRetry time.Duration
+	yes, dryRun, remap     bool
+	org, wait, auth        string
+	tenant                 string
+	consent                string
 }
 
 // exitError carries an exit code out of a command.
@@ -75,6 +78,7 @@ func Run(ctx context.Context, args []string, io IO) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	httpx.Version = Version
 	root := newRoot(io)
 	root.SetArgs(args)
 	root.SetIn(io.In)
@@ -135,6 +139,10 @@ func addRunFlags(c *cobra.Command, f *runFlags) {
 	fl.StringVar(&f.org, "org", "", "the platform organization to map the tenant to (name or id)")
 	fl.BoolVar(&f.remap, "remap", false, "move a tenant that is mapped to another organization")
 	fl.StringVar(&f.wait, "wait", "0", "bound the health wait (e.g. 30m); 0 waits until healthy. Exit 4 if still pending")
+	fl.DurationVar(&f.pollBase, "poll-base", 5*time.Second, "first health poll interval (grows to 5 min)")
+	fl.DurationVar(&f.consentRetry, "consent-retry", 30*time.Second, "first wait before retrying consent after AADSTS650051 (service principal still being deleted)")
+	_ = fl.MarkHidden("poll-base")
+	_ = fl.MarkHidden("consent-retry")
 	fl.StringVar(&f.auth, "auth", "auto", "sign-in method: auto (device code when headless, else browser; switches when a tenant blocks device code), device, browser")
 }
 
@@ -170,7 +178,11 @@ func (f *runFlags) options(io IO) (steps.Options, error) {
 	if err != nil {
 		return steps.Options{}, err
 	}
-	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait}
+	if f.pollBase <= 0 || f.consentRetry <= 0 {
+		return steps.Options{}, usageError("--poll-base and --consent-retry must be positive durations")
+	}
+	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait,
+		PollBase: f.pollBase, ConsentRetryBase: f.consentRetry}
 	switch m {
 	case auth.MethodAuto:
 		opt.AuthMethod = auth.DefaultMethod(io.Env)

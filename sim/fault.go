@@ -62,7 +62,7 @@ type simFaultPlan struct {
 // them when the fault's path names them explicitly.
 func simBrowserPage(p string) bool {
 	lp := strings.ToLower(p)
-	return lp == "/devicelogin" || strings.HasSuffix(lp, "/oauth2/v2.0/authorize")
+	return lp == "/devicelogin" || strings.HasSuffix(lp, "/oauth2/v2.0/authorize") || strings.HasSuffix(lp, "/adminconsent")
 }
 
 func simFaultPathMatch(pattern, full, rel string) bool {

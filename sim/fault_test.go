@@ -241,3 +241,44 @@ func TestRequestLogLines(t *testing.T) {
 		t.Errorf("poll record %+v", poll)
 	}
 }
+
+func TestFaultMatching(t *testing.T) {
+	f := simNewFaults(1, []FaultSpec{
+		{Group: GroupGraph, Path: "/v1.0/servicePrincipals", Method: "POST", Kind: Fault500, Rate: 1},
+		{Group: GroupExchange, Path: "/exchange/adminapi/*/*/InvokeCommand", Kind: Fault503, Rate: 1, Count: 1},
+		{Kind: FaultLatency, Latency: Duration(time.Millisecond), Rate: 1},
+		{Path: "/devicelogin", Kind: Fault429, Rate: 1},
+	})
+	name := func(group, method, full string) string {
+		_, rel := simGroupOf(full)
+		p := f.decide(group, method, full, rel)
+		return strings.Join(p.names, "+")
+	}
+	for _, c := range []struct{ group, method, path, want string }{
+		{GroupGraph, "POST", "/graph/v1.0/servicePrincipals", "500+latency"},
+		{GroupGraph, "POST", "/graph/v1.0/servicePrincipals/abc/appRoleAssignedTo", "500+latency"}, // prefix
+		{GroupGraph, "GET", "/graph/v1.0/servicePrincipals", "latency"},                            // method
+		{GroupGraph, "POST", "/graph/v1.0/users", "latency"},                                       // path
+		{GroupExchange, "POST", "/exchange/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", "503+latency"},
+		{GroupExchange, "POST", "/exchange/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", "latency"}, // count 1
+		{GroupIdentity, "GET", "/devicelogin", "429"},                                                       // only explicit faults
+		{GroupIdentity, "GET", "/organizations/oauth2/v2.0/authorize", ""},
+		{GroupIdentity, "POST", "/organizations/oauth2/v2.0/token", "latency"},
+	} {
+		if got := name(c.group, c.method, c.path); got != c.want {
+			t.Errorf("%s %s: %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+}
+
+func TestPrincipalStringHasNoToken(t *testing.T) {
+	srv := simTestStart(t, simTestScenario(t, nil), Options{})
+	tok := srv.IssueToken("https://graph.microsoft.com")
+	p, ok := srv.Tokens().Lookup(tok)
+	if !ok {
+		t.Fatal("lookup")
+	}
+	if s := p.String(); strings.Contains(s, tok) || !strings.Contains(s, "admin@contoso.onmicrosoft.com") {
+		t.Errorf("String() = %q", s)
+	}
+}

@@ -381,7 +381,7 @@ func (c *grCtx) list(frag string, q grQuery, items []map[string]any, pageSize in
 		page = append(page, q.project(it))
 	}
 	out := map[string]any{"@odata.context": c.contextURL(frag), "value": page}
-	if (pageSize > 0 || q.skip > 0) && end < len(matched) {
+	if (pageSize > 0 || q.top > 0 || q.skip > 0) && end < len(matched) {
 		vals := c.r.URL.Query()
 		vals.Set("$skiptoken", base64.RawURLEncoding.EncodeToString([]byte("skip:"+strconv.Itoa(end))))
 		out["@odata.nextLink"] = c.base + "/v1.0/" + c.path + "?" + stEncodeODataQuery(vals)

@@ -458,7 +458,7 @@ func TestGraphUsersPaging(t *testing.T) {
 		sc.Users = append(sc.Users, UserSpec{UPN: fmt.Sprintf("user%03d@%s", i, tDomain), DisplayName: fmt.Sprintf("User %03d", i), Enabled: bp(i%10 != 0), MFARegistered: i%2 == 0})
 	}
 	e := newEnv(t, sc)
-	members := 5 + 245        // the foreign user is not a member
+	members := 5 + 245          // the foreign user is not a member
 	enabled := members - 1 - 25 // "former" and every 10th generated user are disabled
 	q := "/users?$filter=" + url.QueryEscape("accountEnabled eq true") + "&$select=id,userPrincipalName,assignedLicenses"
 	seen := map[string]bool{}
@@ -497,6 +497,15 @@ func TestGraphUsersPaging(t *testing.T) {
 	r := e.graphCall(http.MethodGet, "/users?$top=10", tAdmin, nil)
 	if len(r.values(t)) != 10 || r.Body["@odata.nextLink"] == nil {
 		t.Fatalf("$top=10: %d values, nextLink %v", len(r.values(t)), r.Body["@odata.nextLink"])
+	}
+	sps := e.graphCall(http.MethodGet, "/servicePrincipals?$top=2", tAdmin, nil)
+	spNext, _ := sps.Body["@odata.nextLink"].(string)
+	u, _ := url.Parse(spNext)
+	if len(sps.values(t)) != 2 || spNext == "" {
+		t.Fatalf("$top=2 on servicePrincipals: %s", sps.Raw)
+	}
+	if rest := e.call(e.graph, http.MethodGet, u.RequestURI(), "Bearer "+e.token(tAdmin, tGraphAud), nil); len(rest.values(t)) != 1 || rest.Body["@odata.nextLink"] != nil {
+		t.Fatalf("second page: %s", rest.Raw)
 	}
 	reg := e.graphCall(http.MethodGet, "/reports/authenticationMethods/userRegistrationDetails?$filter="+url.QueryEscape("isMfaRegistered eq false"), tAdmin, nil)
 	n := len(reg.values(t))

@@ -93,15 +93,20 @@ func (id *simIdentity) signInUser() UserSpec {
 }
 
 func simSignInUser(sc *Scenario) UserSpec {
-	for _, u := range sc.Users {
-		if u.SignsIn {
-			return u
+	u := UserSpec{UPN: "admin@" + sc.Tenant.InitialDomain, DisplayName: "Administrator"}
+	if len(sc.Users) > 0 {
+		u = sc.Users[0]
+	}
+	for _, c := range sc.Users {
+		if c.SignsIn {
+			u = c
+			break
 		}
 	}
-	if len(sc.Users) > 0 {
-		return sc.Users[0]
+	if u.DisplayName == "" {
+		u.DisplayName, _, _ = strings.Cut(u.UPN, "@")
 	}
-	return UserSpec{UPN: "admin@" + sc.Tenant.InitialDomain, DisplayName: "Administrator"}
+	return u
 }
 
 func (id *simIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +136,8 @@ func (id *simIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handler = id.token
 	case "oauth2/v2.0/authorize":
 		handler, method = id.authorize, http.MethodGet
+	case "adminconsent", "v2.0/adminconsent":
+		handler, method = id.adminConsent, http.MethodGet
 	default:
 		simNotFound(w)
 		return

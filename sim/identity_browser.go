@@ -15,12 +15,16 @@ import (
 
 // PlayBrowser "plays the browser" for demo and tests: it GETs the authorize
 // URL with the simulator's client (the sign-in user approves at once), then
-// follows the redirect to the http://localhost:PORT redirect URI so MSAL's
-// local server receives ?code=&state=. Errors never include the code.
+// delivers the result to the http://localhost:PORT redirect URI so MSAL's
+// local server receives the code and state (a form POST for
+// response_mode=form_post, which MSAL Go uses; a GET for query mode).
+// It also accepts the simulator's admin consent URL (/adminconsent): the
+// sign-in user grants consent; a redirect to a non-localhost page is not
+// followed. Errors carry the AADSTS text but never a code.
 func (s *Server) PlayBrowser(ctx context.Context, authorizeURL string) error {
 	au, err := url.Parse(authorizeURL)
 	if err != nil || !strings.EqualFold(au.Scheme+"://"+au.Host, s.base) {
-		return errors.New("sim: PlayBrowser: the authorize URL is not this simulator's")
+		return errors.New("sim: PlayBrowser: the URL is not this simulator's")
 	}
 	c := s.HTTPClient()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -30,28 +34,41 @@ func (s *Server) PlayBrowser(ctx context.Context, authorizeURL string) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("sim: PlayBrowser: authorize: %w", simScrubURLError(err))
+		return fmt.Errorf("sim: PlayBrowser: %w", simScrubURLError(err))
 	}
 	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusFound:
+	switch {
+	case resp.StatusCode == http.StatusFound:
 		return simFollowRedirect(ctx, resp.Header.Get("Location"))
-	case http.StatusOK:
+	case resp.StatusCode == http.StatusOK && simFormActionRe.Match(page):
 		return simSubmitFormPost(ctx, string(page))
+	case resp.StatusCode == http.StatusOK:
+		return nil // a result page (admin consent without redirect_uri)
 	}
-	return fmt.Errorf("sim: PlayBrowser: authorize answered %d, not a redirect or form_post page", resp.StatusCode)
+	if m := simAADSTSRe.FindString(html.UnescapeString(string(page))); m != "" {
+		return fmt.Errorf("sim: PlayBrowser: the page answered %d: %s", resp.StatusCode, simClip(m, 400))
+	}
+	return fmt.Errorf("sim: PlayBrowser: the page answered %d", resp.StatusCode)
 }
+
+var simAADSTSRe = regexp.MustCompile(`AADSTS\d+:[^<]*`)
 
 func simFollowRedirect(ctx context.Context, location string) error {
 	loc, err := url.Parse(location)
-	if err != nil || loc.Scheme != "http" || !strings.EqualFold(loc.Hostname(), "localhost") {
-		return errors.New("sim: PlayBrowser: authorize redirected somewhere other than http://localhost")
+	if err != nil {
+		return errors.New("sim: PlayBrowser: bad redirect")
 	}
+	local := loc.Scheme == "http" && strings.EqualFold(loc.Hostname(), "localhost")
 	if e := loc.Query().Get("error"); e != "" {
-		// Deliver the error to the app too (as a browser would), then report it.
-		_ = simDeliver(ctx, http.MethodGet, loc.String(), nil)
-		return fmt.Errorf("sim: PlayBrowser: sign-in failed: %s: %s", e, simClip(loc.Query().Get("error_description"), 300))
+		if local {
+			// Deliver the error to the app too (as a browser would).
+			_ = simDeliver(ctx, http.MethodGet, loc.String(), nil)
+		}
+		return fmt.Errorf("sim: PlayBrowser: sign-in failed: %s: %s", e, simClip(loc.Query().Get("error_description"), 400))
+	}
+	if !local {
+		return nil // e.g. the vendor's consent landing page: not followed offline
 	}
 	if err := simDeliver(ctx, http.MethodGet, loc.String(), nil); err != nil {
 		return fmt.Errorf("sim: PlayBrowser: redirect to the app: %w", err)

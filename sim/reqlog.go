@@ -38,9 +38,16 @@ type simReqLog struct {
 	records []RequestRecord
 }
 
+// simReqLogMax bounds the in-memory log (long benchmarks); the oldest half
+// is dropped when it is full. The io.Writer log is not bounded.
+const simReqLogMax = 200000
+
 func (l *simReqLog) add(rec RequestRecord) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.records) >= simReqLogMax {
+		l.records = append(l.records[:0], l.records[len(l.records)/2:]...)
+	}
 	l.records = append(l.records, rec)
 	if l.out != nil {
 		b, err := json.Marshal(rec)

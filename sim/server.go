@@ -109,6 +109,7 @@ func (s *Server) mountState() error {
 		return fmt.Errorf("sim: scenario %q: %w", s.sc.Name, err)
 	}
 	st.Tokens = s.tokens
+	st.AuthorityURL = s.base // admin_consent_url points at the simulator's /adminconsent
 	s.state = st
 	s.graph = http.StripPrefix("/graph", st.GraphHandler())
 	s.exchange = http.StripPrefix("/exchange", st.ExchangeHandler())

@@ -97,11 +97,11 @@ type (
 		Code auth.DeviceCode
 		Err  error
 	}
-	BrowserPrompted struct{ Prompt auth.BrowserPrompt }
+	BrowserPrompted   struct{ Prompt auth.BrowserPrompt }
 	RedirectDelivered struct{ Err error }
-	SignedIn         struct{ Account auth.Account }
-	SignInFailed     struct{ Err error }
-	TenantLoaded     struct {
+	SignedIn          struct{ Account auth.Account }
+	SignInFailed      struct{ Err error }
+	TenantLoaded      struct {
 		Org  m365.Organization
 		User m365.User
 		Err  error

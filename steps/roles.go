@@ -140,7 +140,7 @@ func (p *RolesStep) askAudit(audit []checks.Change) []Effect {
 		return p.startApply()
 	}
 	return []Effect{Ask{Q: Question{ID: QConfirmAudit, Kind: AskConfirm, Flag: "--yes",
-		Prompt: "Turn on unified audit logging? Without it the platform receives no data.",
+		Prompt:  "Turn on unified audit logging? Without it the platform receives no data.",
 		Details: planLines(audit), Default: "yes"}}}
 }
 

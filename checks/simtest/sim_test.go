@@ -15,8 +15,9 @@ import (
 const upn = "admin@contoso.onmicrosoft.com"
 
 type world struct {
-	srv *sim.Server
-	reg *checks.Registry
+	srv              *sim.Server
+	reg              *checks.Registry
+	graphTok, exoTok string
 }
 
 func start(t *testing.T, scenario string) *world {
@@ -45,13 +46,19 @@ func start(t *testing.T, scenario string) *world {
 	g := m365.NewGraph(hc, ep.Graph, func(context.Context) (string, error) { return graphTok, nil })
 	x := m365.NewExchange(hc, ep.Exchange, srv.TenantID(), upn, func(context.Context) (string, error) { return exoTok, nil })
 	p := platform.New(hc, ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+	// Retries do not wait: the simulator's faults are random per request,
+	// not timed, so waiting out Retry-After only slows the tests down.
+	fast := m365.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+	g.SetRetryPolicy(fast)
+	x.SetRetryPolicy(fast)
+	p.SetRetryPolicy(fast)
 	reg, err := checks.NewRegistry(checks.Builtin(checks.Deps{
 		Graph: g, Exchange: x, Platform: p, Endpoints: ep, HTTP: hc, Now: time.Now,
 	})...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{srv: srv, reg: reg}
+	return &world{srv: srv, reg: reg, graphTok: graphTok, exoTok: exoTok}
 }
 
 func (w *world) runAll(t *testing.T) map[string]checks.Entry {

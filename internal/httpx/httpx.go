@@ -301,7 +301,8 @@ func Do(ctx context.Context, hc *http.Client, pol Policy, req Request) (*Respons
 		if err := pol.Sleep(ctx, wait); err != nil {
 			return resp, fmt.Errorf("%s: %w (last error: %v)", req.Call, err, lastErr)
 		}
-		if !req.Idempotent && req.Recheck != nil {
+		// A 429 was not acted on, so only other failures need the re-check.
+		if !req.Idempotent && req.Recheck != nil && !throttled {
 			done, rerr := req.Recheck(ctx)
 			if rerr != nil {
 				return resp, fmt.Errorf("%s: checking whether the write happened before retrying: %w (last error: %v)", req.Call, rerr, lastErr)

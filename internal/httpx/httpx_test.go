@@ -400,3 +400,23 @@ func TestCancelDuringWait(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestThrottledWriteRetriedWithoutRecheck(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if posts.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(429)
+			return
+		}
+		w.WriteHeader(201)
+	}))
+	defer srv.Close()
+	clk := newFakeClock()
+	checks := 0
+	resp, err := Do(context.Background(), srv.Client(), clk.policy(), Request{Method: "POST", URL: srv.URL, Call: "POST /x", Body: []byte("{}"),
+		Recheck: func(context.Context) (bool, error) { checks++; return true, nil }})
+	if err != nil || resp.Status != 201 || posts.Load() != 2 || checks != 0 {
+		t.Fatalf("err %v posts %d checks %d", err, posts.Load(), checks)
+	}
+}

@@ -30,7 +30,7 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 	out = append(out, "")
 	out = append(out, renderItems(st, snap.Items, width, now)...)
 	if d != nil && len(d.Plan) > 0 {
-		out = append(out, "", renderPlan(st, d, width, now)...)
+		out = append(append(out, ""), renderPlan(st, d, width, now)...)
 	}
 	if s != nil && s.ReceiptPath != "" {
 		out = append(out, "", " Receipt: "+st.App.Strong.Render(san(s.ReceiptPath)))

@@ -1,0 +1,67 @@
+package simtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"itdr-onboard/checks"
+)
+
+// The report of a real run against the simulator matches the published
+// schema and carries no secret.
+func TestReportAgainstSimMatchesSchema(t *testing.T) {
+	w := start(t, "typical")
+	entries := checks.RunAll(context.Background(), w.reg.All(), 30*time.Second, 4)
+	rep := checks.NewReport("Contoso Ltd", w.srv.TenantID(), upn, time.Now(), entries)
+	if rep.Outcome != checks.Fail || len(rep.Checks) != len(w.reg.All()) {
+		t.Fatalf("report outcome %s with %d rows", rep.Outcome, len(rep.Checks))
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := os.Open("../../docs/check-report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(v); err != nil {
+		t.Fatalf("report does not match schema: %v\n%s", err, b)
+	}
+
+	ep := w.srv.Endpoints()
+	for name, secret := range map[string]string{
+		"platform API secret": ep.PlatformAPISecret,
+		"graph token":         w.graphTok,
+		"exchange token":      w.exoTok,
+	} {
+		if secret != "" && strings.Contains(string(b), secret) {
+			t.Errorf("report contains the %s", name)
+		}
+	}
+}

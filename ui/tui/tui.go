@@ -1,0 +1,374 @@
+// Package tui is the bubbletea front-end of the onboarding wizard. It drives
+// the same step engine as ui/plain: the root model submits the engine's jobs
+// to the runner, turns each outcome into a message, hands it back to the
+// engine and renders the steps' snapshots. It is the only package that
+// imports bubbletea.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+// Options configure the TUI.
+type Options struct {
+	NoColor bool      // --no-color / NO_COLOR
+	Yes     bool      // --yes: confirmations are pre-answered (the plan is still shown briefly)
+	Input   io.Reader // nil = os.Stdin
+	Output  io.Writer // nil = os.Stdout
+	Now     func() time.Time
+}
+
+// Run drives the engine (e) with the runner (r) in a bubbletea program until
+// the run ends and the technician closes the final screen; it returns the
+// exit code: steps.ExitCode(e) normally, 130 on ctrl+c (the terminal is
+// restored by bubbletea).
+func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int {
+	if os.Getenv("TERM") == "dumb" {
+		opt.NoColor = true
+	}
+	m := newModel(ctx, e, r, opt)
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opt.Input != nil {
+		popts = append(popts, tea.WithInput(opt.Input))
+	}
+	if opt.Output != nil {
+		popts = append(popts, tea.WithOutput(opt.Output))
+	}
+	if opt.NoColor {
+		popts = append(popts, tea.WithColorProfile(colorprofile.ASCII))
+	}
+	final, err := tea.NewProgram(m, popts...).Run()
+	m.stop()
+	switch {
+	case errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled), errors.Is(err, context.Canceled):
+		return 130
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "itdr-onboard: the terminal UI failed:", err)
+		return 1
+	}
+	if fm, ok := final.(*model); ok && fm.interrupted {
+		return 130
+	}
+	if !e.Finished() {
+		return 130
+	}
+	return steps.ExitCode(e)
+}
+
+// Messages.
+type (
+	outcomeMsg     struct{ o steps.Outcome }
+	listenDoneMsg  struct{}
+	spinMsg        struct{}
+	clockMsg       struct{}
+	clearNoticeMsg struct{ seq int }
+	autoAnswerMsg  struct{ job steps.Job }
+)
+
+// picker is the organization picker's state.
+type picker struct {
+	job     steps.Job
+	choices []steps.Choice
+	filter  *OrgFilter
+	query   lineInput
+	results []int
+	cursor  int
+	offset  int
+}
+
+type model struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	e      *steps.Engine
+	r      *steps.Runner
+	opt    Options
+	clock  func() time.Time
+	now    time.Time
+
+	st      theme.Styles
+	noColor bool
+	keys    keyMap
+	help    help.Model
+	width   int
+	height  int
+
+	// asks are the open questions; asks[0] is on screen.
+	asks   []steps.Job
+	opened *steps.Job // the question whose prompt state is set up
+	pick   picker
+
+	showQR     bool
+	paste      lineInput
+	pasteFocus bool
+
+	notice    string
+	noticeSeq int
+	noticeTTL time.Duration
+
+	// anim enables tick commands (off in tests); listen enables the
+	// outcome listener (off in tests that feed outcomes themselves).
+	anim, listen              bool
+	spinPending, clockPending bool
+	yesDelay                  time.Duration
+
+	interrupted bool
+	quitting    bool
+}
+
+func newModel(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) *model {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	clock := opt.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	m := &model{
+		ctx: cctx, cancel: cancel, e: e, r: r, opt: opt, clock: clock, now: clock(),
+		noColor: opt.NoColor, keys: newKeyMap(), help: help.New(),
+		width: 80, height: 24,
+		noticeTTL: 4 * time.Second, anim: true, listen: true, yesDelay: 1500 * time.Millisecond,
+	}
+	m.paste.limit = 8192
+	m.setStyles(true)
+	return m
+}
+
+func (m *model) setStyles(isDark bool) {
+	m.st = theme.New(isDark, m.noColor)
+	m.help.Styles = help.Styles{
+		ShortKey: m.st.Help.Key, ShortDesc: m.st.Help.Desc, ShortSeparator: m.st.Help.Sep, Ellipsis: m.st.Help.Sep,
+		FullKey: m.st.Help.Key, FullDesc: m.st.Help.Desc, FullSeparator: m.st.Help.Sep,
+	}
+	if m.st.ASCII {
+		m.help.ShortSeparator, m.help.Ellipsis = " | ", "..."
+	}
+}
+
+// stop cancels the listener and every running job.
+func (m *model) stop() {
+	m.cancel()
+	if m.r == nil {
+		return
+	}
+	for _, st := range m.e.Steps() {
+		m.r.CancelStep(st.ID())
+	}
+}
+
+// Init starts the engine.
+func (m *model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.submit(m.e.Start()), m.listenCmd(), m.ticks()}
+	if !m.noColor {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
+	return tea.Batch(cmds...)
+}
+
+// listenCmd waits for the next outcome of any running job.
+func (m *model) listenCmd() tea.Cmd {
+	if !m.listen || m.r == nil {
+		return nil
+	}
+	ch, done := m.r.Outcomes(), m.ctx.Done()
+	return func() tea.Msg {
+		select {
+		case o := <-ch:
+			return outcomeMsg{o}
+		case <-done:
+			return listenDoneMsg{}
+		}
+	}
+}
+
+// submit starts jobs (dropping those an intent already superseded) and
+// opens the questions among them.
+func (m *model) submit(jobs []steps.Job) tea.Cmd {
+	live := make([]steps.Job, 0, len(jobs))
+	for _, j := range jobs {
+		if j.Attempt == m.e.Attempt(j.Step) {
+			live = append(live, j)
+		}
+	}
+	if len(live) > 0 {
+		m.asks = append(m.asks, m.r.Submit(live)...)
+	}
+	return m.openAsk()
+}
+
+// activeAsk is the question on screen, dropping questions whose step
+// moved on.
+func (m *model) activeAsk() *steps.Job {
+	for len(m.asks) > 0 {
+		a := m.asks[0]
+		if !m.e.Finished() && a.Step == m.e.Current().ID() && a.Attempt == m.e.Attempt(a.Step) {
+			return &m.asks[0]
+		}
+		m.asks = m.asks[1:]
+	}
+	return nil
+}
+
+func sameJob(a, b *steps.Job) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	qa, _ := a.Effect.(steps.Ask)
+	qb, _ := b.Effect.(steps.Ask)
+	return a.Step == b.Step && a.Attempt == b.Attempt && qa.Q.ID == qb.Q.ID
+}
+
+// openAsk sets up the prompt state of a question that just came on screen.
+func (m *model) openAsk() tea.Cmd {
+	a := m.activeAsk()
+	if a == nil || sameJob(a, m.opened) {
+		return nil
+	}
+	j := *a
+	m.opened = &j
+	q := j.Effect.(steps.Ask).Q
+	switch q.Kind {
+	case steps.AskSelect:
+		m.pick = picker{job: j, choices: q.Choices, filter: NewOrgFilter(q.Choices)}
+		m.pick.results = m.pick.filter.Filter("")
+	case steps.AskConfirm:
+		if m.opt.Yes {
+			if m.yesDelay <= 0 {
+				return func() tea.Msg { return autoAnswerMsg{job: j} }
+			}
+			return tea.Tick(m.yesDelay, func(time.Time) tea.Msg { return autoAnswerMsg{job: j} })
+		}
+	}
+	return nil
+}
+
+// answer hands the technician's answer to the engine.
+func (m *model) answer(j steps.Job, value string) tea.Cmd {
+	a := m.activeAsk()
+	if a == nil || !sameJob(a, &j) {
+		return nil
+	}
+	m.asks = m.asks[1:]
+	q := j.Effect.(steps.Ask).Q
+	jobs := m.e.Handle(steps.Outcome{Step: j.Step, Attempt: m.e.Attempt(j.Step), Event: steps.Answered{QuestionID: q.ID, Value: value}})
+	return m.submit(jobs)
+}
+
+// intent delivers a technician action; jobs of a superseded attempt are
+// cancelled.
+func (m *model) intent(ev steps.Event) tea.Cmd {
+	id := m.e.Current().ID()
+	before := m.e.Attempt(id)
+	jobs := m.e.Intent(ev)
+	if m.e.Attempt(id) != before {
+		m.r.CancelStep(id)
+	}
+	return m.submit(jobs)
+}
+
+// retry re-runs the failed step.
+func (m *model) retry() tea.Cmd {
+	if !m.e.CanRetry() {
+		return nil
+	}
+	m.r.CancelStep(m.e.Current().ID())
+	m.notice = ""
+	return m.submit(m.e.Retry())
+}
+
+// useBrowserAfterFailure restarts a failed sign-in with the browser: a
+// retry (whose device-code job is superseded) followed by the intent.
+func (m *model) useBrowserAfterFailure() tea.Cmd {
+	m.r.CancelStep(steps.SignIn)
+	jobs := m.e.Retry()
+	jobs = append(jobs, m.e.Intent(steps.UseBrowser{})...)
+	return m.submit(jobs)
+}
+
+func (m *model) setNotice(s string) tea.Cmd {
+	m.notice = s
+	m.noticeSeq++
+	if !m.anim || m.noticeTTL <= 0 {
+		return nil
+	}
+	seq := m.noticeSeq
+	return tea.Tick(m.noticeTTL, func(time.Time) tea.Msg { return clearNoticeMsg{seq} })
+}
+
+// needSpin reports whether something runs that has no countdown of its own.
+func (m *model) needSpin() bool {
+	if m.e.Finished() || m.activeAsk() != nil {
+		return false
+	}
+	cur := m.e.Current()
+	snap := cur.Snapshot(m.e.Session())
+	switch cur.ID() {
+	case steps.Prereqs:
+		for _, it := range snap.Items {
+			if it.Running {
+				return true
+			}
+		}
+		return snap.Status == steps.StatusRunning
+	case steps.SignIn:
+		d := signInDetail(snap)
+		return snap.Status == steps.StatusRunning && (d == nil || (d.Code == nil && d.Browser == nil))
+	case steps.Roles:
+		return snap.Status == steps.StatusRunning
+	case steps.Mapping:
+		d := mappingDetail(snap)
+		return snap.Status == steps.StatusRunning && d != nil && d.Phase != "waiting" && d.Phase != "picking"
+	}
+	return false
+}
+
+// needClock reports whether a countdown or elapsed time is on screen.
+func (m *model) needClock() bool {
+	if m.e.Finished() {
+		return false
+	}
+	cur := m.e.Current()
+	snap := cur.Snapshot(m.e.Session())
+	switch cur.ID() {
+	case steps.SignIn:
+		d := signInDetail(snap)
+		return d != nil && d.Code != nil
+	case steps.Mapping:
+		d := mappingDetail(snap)
+		return d != nil && d.Phase == "waiting"
+	case steps.Health:
+		return snap.Status == steps.StatusRunning
+	}
+	return false
+}
+
+// ticks schedules the spinner frame and the one-second clock, each only
+// while needed and never twice.
+func (m *model) ticks() tea.Cmd {
+	if !m.anim {
+		return nil
+	}
+	var cmds []tea.Cmd
+	if !m.spinPending && m.needSpin() {
+		m.spinPending = true
+		cmds = append(cmds, tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{} }))
+	}
+	if !m.clockPending && m.needClock() {
+		m.clockPending = true
+		cmds = append(cmds, tea.Every(time.Second, func(time.Time) tea.Msg { return clockMsg{} }))
+	}
+	return tea.Batch(cmds...)
+}

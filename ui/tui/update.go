@@ -1,0 +1,314 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/steps"
+)
+
+// Update folds one message into the model.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.setStyles(msg.IsDark())
+		return m, nil
+	case outcomeMsg:
+		m.now = m.clock()
+		cmd := m.submit(m.e.Handle(msg.o))
+		m.afterChange()
+		return m, tea.Batch(cmd, m.listenCmd(), m.ticks())
+	case autoAnswerMsg:
+		m.now = m.clock()
+		cmd := m.answer(msg.job, "yes")
+		m.afterChange()
+		return m, tea.Batch(cmd, m.ticks())
+	case spinMsg:
+		m.spinPending = false
+		m.now = m.clock()
+		return m, m.ticks()
+	case clockMsg:
+		m.clockPending = false
+		m.now = m.clock()
+		return m, m.ticks()
+	case clearNoticeMsg:
+		if msg.seq == m.noticeSeq {
+			m.notice = ""
+		}
+		return m, nil
+	case tea.PasteMsg:
+		return m, m.handlePaste(msg.Content)
+	case tea.KeyPressMsg:
+		m.now = m.clock()
+		cmd := m.handleKey(msg)
+		if m.quitting {
+			return m, cmd
+		}
+		m.afterChange()
+		return m, tea.Batch(cmd, m.ticks())
+	}
+	return m, nil
+}
+
+// afterChange keeps the screen-local state consistent with the engine.
+func (m *model) afterChange() {
+	if !m.browserShown() {
+		m.pasteFocus = false
+	}
+	if m.opened != nil && m.activeAsk() == nil {
+		m.opened = nil
+	}
+}
+
+func (m *model) signIn() (steps.Snapshot, *steps.SignInDetail) {
+	if m.e.Current().ID() != steps.SignIn {
+		return steps.Snapshot{}, nil
+	}
+	snap := m.e.Current().Snapshot(m.e.Session())
+	return snap, signInDetail(snap)
+}
+
+func (m *model) codeShown() *auth.DeviceCode {
+	snap, d := m.signIn()
+	if d == nil || snap.Status.Terminal() || d.Method != auth.MethodDevice {
+		return nil
+	}
+	return d.Code
+}
+
+func (m *model) browserShown() bool {
+	snap, d := m.signIn()
+	return d != nil && !snap.Status.Terminal() && d.Method == auth.MethodBrowser && d.Browser != nil
+}
+
+func (m *model) interrupt() tea.Cmd {
+	m.interrupted, m.quitting = true, true
+	m.stop()
+	return tea.Interrupt
+}
+
+func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, m.keys.Interrupt) {
+		return m.interrupt()
+	}
+	if m.e.Finished() {
+		return m.finishedKey(k)
+	}
+	if a := m.activeAsk(); a != nil {
+		q := a.Effect.(steps.Ask).Q
+		switch q.Kind {
+		case steps.AskSelect:
+			return m.pickerKey(k)
+		case steps.AskConfirm:
+			return m.confirmKey(*a, q, k)
+		}
+	}
+	switch m.e.Current().ID() {
+	case steps.SignIn:
+		if cmd, ok := m.signInKey(k); ok {
+			return cmd
+		}
+	case steps.Health:
+		if key.Matches(k, m.keys.Detach) {
+			return m.intent(steps.Detach{})
+		}
+	case steps.Roles:
+		// No q while changes are being applied: ctrl+c only.
+		if m.e.Current().Status() == steps.StatusRunning {
+			return nil
+		}
+	}
+	if key.Matches(k, m.keys.Quit) {
+		return m.interrupt()
+	}
+	return nil
+}
+
+func (m *model) finishedKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Close):
+		m.quitting = true
+		m.stop()
+		return tea.Quit
+	case key.Matches(k, m.keys.Retry) && m.e.CanRetry():
+		return m.retry()
+	case key.Matches(k, m.keys.Browser) && m.canBrowserAfterFailure():
+		return m.useBrowserAfterFailure()
+	}
+	return nil
+}
+
+func (m *model) canBrowserAfterFailure() bool {
+	cur := m.e.Current()
+	if cur.ID() != steps.SignIn || cur.Status() != steps.StatusFailed {
+		return false
+	}
+	for _, o := range cur.Snapshot(m.e.Session()).Next {
+		if o == steps.OptUseBrowser {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *model) confirmKey(j steps.Job, q steps.Question, k tea.KeyPressMsg) tea.Cmd {
+	if m.opt.Yes {
+		return nil // answered by --yes in a moment
+	}
+	switch {
+	case key.Matches(k, m.keys.Yes):
+		return m.answer(j, "yes")
+	case key.Matches(k, m.keys.No):
+		return m.answer(j, "no")
+	case key.Matches(k, m.keys.Enter):
+		v := q.Default
+		if v == "" {
+			v = "no"
+		}
+		return m.answer(j, v)
+	case key.Matches(k, m.keys.Quit):
+		return m.interrupt()
+	}
+	return nil
+}
+
+func (m *model) pickerRows() int {
+	// Rows the list gets: the body height minus the picker's header lines
+	// and the mapping screen's lines (see view.go).
+	return max(m.bodyHeight()-4, 1)
+}
+
+func (m *model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
+	p := &m.pick
+	rows := m.pickerRows()
+	switch {
+	case key.Matches(k, m.keys.Pick):
+		if len(p.results) == 0 {
+			return nil
+		}
+		c := p.choices[p.results[p.cursor]]
+		return m.answer(p.job, c.Value)
+	case key.Matches(k, m.keys.Up):
+		p.cursor--
+	case key.Matches(k, m.keys.Down):
+		p.cursor++
+	case key.Matches(k, m.keys.PgUp):
+		p.cursor -= rows
+	case key.Matches(k, m.keys.PgDown):
+		p.cursor += rows
+	case k.String() == "home":
+		p.cursor = 0
+	case k.String() == "end":
+		p.cursor = len(p.results) - 1
+	case key.Matches(k, m.keys.Clear):
+		if p.query.Value() == "" {
+			return nil
+		}
+		p.query.Reset()
+		m.refilter()
+	default:
+		if p.query.handleKey(k) {
+			m.refilter()
+		}
+	}
+	m.clampPicker(rows)
+	return nil
+}
+
+func (m *model) refilter() {
+	p := &m.pick
+	p.results = p.filter.Filter(p.query.Value())
+	p.cursor, p.offset = 0, 0
+}
+
+func (m *model) clampPicker(rows int) {
+	p := &m.pick
+	p.cursor = min(max(p.cursor, 0), max(len(p.results)-1, 0))
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+rows {
+		p.offset = p.cursor - rows + 1
+	}
+	p.offset = min(max(p.offset, 0), max(len(p.results)-rows, 0))
+}
+
+// signInKey handles the sign-in screen's keys; ok is false when the key
+// means nothing here.
+func (m *model) signInKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	if m.browserShown() {
+		_, d := m.signIn()
+		if m.pasteFocus {
+			switch {
+			case key.Matches(k, m.keys.Submit):
+				v := strings.TrimSpace(m.paste.Value())
+				if v == "" {
+					return nil, true
+				}
+				m.paste.Reset()
+				m.pasteFocus = false
+				return tea.Batch(m.setNotice("Checking the pasted address"+m.st.Icons.Ellipsis), m.intent(steps.PasteRedirect{URL: v})), true
+			case key.Matches(k, m.keys.Blur):
+				m.pasteFocus = false
+				return nil, true
+			}
+			m.paste.handleKey(k)
+			return nil, true
+		}
+		switch {
+		case key.Matches(k, m.keys.Paste):
+			m.pasteFocus = true
+			return nil, true
+		case key.Matches(k, m.keys.CopyURL):
+			return tea.Batch(tea.SetClipboard(san(d.Browser.URL)), m.setNotice("Copied the sign-in address to the clipboard.")), true
+		case key.Matches(k, m.keys.CancelSI):
+			return m.interrupt(), true
+		}
+		return nil, false
+	}
+	code := m.codeShown()
+	if code == nil {
+		if key.Matches(k, m.keys.CancelSI) {
+			return m.interrupt(), true
+		}
+		return nil, false
+	}
+	switch {
+	case key.Matches(k, m.keys.Copy):
+		return tea.Batch(tea.SetClipboard(san(code.UserCode)), m.setNotice("Copied the code "+san(code.UserCode)+" to the clipboard.")), true
+	case key.Matches(k, m.keys.QR):
+		m.showQR = !m.showQR
+		return nil, true
+	case key.Matches(k, m.keys.NewCode):
+		m.notice = ""
+		return m.intent(steps.NewCode{}), true
+	case key.Matches(k, m.keys.Browser):
+		m.showQR = false
+		return m.intent(steps.UseBrowser{}), true
+	case key.Matches(k, m.keys.CancelSI):
+		return m.interrupt(), true
+	}
+	return nil, false
+}
+
+// handlePaste puts pasted text into the field that takes it: the redirect
+// URL on the browser sign-in, or the organization filter.
+func (m *model) handlePaste(s string) tea.Cmd {
+	if a := m.activeAsk(); a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect {
+		m.pick.query.insert(s)
+		m.refilter()
+		return nil
+	}
+	if m.browserShown() {
+		m.pasteFocus = true
+		m.paste.insert(strings.TrimSpace(s))
+	}
+	return nil
+}
