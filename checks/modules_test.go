@@ -69,6 +69,13 @@ func TestPlatformSubscription(t *testing.T) {
 			platform.Subscription{Product: "itdr", Status: "expired"},
 			platform.Subscription{Product: "ITDR", Status: "active"})},
 			Pass, []string{"ITDR subscription active"}, nil, false},
+		{"active beats trial", &fakePlatform{acct: admin(
+			platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(t0.AddDate(0, 0, 2))},
+			platform.Subscription{Product: "itdr", Status: "active"},
+			platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(t0.AddDate(0, 0, 1))})},
+			Pass, []string{"ITDR subscription active"}, nil, false},
+		{"trial ends today", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(t0.Add(5 * time.Hour))})},
+			Pass, []string{"ends in 5 hours"}, nil, false},
 		{"not admin", &fakePlatform{acct: platform.Account{Name: "N", User: "u@x", Role: "user",
 			Subscriptions: []platform.Subscription{{Product: "itdr", Status: "active"}}}},
 			Fail, []string{"u@x", `"user"`, "needs an admin"}, []string{"admin-level"}, false},

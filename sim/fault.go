@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
@@ -336,5 +335,3 @@ func simOr(a, b string) string {
 }
 
 func simDiscardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-var _ = fmt.Sprint

@@ -89,6 +89,10 @@ func (st *State) serveGraph(w http.ResponseWriter, r *http.Request) {
 		c.batch()
 		return
 	}
+	// Render under the lock, write to the network after it is released.
+	buf := &grRecorder{h: w.Header()}
+	c.w = buf
+	defer stFlush(w, buf)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.tickLocked()

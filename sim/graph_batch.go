@@ -154,3 +154,14 @@ func (c *grCtx) batchOne(rq grBatchRequest) grBatchResponse {
 	}
 	return resp
 }
+
+// stFlush copies a buffered response to the real writer (headers are shared).
+func stFlush(w http.ResponseWriter, rec *grRecorder) {
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	w.WriteHeader(rec.code)
+	if rec.buf.Len() > 0 {
+		_, _ = w.Write(rec.buf.Bytes())
+	}
+}

@@ -267,6 +267,10 @@ func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Render under the lock, write to the network after it is released.
+	buf := &grRecorder{h: w.Header()}
+	c.w = buf
+	defer stFlush(w, buf)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.tickLocked()
@@ -327,7 +331,7 @@ func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
 		}
 		st.pfDeleteIntegration(in)
 		st.recordLocked("platform", "DELETE /v1/integrations", "tenant="+in.TenantID+" organization="+in.OrgID, c.reqID)
-		w.WriteHeader(http.StatusNoContent)
+		c.w.WriteHeader(http.StatusNoContent)
 	default:
 		c.err(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}
@@ -539,7 +543,7 @@ func (c *pfCtx) createIntegration() {
 	in := &pfIntegration{ID: fmt.Sprintf("int_%d", ps.nextInt), TenantID: tid, OrgID: org.ID, CreatedAt: st.now()}
 	ps.integrations = append(ps.integrations, in)
 	st.recordLocked("platform", "POST /v1/integrations", "tenant="+tid+" organization="+org.ID, c.reqID)
-	c.w.Header().Set("Location", "/v1/integrations/"+in.ID)
+	c.w.Header().Set("Location", stRequestBase(c.r)+"/v1/integrations/"+in.ID)
 	c.writeJSON(http.StatusCreated, st.pfIntegrationView(in))
 }
 

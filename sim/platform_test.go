@@ -219,6 +219,9 @@ func TestPlatformIntegrationLifecycle(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	id := r.Body["id"].(string)
+	if loc := r.Header.Get("Location"); loc != "https://sim.test/platform/v1/integrations/"+id {
+		t.Fatalf("Location %q", loc)
+	}
 	created := e.clock.Now()
 	for _, f := range []string{"id", "tenant_id", "organization_id", "organization_name", "type", "status", "reason_code", "reason", "created_at", "last_checked_at", "first_data_at", "expected_first_data_at"} {
 		if _, ok := r.Body[f]; !ok {

@@ -50,9 +50,10 @@ func outcomeWord(o checks.Outcome) string {
 
 // Text prints human lines.
 type Text struct {
-	W   io.Writer
-	Now func() time.Time
-	mu  sync.Mutex
+	W    io.Writer
+	Now  func() time.Time
+	mu   sync.Mutex
+	seen map[steps.ID]bool
 }
 
 func (t *Text) now() time.Time {
@@ -70,7 +71,18 @@ func (t *Text) printf(format string, a ...any) {
 
 // StepStarted implements Reporter.
 func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
-	t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
+	t.mu.Lock()
+	if t.seen == nil {
+		t.seen = map[steps.ID]bool{}
+	}
+	again := t.seen[st.ID()]
+	t.seen[st.ID()] = true
+	t.mu.Unlock()
+	if again {
+		t.printf("\n== Step %s: %s (continued)\n", stepNumber(e, st.ID()), st.Title())
+	} else {
+		t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
+	}
 	if who := e.Session().Who(); who != "" {
 		t.printf("   signed in: %s\n", text.Line(who))
 	}
@@ -178,11 +190,6 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			}
 			t.printf("  next check in %s%s\n", d.NextIn.Round(time.Second), eta)
 		}
-	case steps.SummaryLoaded:
-		// printed in Finished
-	}
-	if snap.Status == steps.StatusFailed && snap.Fail != nil && st == e.Current() {
-		// printed in Finished
 	}
 }
 

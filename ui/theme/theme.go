@@ -12,9 +12,9 @@ import (
 // Icons are the glyphs of the progress rail, check rows and spinners.
 type Icons struct {
 	Done, Current, Pending, Failed, Paused string // progress rail
-	Pass, Warn, Fail, Skip, Running         string // check rows
-	Arrow, Bullet, Ellipsis                 string
-	Spinner                                 []string
+	Pass, Warn, Fail, Skip, Running        string // check rows
+	Arrow, Bullet, Ellipsis                string
+	Spinner                                []string
 }
 
 // UnicodeIcons are the default icons.
@@ -177,4 +177,14 @@ func (s Styles) Spin(n int) string {
 		n = -n
 	}
 	return f[n%len(f)]
+}
+
+// Plain is the style set with no styling at all (no colour, no bold, no
+// escape sequence of any kind) and ASCII icons: for TERM=dumb and tests.
+func Plain() Styles {
+	var s Styles
+	s.NoColor, s.ASCII, s.IsDark = true, true, true
+	s.Icons = ASCIIIcons
+	s.Code.Box = lipgloss.NewStyle().Border(lipgloss.ASCIIBorder()).Padding(0, 2)
+	return s
 }

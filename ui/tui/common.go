@@ -97,7 +97,7 @@ func renderItems(st theme.Styles, items []steps.Item, width int, now time.Time) 
 	for _, it := range items {
 		lw = max(lw, ansi.StringWidth(san(it.Label)))
 	}
-	lw = min(lw, max(width/3, 10))
+	lw = min(lw, max(width/3, min(24, width/2)))
 	var out []string
 	for _, it := range items {
 		icon := checkIcon(st, it, now)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,11 +171,11 @@ type fakeCheck struct {
 	result    func(run int) checks.Result
 }
 
-func (c *fakeCheck) ID() string                  { return c.id }
-func (c *fakeCheck) Title() string               { return c.title }
-func (c *fakeCheck) Step() checks.StepID         { return c.step }
-func (c *fakeCheck) Phase() checks.Phase         { return c.phase }
-func (c *fakeCheck) Severity() checks.Severity   { return checks.Required }
+func (c *fakeCheck) ID() string                { return c.id }
+func (c *fakeCheck) Title() string             { return c.title }
+func (c *fakeCheck) Step() checks.StepID       { return c.step }
+func (c *fakeCheck) Phase() checks.Phase       { return c.phase }
+func (c *fakeCheck) Severity() checks.Severity { return checks.Required }
 func (c *fakeCheck) Run(context.Context) checks.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -205,6 +206,9 @@ type env struct {
 	reg      *checks.Registry
 	infos    []steps.CheckInfo
 	prereq   *fakeCheck
+	// blockSleep makes the executor's waits (health polls, consent
+	// retries) last until cancelled.
+	blockSleep atomic.Bool
 }
 
 func newEnv(t *testing.T, nOrgs int) *env {
@@ -219,9 +223,13 @@ func newEnv(t *testing.T, nOrgs int) *env {
 	}
 	ev.platform.orgs = append(ev.platform.orgs, platform.Organization{ID: "org-contoso", Name: "Contoso Ltd"})
 	ev.prereq = &fakeCheck{id: "platform.subscription", title: "Platform subscription", step: checks.StepPrereqs, phase: checks.BeforeSignIn,
-		result: func(int) checks.Result { return checks.Result{Outcome: checks.Pass, Summary: "ITDR subscription active"} }}
+		result: func(int) checks.Result {
+			return checks.Result{Outcome: checks.Pass, Summary: "ITDR subscription active"}
+		}}
 	tenant := &fakeCheck{id: "graph.global-admin", title: "Global Administrator", step: checks.StepPrereqs, phase: checks.Tenant,
-		result: func(int) checks.Result { return checks.Result{Outcome: checks.Pass, Summary: "signed-in user is a Global Administrator"} }}
+		result: func(int) checks.Result {
+			return checks.Result{Outcome: checks.Pass, Summary: "signed-in user is a Global Administrator"}
+		}}
 	roles := &fakeCheck{id: "exo.role-group", title: "Exchange role group", step: checks.StepRoles, phase: checks.Tenant,
 		result: func(run int) checks.Result {
 			if run == 1 {
@@ -263,7 +271,12 @@ func newHarness(t *testing.T, ev *env, opt steps.Options, topt Options) *harness
 	h := &harness{t: t, ev: ev, e: e, s: s, now: t0.Add(10 * time.Second)}
 	x := &steps.Executor{Auth: ev.auth, Graph: ev.graph, Platform: ev.platform, Checks: ev.reg, Session: s,
 		Now:   func() time.Time { return t0 },
-		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }}
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if ev.blockSleep.Load() && d > 0 {
+				<-ctx.Done()
+			}
+			return ctx.Err()
+		}}
 	h.r = steps.NewRunner(ctx, x, 4)
 	t.Cleanup(func() { cancel(); h.r.Close() })
 	if topt.Now == nil {

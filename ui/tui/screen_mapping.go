@@ -34,7 +34,7 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 			if d.Attempts > 1 {
 				line += fmt.Sprintf(" (attempt %d)", d.Attempts)
 			}
-			out = append(out, " "+spin+line)
+			out = append(out, wrapStyled(st.App.Text.Render, line, " "+spin, width)...)
 			if d.Reason != "" {
 				out = append(out, wrapStyled(st.App.Muted.Render, d.Reason, "   ", width)...)
 			}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -63,11 +64,11 @@ func spacedCode(code string) string {
 func codeBox(st theme.Styles, code string, width int) []string {
 	spaced := spacedCode(code)
 	box := st.Code.Box.Render(st.Code.Code.Render(spaced))
-	if ansi.StringWidth(box) <= width-2 {
+	if lipgloss.Width(box) <= width-2 {
 		return indent(lines(box), "  ")
 	}
 	box = st.Code.Box.UnsetPadding().Render(st.Code.Code.Render(san(code)))
-	if ansi.StringWidth(box) <= width {
+	if lipgloss.Width(box) <= width {
 		return lines(box)
 	}
 	return []string{st.Code.Code.Render(san(code))}
@@ -110,7 +111,14 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 			out = append(out, title(st, "Sign in to the customer's Microsoft 365 tenant"),
 				st.App.Muted.Render(" Use a Global Administrator account of the tenant (not a partner account)."), "")
 		}
-		out = append(out, " 1. Open  "+st.Code.URL.Render(url))
+		if ansi.StringWidth(url)+10 <= width {
+			out = append(out, " 1. Open  "+st.Code.URL.Render(url))
+		} else {
+			out = append(out, " 1. Open")
+			for _, l := range strings.Split(ansi.Hardwrap(url, max(width-2, 8), false), "\n") {
+				out = append(out, " "+st.Code.URL.Render(l))
+			}
+		}
 		out = append(out, " 2. Enter the code:")
 		out = append(out, codeBox(st, d.Code.UserCode, width)...)
 		out = append(out, " "+cdStyle.Render(cd))

@@ -35,10 +35,15 @@ type Options struct {
 // exit code: steps.ExitCode(e) normally, 130 on ctrl+c (the terminal is
 // restored by bubbletea).
 func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int {
-	if os.Getenv("TERM") == "dumb" {
+	dumb := os.Getenv("TERM") == "dumb"
+	if dumb {
 		opt.NoColor = true
 	}
 	m := newModel(ctx, e, r, opt)
+	if dumb {
+		m.dumb = true
+		m.setStyles(true)
+	}
 	popts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if opt.Input != nil {
 		popts = append(popts, tea.WithInput(opt.Input))
@@ -99,6 +104,7 @@ type model struct {
 
 	st      theme.Styles
 	noColor bool
+	dumb    bool // TERM=dumb: no styling at all
 	keys    keyMap
 	help    help.Model
 	width   int
@@ -149,6 +155,9 @@ func newModel(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options
 
 func (m *model) setStyles(isDark bool) {
 	m.st = theme.New(isDark, m.noColor)
+	if m.dumb {
+		m.st = theme.Plain()
+	}
 	m.help.Styles = help.Styles{
 		ShortKey: m.st.Help.Key, ShortDesc: m.st.Help.Desc, ShortSeparator: m.st.Help.Sep, Ellipsis: m.st.Help.Sep,
 		FullKey: m.st.Help.Key, FullDesc: m.st.Help.Desc, FullSeparator: m.st.Help.Sep,

@@ -1,0 +1,302 @@
+package tui
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/checks"
+	"itdr-onboard/platform"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
+)
+
+type renderFn func(theme.Styles, steps.Snapshot, *steps.Session, int, int, time.Time) string
+
+var sizes = []struct{ w, h int }{{100, 30}, {40, 12}}
+
+// styleSets are the themes every screen is rendered with.
+func styleSets() map[string]theme.Styles {
+	return map[string]theme.Styles{
+		"plain":   theme.Plain(),
+		"dark":    theme.New(true, false),
+		"light":   theme.New(false, false),
+		"nocolor": theme.New(true, true),
+	}
+}
+
+// checkScreen renders at both sizes with every theme and checks the frame:
+// no line wider than the screen, no more lines than the height, nothing of
+// the hostile strings' escape sequences, and the wanted texts.
+func checkScreen(t *testing.T, name string, fn renderFn, snap steps.Snapshot, s *steps.Session, now time.Time, want func(w, h int) []string) {
+	t.Helper()
+	for sname, st := range styleSets() {
+		for _, sz := range sizes {
+			out := fn(st, snap, s, sz.w, sz.h, now)
+			plain := ansi.Strip(out)
+			for _, bad := range []string{"]52;", "[2J", "\x07"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("%s/%s %dx%d: hostile sequence %q reached the output:\n%q", name, sname, sz.w, sz.h, bad, out)
+				}
+			}
+			if sname == "plain" && strings.ContainsRune(out, 0x1b) {
+				t.Errorf("%s/plain %dx%d: ESC byte in unstyled output:\n%q", name, sz.w, sz.h, out)
+			}
+			ls := strings.Split(out, "\n")
+			if len(ls) > sz.h {
+				t.Errorf("%s/%s %dx%d: %d lines", name, sname, sz.w, sz.h, len(ls))
+			}
+			for _, l := range ls {
+				if w := ansi.StringWidth(l); w > sz.w {
+					t.Errorf("%s/%s %dx%d: line %d wide: %q", name, sname, sz.w, sz.h, w, ansi.Strip(l))
+				}
+			}
+			if want == nil {
+				continue
+			}
+			for _, w := range want(sz.w, sz.h) {
+				if !strings.Contains(plain, w) {
+					t.Errorf("%s/%s %dx%d: missing %q in:\n%s", name, sname, sz.w, sz.h, w, plain)
+				}
+			}
+		}
+	}
+}
+
+func sessionWith() *steps.Session {
+	s := steps.NewSession(steps.Options{})
+	s.SignedIn = true
+	s.Account = auth.Account{Username: "admin@contoso.example", TenantID: "tid-1"}
+	s.TenantID = "tid-1"
+	s.Org.DisplayName = hostile
+	return s
+}
+
+func TestRenderPrereqs(t *testing.T) {
+	now := t0
+	snap := steps.Snapshot{ID: steps.Prereqs, Status: steps.StatusRunning, Line: "checking the tenant",
+		Items: []steps.Item{
+			{ID: "a", Label: "Platform subscription", Outcome: checks.Pass, Summary: "ITDR subscription active"},
+			{ID: "b", Label: hostile, Outcome: checks.Fail, Summary: hostile, Remedy: "Buy a licence " + hostile},
+			{ID: "c", Label: "Exchange licence", Running: true},
+		}}
+	checkScreen(t, "prereqs", renderPrereqs, snap, sessionWith(), now, func(w, h int) []string {
+		return []string{"Prerequisites", "Platform subscri", "Evil", "checking"}
+	})
+	// The remedy of a failed row is under it.
+	out := ansi.Strip(renderPrereqs(theme.Plain(), snap, sessionWith(), 100, 30, now))
+	if !strings.Contains(out, "Buy a licence Evil") {
+		t.Errorf("remedy missing:\n%s", out)
+	}
+	// A failed step shows its failure and remedy.
+	snap.Status = steps.StatusFailed
+	snap.Items[2].Running = false
+	snap.Fail = &steps.Failure{Kind: steps.FailStopped, Message: "A required prerequisite failed: " + hostile, Remedy: "Fix it\nThen rerun"}
+	checkScreen(t, "prereqs-failed", renderPrereqs, snap, sessionWith(), now, func(w, h int) []string {
+		if h < 20 {
+			return []string{"Prerequisites"}
+		}
+		return []string{"Stopped", "A required prerequisite failed", "Fix it", "Then rerun"}
+	})
+}
+
+func deviceSnap(now time.Time, left time.Duration) steps.Snapshot {
+	return steps.Snapshot{ID: steps.SignIn, Status: steps.StatusRunning, Line: "waiting",
+		Detail: &steps.SignInDetail{Method: auth.MethodDevice, CodesIssued: 2, Notice: "The code expired; here is a new one. " + hostile,
+			Code: &auth.DeviceCode{UserCode: "KQ7X7ZP4M", VerificationURL: "https://microsoft.com/devicelogin", ExpiresOn: now.Add(left)}}}
+}
+
+func TestRenderSignInDeviceCode(t *testing.T) {
+	now := t0
+	snap := deviceSnap(now, 14*time.Minute+32*time.Second)
+	s := steps.NewSession(steps.Options{})
+	checkScreen(t, "signin", renderSignIn, snap, s, now, func(w, h int) []string {
+		return []string{"https://microsoft.com/devicelogin", "K Q 7   X 7 Z   P 4 M", "code expires in 14:32"}
+	})
+	out := ansi.Strip(renderSignIn(theme.New(true, false), snap, s, 100, 30, now))
+	if !strings.Contains(out, "The code expired; here is a new one.") {
+		t.Errorf("notice missing:\n%s", out)
+	}
+	// The countdown follows the clock.
+	out = ansi.Strip(renderSignIn(theme.Plain(), snap, s, 100, 30, now.Add(32*time.Second)))
+	if !strings.Contains(out, "code expires in 14:00") {
+		t.Errorf("countdown did not move:\n%s", out)
+	}
+	// Hostile user code and URL are rendered inert.
+	snap.Detail.(*steps.SignInDetail).Code.UserCode = "AB\x1b[2JCD"
+	snap.Detail.(*steps.SignInDetail).Code.VerificationURL = "https://x.example/\x1b]52;c;aGk=\x07"
+	checkScreen(t, "signin-hostile", renderSignIn, snap, s, now, func(w, h int) []string { return []string{"A B C D"} })
+}
+
+func TestRenderSignInBrowserAndStates(t *testing.T) {
+	now := t0
+	s := steps.NewSession(steps.Options{})
+	snap := steps.Snapshot{ID: steps.SignIn, Status: steps.StatusRunning,
+		Detail: &steps.SignInDetail{Method: auth.MethodBrowser, Notice: "Switched to browser sign-in.",
+			Browser: &auth.BrowserPrompt{URL: "https://login.example/authorize?x=" + strings.Repeat("y", 150) + hostile, Port: 53682, SSHCommand: "ssh -L 53682:localhost:53682 tech@jump"}}}
+	checkScreen(t, "signin-browser", renderSignIn, snap, s, now, func(w, h int) []string {
+		return []string{"Browser sign-in", "https://login.example/authorize"}
+	})
+	out := ansi.Strip(renderSignIn(theme.Plain(), snap, s, 100, 30, now))
+	for _, w := range []string{"ssh -L 53682:localhost:53682 tech@jump", "Switched to browser sign-in.", "paste it below"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("missing %q:\n%s", w, out)
+		}
+	}
+	// Every character of the long URL is shown (hard-wrapped).
+	joined := strings.ReplaceAll(strings.ReplaceAll(out, "\n ", ""), "\n", "")
+	if !strings.Contains(joined, strings.Repeat("y", 150)) {
+		t.Errorf("URL not shown whole:\n%s", out)
+	}
+	// A failed sign-in shows the failure and its remedy.
+	fail := steps.Snapshot{ID: steps.SignIn, Status: steps.StatusFailed, Next: []steps.Option{steps.OptRetry, steps.OptUseBrowser},
+		Detail: &steps.SignInDetail{Method: auth.MethodDevice},
+		Fail:   &steps.Failure{Kind: steps.FailStopped, Message: "Security defaults block device-code sign-in (AADSTS530035).", Remedy: "Use browser sign-in instead."}}
+	checkScreen(t, "signin-failed", renderSignIn, fail, s, now, func(w, h int) []string {
+		return []string{"Stopped", "AADSTS530035", "browser sign-in"}
+	})
+	starting := steps.Snapshot{ID: steps.SignIn, Status: steps.StatusRunning, Detail: &steps.SignInDetail{Method: auth.MethodDevice}}
+	checkScreen(t, "signin-starting", renderSignIn, starting, s, now, func(w, h int) []string { return []string{"starting sign-in"} })
+}
+
+func TestQRBlock(t *testing.T) {
+	st := theme.New(true, false)
+	qr, ok := qrBlock(st, "https://microsoft.com/devicelogin", 100, 30)
+	if !ok {
+		t.Fatal("QR did not fit 100x30")
+	}
+	ls := strings.Split(ansi.Strip(qr), "\n")
+	if len(ls) < 10 || len(ls) > 20 {
+		t.Errorf("QR has %d lines", len(ls))
+	}
+	for _, l := range ls {
+		if ansi.StringWidth(l) != ansi.StringWidth(ls[0]) {
+			t.Errorf("ragged QR line %q", l)
+		}
+		if strings.Trim(l, "█▀▄ ") != "" {
+			t.Errorf("QR line has other characters: %q", l)
+		}
+	}
+	if _, ok := qrBlock(st, "https://microsoft.com/devicelogin", 40, 12); ok {
+		t.Error("QR claimed to fit 40x12")
+	}
+}
+
+func TestRenderRoles(t *testing.T) {
+	now := t0
+	s := sessionWith()
+	plan := append([]checks.Change{}, roleChanges...)
+	plan = append(plan, checks.Change{ID: "h", CheckID: "x", Summary: "Rename " + hostile, Call: "Set-Thing " + hostile})
+	items := []steps.Item{{ID: "exo.role-group", Label: "Exchange role group", Outcome: checks.Fail, Summary: "Organization Management lacks 1 role", Remedy: "apply the plan"}}
+	asking := steps.Snapshot{ID: steps.Roles, Status: steps.StatusWaiting, Line: "3 change(s) planned", Items: items, Detail: &steps.PlanDetail{Plan: plan}}
+	checkScreen(t, "roles-plan", renderRoles, asking, s, now, func(w, h int) []string {
+		if h < 20 {
+			return []string{"Role fixes", "Exchange role group"}
+		}
+		return []string{"Plan: 3 change(s)", "Add role \"Audit Logs\" to Organization Management",
+			"New-ManagementRoleAssignment -Role \"Audit Logs\"", "Microsoft Entra PIM may raise an alert", "Rename Evil"}
+	})
+	applying := steps.Snapshot{ID: steps.Roles, Status: steps.StatusRunning, Line: "applying 2 of 3", Items: items,
+		Detail: &steps.PlanDetail{Plan: plan, Applied: []checks.Applied{{Change: plan[0]}}, Applying: plan[1].ID}}
+	out := ansi.Strip(renderRoles(theme.Plain(), applying, s, 100, 30, now))
+	if !strings.Contains(out, "+ Add role \"Audit Logs\"") || !strings.Contains(out, "3. Rename") || !strings.Contains(out, "applying 2 of 3") {
+		t.Errorf("applying progress wrong:\n%s", out)
+	}
+	s.ReceiptPath = "/var/lib/itdr/tid-1/receipt.json"
+	done := steps.Snapshot{ID: steps.Roles, Status: steps.StatusDone, Line: "3 change(s) applied and verified", Items: items,
+		Detail: &steps.PlanDetail{Plan: plan, Applied: []checks.Applied{{Change: plan[0]}, {Change: plan[1], NoOp: true}}, Declined: []checks.Change{plan[2]}}}
+	checkScreen(t, "roles-done", renderRoles, done, s, now, func(w, h int) []string {
+		if h < 20 {
+			return []string{"Role fixes"}
+		}
+		return []string{"Receipt: /var/lib/itdr/tid-1/receipt.json", "(already in place)", "(declined)", "applied and verified"}
+	})
+}
+
+func TestRenderMapping(t *testing.T) {
+	now := t0
+	s := sessionWith()
+	org := platform.Organization{ID: "o1", Name: hostile}
+	waiting := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning,
+		Detail: &steps.MappingDetail{Phase: "waiting", Attempts: 3, Chosen: &org, RetryAt: now.Add(27 * time.Second),
+			Reason: "AADSTS650051: an earlier copy of the platform's service principal is still being deleted."}}
+	checkScreen(t, "mapping-wait", renderMapping, waiting, s, now, func(w, h int) []string {
+		return []string{"Retrying consent in 0:27", "AADSTS650051", "Evil"}
+	})
+	consent := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning,
+		Detail: &steps.MappingDetail{Phase: "consent", Attempts: 2, Chosen: &org, Reason: "trying once more"}}
+	checkScreen(t, "mapping-consent", renderMapping, consent, s, now, func(w, h int) []string {
+		return []string{"Granting", "attempt 2"}
+	})
+	failed := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusFailed, Detail: &steps.MappingDetail{Phase: "consent"},
+		Fail: &steps.Failure{Kind: steps.FailError, Message: "AADSTS650051: the platform's app asks for " + hostile, Remedy: "Report this"}}
+	checkScreen(t, "mapping-failed", renderMapping, failed, s, now, func(w, h int) []string {
+		return []string{"Failed", "AADSTS650051", "Report this"}
+	})
+}
+
+func TestRenderHealth(t *testing.T) {
+	now := t0.Add(10 * time.Minute)
+	s := sessionWith()
+	eta := now.Add(42 * time.Minute)
+	snap := steps.Snapshot{ID: steps.Health, Status: steps.StatusRunning, Line: "integration unhealthy",
+		Detail: &steps.HealthDetail{
+			Integration: platform.Integration{Status: platform.StatusUnhealthy, ReasonCode: "audit_log_disabled", Reason: hostile, ExpectedFirstDataAt: &eta},
+			Started:     now.Add(-3 * time.Minute), Last: now.Add(-5 * time.Second), NextIn: 30 * time.Second, Probes: 4,
+			Remedy: steps.RemedyFor("audit_log_disabled"), LastErr: errors.New("boom " + hostile)}}
+	checkScreen(t, "health", renderHealth, snap, s, now, func(w, h int) []string {
+		if h < 20 {
+			return []string{"unhealthy", "Waiting for 3m 00s", "next check in 0:25"}
+		}
+		return []string{"unhealthy", "Waiting for 3m 00s", "next check in 0:25", "(in 42m 00s)", "up to 24 hours",
+			"Reason: Evil", "Set-AdminAuditLogConfig", "Last check failed: boom Evil"}
+	})
+	// The elapsed time and the countdown follow the clock.
+	out := ansi.Strip(renderHealth(theme.Plain(), snap, s, 100, 30, now.Add(10*time.Second)))
+	if !strings.Contains(out, "Waiting for 3m 10s") || !strings.Contains(out, "next check in 0:15") {
+		t.Errorf("clock not followed:\n%s", out)
+	}
+}
+
+func TestRenderDone(t *testing.T) {
+	s := sessionWith()
+	s.Outcome = "healthy"
+	s.Organization = platform.Organization{ID: "o1", Name: "Contoso Ltd"}
+	s.Applied = []checks.Applied{{Change: roleChanges[0]}, {Change: checks.Change{Summary: hostile}}}
+	s.ReceiptPath = "/state/tid-1/receipt.json"
+	s.Billable, s.MFARegistered, s.MFATotal, s.HaveSummary = 42, 30, 40, true
+	checkScreen(t, "done", renderDone, steps.Snapshot{}, s, t0, func(w, h int) []string {
+		if h < 20 {
+			return []string{"Healthy", "Tenant", "Evil"}
+		}
+		return []string{"Healthy", "Contoso Ltd", "Changes made", "Add role \"Audit Logs\"", "/state/tid-1/receipt.json",
+			"Billable identities", "42", "30 of 40 users (75%)"}
+	})
+	s.MFATotal = -1
+	out := ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
+	if !strings.Contains(out, "not available") {
+		t.Errorf("MFA unavailable not said:\n%s", out)
+	}
+	s.Outcome = "dry-run"
+	s.Plan = roleChanges
+	out = ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
+	if !strings.Contains(out, "Dry run") || !strings.Contains(out, "New-ManagementRoleAssignment") {
+		t.Errorf("dry run wrong:\n%s", out)
+	}
+}
+
+func TestCountdownAndHuman(t *testing.T) {
+	cases := map[time.Duration]string{0: "0:00", -time.Second: "0:00", 500 * time.Millisecond: "0:01", 90 * time.Second: "1:30", 2*time.Hour + 5*time.Second: "2:00:05"}
+	for d, want := range cases {
+		if got := countdown(d); got != want {
+			t.Errorf("countdown(%s) = %q, want %q", d, got, want)
+		}
+	}
+	if got := human(3*time.Minute + 5*time.Second); got != "3m 05s" {
+		t.Errorf("human = %q", got)
+	}
+}
