@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 
 	"itdr-onboard/steps"
-	"itdr-onboard/ui/plain"
+	"itdr-onboard/ui/tui"
 )
 
-// runTUI runs the bubbletea front-end. (Until ui/tui lands it uses the
-// interactive line front-end.)
+// runTUI runs the bubbletea front-end.
 func runTUI(ctx context.Context, e *steps.Engine, r *steps.Runner, io IO, g *globalFlags, opt steps.Options) int {
-	return plain.Run(ctx, e, r, plain.Prompt{Yes: opt.Yes, In: bufio.NewReader(io.In), Out: io.Out}, &plain.Text{W: io.Out})
+	return tui.Run(ctx, e, r, tui.Options{NoColor: !g.color(io), Yes: opt.Yes, Input: io.In, Output: io.Out})
 }

@@ -1,0 +1,320 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/platform"
+	"itdr-onboard/steps"
+)
+
+func isClipboard(want string) func(tea.Msg) bool {
+	return func(m tea.Msg) bool {
+		return strings.Contains(fmt.Sprintf("%T", m), "setClipboardMsg") && fmt.Sprint(m) == want
+	}
+}
+
+func isMsg[T any](m tea.Msg) bool { _, ok := m.(T); return ok }
+
+func mustContain(t *testing.T, view string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(view, w) {
+			t.Errorf("view lacks %q:\n%s", w, view)
+		}
+	}
+}
+
+// TestFullRunHealthy drives the whole wizard through the model: sign-in
+// with the device code (copy, QR), the role plan confirmed with y, the
+// organization picked through the filter, and the healthy final screen.
+func TestFullRunHealthy(t *testing.T) {
+	ev := newEnv(t, 50)
+	ev.graph.orgName = hostile
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	v := h.view()
+	mustContain(t, v, "Prerequisites", "Sign-in", "Role fixes", "Mapping", "Health",
+		"https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M", "code expires in 14:50", "c copy code", "n new code", "b use browser")
+	if strings.Contains(v, "Signed in:") {
+		t.Error("header shown before sign-in")
+	}
+	// The countdown follows the clock.
+	h.now = h.now.Add(10 * time.Second)
+	h.send(clockMsg{})
+	mustContain(t, h.view(), "code expires in 14:40")
+
+	h.key("c")
+	if !h.sawMsg(isClipboard("KQ1X7ZP4M")) {
+		t.Errorf("c did not copy the code; msgs %v", h.msgs)
+	}
+	mustContain(t, h.view(), "Copied the code KQ1X7ZP4M")
+	h.key("r")
+	if v := h.view(); !strings.ContainsAny(v, "▀▄█") || !strings.Contains(v, "hide QR") {
+		t.Errorf("r did not show the QR code:\n%s", v)
+	}
+	h.key("r")
+	if strings.ContainsAny(h.view(), "▀▄█") {
+		t.Error("r did not hide the QR code")
+	}
+
+	h.approve()
+	h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
+	v = h.view()
+	mustContain(t, v, "Signed in: admin@contoso.example", "Evil", "Plan: 2 change(s)",
+		"New-ManagementRoleAssignment -Role \"Audit Logs\"", "PIM may raise an alert", "Apply these 2 change(s) to the tenant? [y/N]", "y yes", "enter no")
+	if strings.ContainsRune(ansi.Strip(h.m.View().Content), 0x1b) || strings.Contains(h.m.View().Content, "]52;") {
+		t.Error("hostile tenant name reached the terminal")
+	}
+	h.key("y")
+	h.pump("the organization picker", func() bool {
+		a := h.m.activeAsk()
+		return a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect
+	})
+	v = h.view()
+	mustContain(t, v, "Which platform organization", "51 of 51", "Customer 0000")
+	mustContain(t, ansi.Strip(h.m.View().Content), "+ Role fixes") // rail marks the roles done... in the colour theme icons are unicode
+	h.typeText("contoso")
+	v = h.view()
+	mustContain(t, v, "1 of 51", "> Contoso Ltd")
+	h.key("enter")
+	h.pump("the end", h.e.Finished)
+	v = h.view()
+	mustContain(t, v, "Healthy", "Contoso Ltd", "Billable identities", "42", "30 of 40 users (75%)", "Changes made", "q/enter close")
+	if got := steps.ExitCode(h.e); got != 0 {
+		t.Errorf("exit code %d", got)
+	}
+	// The final screen stays until q.
+	if h.sawMsg(isMsg[tea.QuitMsg]) {
+		t.Fatal("quit before a key was pressed")
+	}
+	h.key("q")
+	if !h.sawMsg(isMsg[tea.QuitMsg]) || h.m.interrupted {
+		t.Errorf("q did not quit cleanly; msgs %v", h.msgs)
+	}
+}
+
+func TestNewCodeReplacesCodeOnSameScreen(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	mustContain(t, h.view(), "K Q 1   X 7 Z   P 4 M")
+	h.key("n")
+	h.pump("a new code", func() bool { c := h.signInCode(); return c != nil && c.UserCode == "KQ2X7ZP4M" })
+	v := h.view()
+	mustContain(t, v, "K Q 2   X 7 Z   P 4 M", "earlier one no longer works")
+	if strings.Contains(v, "K Q 1") {
+		t.Errorf("old code still shown:\n%s", v)
+	}
+	// The old wait was cancelled and its outcome dropped: approving signs in.
+	h.approve()
+	h.pump("sign-in", func() bool { return h.s.SignedIn })
+}
+
+func TestBrowserSignInWithPastedRedirect(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.key("b")
+	h.pump("the browser prompt", h.m.browserShown)
+	v := h.view()
+	mustContain(t, v, "Browser sign-in", "Switched to browser sign-in.", "ssh -L 53682:localhost:53682 tech@jump", "Paste URL:", "p paste URL")
+	h.key("c")
+	if !h.sawMsg(func(m tea.Msg) bool {
+		return strings.Contains(fmt.Sprintf("%T", m), "setClipboardMsg") && strings.HasPrefix(fmt.Sprint(m), "https://login.example/authorize")
+	}) {
+		t.Error("c did not copy the sign-in address")
+	}
+	h.key("p")
+	mustContain(t, h.view(), "enter submit", "esc stop typing")
+	h.typeText("http://localhost:53682/?code=abc&state=xyz")
+	mustContain(t, h.view(), "Paste URL: http://localhost:53682/?code=abc&state=xyz")
+	h.key("enter")
+	h.pump("sign-in", func() bool { return h.s.SignedIn })
+	if h.e.Current().ID() == steps.SignIn && h.e.Current().Status() == steps.StatusFailed {
+		t.Fatalf("sign-in failed:\n%s", h.view())
+	}
+}
+
+func TestPasteMessageFillsRedirectField(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodBrowser}, Options{})
+	h.pump("the browser prompt", h.m.browserShown)
+	h.send(tea.PasteMsg{Content: "http://localhost:53682/?code=zz\x1b[2J\n"})
+	if !h.m.pasteFocus || h.m.paste.Value() != "http://localhost:53682/?code=zz" {
+		t.Fatalf("paste not taken: focus %v value %q", h.m.paste.Value() != "", h.m.paste.Value())
+	}
+	h.key("esc")
+	if h.m.pasteFocus {
+		t.Error("esc did not leave the field")
+	}
+	if h.m.quitting {
+		t.Error("esc in the field quit")
+	}
+}
+
+func TestCtrlCInterrupts(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.key("ctrl+c")
+	if !h.m.interrupted || !h.sawMsg(isMsg[tea.InterruptMsg]) {
+		t.Errorf("ctrl+c did not interrupt; msgs %v", h.msgs)
+	}
+}
+
+func TestEscCancelsSignIn(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.key("esc")
+	if !h.m.interrupted || !h.sawMsg(isMsg[tea.InterruptMsg]) {
+		t.Error("esc did not cancel the sign-in")
+	}
+}
+
+func TestYesConfirmsThePlanByItself(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice, Yes: true}, Options{Yes: true})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the organization picker", func() bool { return h.e.Current().ID() == steps.Mapping && h.m.activeAsk() != nil })
+	if len(h.s.Applied) != 2 {
+		t.Errorf("applied %d changes, want 2", len(h.s.Applied))
+	}
+	// The plan stays on record; --yes never answers the picker.
+	h.key("enter")
+	h.pump("the end", h.e.Finished)
+	if h.s.Organization.ID != "org-0" {
+		t.Errorf("enter picked %q, want the first organization", h.s.Organization.ID)
+	}
+}
+
+func TestDeclinedPlanStops(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
+	h.key("enter") // default is no
+	if !h.e.Finished() {
+		t.Fatal("not finished after declining")
+	}
+	mustContain(t, h.view(), "Stopped", "declined", "q/enter close")
+	if got := steps.ExitCode(h.e); got != 3 {
+		t.Errorf("exit code %d, want 3", got)
+	}
+}
+
+func TestDetachFromHealthWait(t *testing.T) {
+	ev := newEnv(t, 3)
+	ev.blockSleep.Store(true)
+	ev.platform.health = []string{platform.StatusPending}
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice, Org: "Contoso Ltd", Yes: true}, Options{Yes: true})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the health wait", func() bool {
+		if h.e.Current().ID() != steps.Health {
+			return false
+		}
+		d := healthDetail(h.e.Current().Snapshot(h.s))
+		return d != nil && d.Probes > 0
+	})
+	v := h.view()
+	mustContain(t, v, "Integration: ", "pending", "up to 24 hours", "d detach", "First data expected")
+	if !h.m.needClock() || h.m.needSpin() {
+		t.Errorf("idle health wait: clock %v spin %v; want a clock and no spinner", h.m.needClock(), h.m.needSpin())
+	}
+	h.key("d")
+	if !h.e.Finished() {
+		t.Fatalf("d did not detach:\n%s", h.view())
+	}
+	mustContain(t, h.view(), "Detached", "itdr-onboard status")
+	if got := steps.ExitCode(h.e); got != 4 {
+		t.Errorf("exit code %d, want 4", got)
+	}
+	if h.m.needClock() || h.m.needSpin() {
+		t.Error("ticks still wanted on the final screen")
+	}
+}
+
+func TestBlockedDeviceCodeOffersBrowser(t *testing.T) {
+	ev := newEnv(t, 3)
+	ev.auth.blocked = true
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the failure", h.e.Finished)
+	mustContain(t, h.view(), "AADSTS530035", "b use browser", "r retry")
+	h.key("b")
+	h.pump("the browser prompt", h.m.browserShown)
+	ev.auth.mu.Lock()
+	ev.auth.blocked = false
+	ev.auth.mu.Unlock()
+	h.approve()
+	h.pump("sign-in", func() bool { return h.s.SignedIn })
+}
+
+func TestSmallTerminalKeepsCodeAndURL(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 12})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.key("r") // the QR does not fit: a note instead
+	content := h.m.View().Content
+	ls := strings.Split(content, "\n")
+	if len(ls) > 12 {
+		t.Errorf("%d lines at 40x12", len(ls))
+	}
+	for _, l := range ls {
+		if ansi.StringWidth(l) > 40 {
+			t.Errorf("line too wide: %q", ansi.Strip(l))
+		}
+	}
+	v := ansi.Strip(content)
+	mustContain(t, v, "https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M", "Sign-in (2/5)")
+	// Tiny and zero sizes do not panic.
+	for _, sz := range [][2]int{{1, 1}, {0, 0}, {20, 6}, {300, 100}} {
+		h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		_ = h.m.View()
+	}
+}
+
+func TestPickerScrollsAndFilters(t *testing.T) {
+	h := newHarness(t, newEnv(t, 5000), steps.Options{AuthMethod: auth.MethodDevice, Yes: true}, Options{Yes: true})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the picker", func() bool { return h.e.Current().ID() == steps.Mapping && h.m.activeAsk() != nil })
+	mustContain(t, h.view(), "5001 of 5001")
+	for i := 0; i < 40; i++ {
+		h.key("down")
+	}
+	v := h.view()
+	mustContain(t, v, "> Customer 0040")
+	if strings.Contains(v, "Customer 0000") {
+		t.Error("list did not scroll")
+	}
+	h.typeText("customer 12")
+	mustContain(t, h.view(), "> Customer 0012", "111 of 5001")
+	h.key("backspace")
+	mustContain(t, h.view(), "1111 of 5001")
+	h.key("esc")
+	mustContain(t, h.view(), "5001 of 5001")
+	h.typeText("zzzz")
+	mustContain(t, h.view(), "no organization matches")
+	h.key("enter") // nothing to pick: nothing happens
+	if h.m.activeAsk() == nil {
+		t.Error("enter with no match answered the question")
+	}
+}
+
+func TestIdleModelSchedulesNoTicks(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	// With animation on, the countdown gets one clock tick and no spinner.
+	h.m.anim = true
+	cmd := h.m.ticks()
+	if cmd == nil || !h.m.clockPending || h.m.spinPending {
+		t.Fatalf("sign-in with a code: clock %v spin %v", h.m.clockPending, h.m.spinPending)
+	}
+	if h.m.ticks() != nil {
+		t.Error("a second tick was scheduled while one is pending")
+	}
+}
