@@ -58,6 +58,10 @@ type Executor struct {
 	Receipts *Receipts
 	Session  *Session // read-only use: receipt contents
 
+	// OpenConsent, when set, is handed the admin-consent URL of a
+	// --consent handoff (the demo plays the Global Administrator with it).
+	OpenConsent func(ctx context.Context, url string) error
+
 	CheckTimeout time.Duration
 	Now          func() time.Time
 	Sleep        func(ctx context.Context, d time.Duration) error
@@ -167,11 +171,17 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		p, ap, err := x.Receipts.Write(x.Session, x.now())
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
+	case FindIntegration:
+		in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
+		return IntegrationFound{Integration: in, Err: err}
 	case FindOrgs:
 		orgs, err := x.Platform.AllOrganizations(ctx, e.Query)
 		return OrgsFound{Query: e.Query, Orgs: orgs, Err: err}
 	case Consent:
 		res, err := x.consent(ctx)
+		return ConsentDone{At: x.now(), Result: res, Err: err}
+	case AwaitConsent:
+		res, err := x.awaitConsent(ctx, emit)
 		return ConsentDone{At: x.now(), Result: res, Err: err}
 	case Wait:
 		_ = x.sleep(ctx, e.D)
@@ -227,7 +237,9 @@ func panicEvent(eff Effect, err error) Event {
 		return ReceiptWritten{Err: err}
 	case FindOrgs:
 		return OrgsFound{Err: err}
-	case Consent:
+	case FindIntegration:
+		return IntegrationFound{Err: err}
+	case Consent, AwaitConsent:
 		return ConsentDone{Err: err}
 	case Map:
 		return Mapped{Err: err}
@@ -243,9 +255,14 @@ func panicEvent(eff Effect, err error) Event {
 
 // consent makes sure the platform's service principal exists and holds
 // every application permission (and delegated grant) the platform asks for,
-// then reads them back.
+// then reads them back. It first refuses a tenant mapped to another
+// organization (unless --remap), so nothing is granted for a mapping that
+// cannot happen. Every write goes to the audit trail.
 func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	var res ConsentResult
+	if err := x.precheckMapping(ctx); err != nil {
+		return res, err
+	}
 	app, err := x.App(ctx)
 	if err != nil {
 		return res, err
@@ -257,72 +274,49 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	if sp == nil {
 		created, err := x.Graph.CreateServicePrincipal(ctx, app.AppID)
 		if err != nil {
-			// 650051 "already present": it may be ours and intact by now.
-			if ce := Classify650051(err); ce.Kind == SPPresent {
+			ce := Classify650051(err)
+			if ce.Kind == SPPresent {
+				// 650051 "already present": it may be ours and intact by
+				// now (reuse it), or a soft-deleted copy (wait).
 				if again, gerr := x.Graph.ServicePrincipalByAppID(ctx, app.AppID); gerr == nil && again != nil {
 					sp = again
+				} else if dl, ok := x.Graph.(deletedSPLister); ok {
+					if del, derr := dl.DeletedServicePrincipals(ctx, app.AppID); derr == nil && len(del) > 0 {
+						ce.DeletedAt = del[0].DeletedDateTime
+					}
 				}
 			}
 			if sp == nil {
+				if ce.Kind != "" {
+					return res, ce
+				}
 				return res, err
 			}
 		} else {
 			sp = &created
 			res.Created = true
 			res.RequestIDs = append(res.RequestIDs, created.RequestID)
+			x.audit("consent/create-service-principal", "Created the service principal of "+app.DisplayName+" ("+created.ID+")",
+				"POST /servicePrincipals", created.RequestID)
 		}
 	}
 	res.ServicePrincipalID = sp.ID
 
-	resources := map[string]*m365.ServicePrincipal{}
-	resource := func(appID string) (*m365.ServicePrincipal, error) {
-		if r, ok := resources[appID]; ok {
-			return r, nil
-		}
-		r, err := x.Graph.ServicePrincipalByAppID(ctx, appID)
-		if err != nil {
-			return nil, err
-		}
-		resources[appID] = r
-		return r, nil
-	}
+	resource := x.resourceLookup(ctx)
 	have, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
 	if err != nil {
 		return res, err
 	}
 	held := map[string]bool{}
 	for _, a := range have {
-		held[a.ResourceID+"/"+a.AppRoleID] = true
+		held[strings.ToLower(a.ResourceID+"/"+a.AppRoleID)] = true
 	}
-	type want struct{ resourceID, roleID, label string }
-	var wants []want
-	for _, p := range app.ApplicationPermissions {
-		r, err := resource(p.ResourceAppID)
-		if err != nil {
-			return res, err
-		}
-		name := p.ResourceDisplayName
-		if name == "" {
-			name = p.ResourceAppID
-		}
-		if r == nil {
-			return res, &ConsentError{Kind: InvalidPermissions, Permission: p.Permission, Resource: name,
-				Err: fmt.Errorf("the resource %s has no service principal in this tenant", name)}
-		}
-		roleID := ""
-		for _, ar := range r.AppRoles {
-			if ar.Value == p.Permission {
-				roleID = ar.ID
-			}
-		}
-		if roleID == "" {
-			return res, &ConsentError{Kind: InvalidPermissions, Permission: p.Permission, Resource: r.DisplayName,
-				Err: fmt.Errorf("AADSTS650051: Claim is invalid: %s does not exist on resource '%s'", p.Permission, r.DisplayName)}
-		}
-		wants = append(wants, want{r.ID, roleID, r.DisplayName + ": " + p.Permission})
+	wants, err := x.wantedAppRoles(ctx, app, resource)
+	if err != nil {
+		return res, err
 	}
 	for _, w := range wants {
-		if held[w.resourceID+"/"+w.roleID] {
+		if held[strings.ToLower(w.resourceID+"/"+w.roleID)] {
 			res.AlreadyGranted = append(res.AlreadyGranted, w.label)
 			continue
 		}
@@ -332,6 +326,7 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 		}
 		res.Granted = append(res.Granted, w.label)
 		res.RequestIDs = append(res.RequestIDs, a.RequestID)
+		x.audit("consent/grant", "Granted "+w.label+" to "+app.DisplayName, "POST /servicePrincipals/{id}/appRoleAssignedTo", a.RequestID)
 	}
 	if len(app.DelegatedPermissions) > 0 {
 		grants, err := x.Graph.OAuth2PermissionGrants(ctx, sp.ID)
@@ -350,7 +345,7 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 			scope := strings.Join(d.Scopes, " ")
 			found := false
 			for _, g := range grants {
-				if g.ResourceID == r.ID && g.ConsentType == "AllPrincipals" && containsAll(g.Scope, d.Scopes) {
+				if strings.EqualFold(g.ResourceID, r.ID) && strings.EqualFold(g.ConsentType, "AllPrincipals") && containsAll(g.Scope, d.Scopes) {
 					found = true
 				}
 			}
@@ -365,25 +360,25 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 			}
 			res.Granted = append(res.Granted, label)
 			res.RequestIDs = append(res.RequestIDs, g.RequestID)
+			x.audit("consent/grant", "Granted "+label+" to "+app.DisplayName, "POST /oauth2PermissionGrants", g.RequestID)
 		}
 	}
 	// Read back: every wanted application permission is now held.
-	if len(res.Granted) > 0 {
-		after, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
-		if err != nil {
-			return res, err
-		}
-		now := map[string]bool{}
-		for _, a := range after {
-			now[a.ResourceID+"/"+a.AppRoleID] = true
-		}
-		for _, w := range wants {
-			if !now[w.resourceID+"/"+w.roleID] {
-				return res, fmt.Errorf("consent verification: %s was granted but is not held", w.label)
-			}
+	after, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
+	if err != nil {
+		return res, fmt.Errorf("consent verification: %w", err)
+	}
+	now := map[string]bool{}
+	for _, a := range after {
+		now[strings.ToLower(a.ResourceID+"/"+a.AppRoleID)] = true
+	}
+	for _, w := range wants {
+		if !now[strings.ToLower(w.resourceID+"/"+w.roleID)] {
+			return res, fmt.Errorf("consent verification: %s was granted but is not held", w.label)
 		}
 	}
 	sort.Strings(res.Granted)
+	sort.Strings(res.AlreadyGranted)
 	return res, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"itdr-onboard/checks"
 	"itdr-onboard/platform"
 )
 
@@ -31,7 +32,10 @@ type ConsentError struct {
 	Kind       Consent650051 // "" when not a 650051
 	Permission string        // the permission at fault (InvalidPermissions)
 	Resource   string
-	Err        error
+	// DeletedAt is when the soft-deleted copy was deleted (SPPresent, when
+	// deleted items showed it).
+	DeletedAt string
+	Err       error
 }
 
 func (e *ConsentError) Error() string {
@@ -68,14 +72,24 @@ func Classify650051(err error) *ConsentError {
 
 // MappingDetail is the mapping screen's payload.
 type MappingDetail struct {
-	Orgs     []platform.Organization
-	Chosen   *platform.Organization
-	Phase    string // "finding", "picking", "consent", "waiting", "mapping"
-	Attempts int    // consent attempts
+	Orgs   []platform.Organization
+	Chosen *platform.Organization
+	// Phase: "finding", "picking", "consent", "handoff", "waiting",
+	// "roles" (applying role fixes deferred to consent), "mapping".
+	Phase    string
+	Attempts int // consent attempts
 	// RetryAt is when the next consent attempt runs (soft-deleted wait).
 	RetryAt time.Time
-	Reason  string
-	Consent *ConsentResult
+	// WaitBudget is how long the soft-deleted wait may last in total
+	// (--consent-wait), WaitUsed how much of it is planned so far.
+	WaitBudget, WaitUsed time.Duration
+	Reason               string
+	Consent              *ConsentResult
+	// ConsentURL is the admin-consent URL of a --consent handoff (the TUI
+	// shows it with a QR code); HandoffNote is what the last attempt to
+	// use it said.
+	ConsentURL  string
+	HandoffNote string
 }
 
 // MappingStep picks the organization, grants consent (with the guided
@@ -87,19 +101,32 @@ type MappingStep struct {
 	waitSum time.Duration
 	backoff time.Duration
 	allOrgs bool
+	// consentOnly: the reauthorize flow (no organization, no mapping).
+	consentOnly bool
+	// deferred are the role fixes still to apply after consent.
+	deferred []checks.Change
 }
 
 // NewMappingStep builds the step.
 func NewMappingStep() *MappingStep { return &MappingStep{status: StatusPending} }
 
-func (p *MappingStep) ID() ID         { return Mapping }
-func (p *MappingStep) Title() string  { return "Mapping" }
+func (p *MappingStep) ID() ID { return Mapping }
+func (p *MappingStep) Title() string {
+	if p.consentOnly {
+		return "Consent"
+	}
+	return "Mapping"
+}
 func (p *MappingStep) Status() Status { return p.status }
 
 func (p *MappingStep) Enter(s *Session) []Effect {
 	p.status, p.fail = StatusRunning, nil
-	p.d = MappingDetail{Phase: "finding"}
+	p.d = MappingDetail{Phase: "finding", WaitBudget: s.Opt.ConsentWait}
 	p.waitSum, p.backoff = 0, 0
+	p.deferred = nil
+	if p.consentOnly {
+		return p.startConsent(s)
+	}
 	p.allOrgs = s.Opt.Org == ""
 	return []Effect{FindOrgs{Query: s.Opt.Org}}
 }
@@ -171,12 +198,66 @@ func levenshtein(a, b string) int {
 func (p *MappingStep) choose(s *Session, o platform.Organization) []Effect {
 	s.Organization = o
 	p.d.Chosen = &o
-	p.d.Phase = "consent"
+	return p.startConsent(s)
+}
+
+func (p *MappingStep) startConsent(s *Session) []Effect {
 	p.d.Attempts = 1
 	if s.Opt.ConsentHandoff {
-		p.d.Reason = "waiting for a Global Administrator to grant consent with the admin-consent URL"
+		p.d.Phase = "handoff"
+		p.d.Reason = "waiting for a Global Administrator of the tenant to grant consent with the admin-consent URL"
+		return []Effect{AwaitConsent{}}
 	}
+	p.d.Phase = "consent"
 	return []Effect{Consent{}}
+}
+
+// alreadyMapped fails the step when err says the tenant is mapped to
+// another organization.
+func (p *MappingStep) alreadyMapped(s *Session, err error) bool {
+	var pe *platform.Error
+	if !errors.As(err, &pe) || pe.Code != "tenant_already_mapped" {
+		return false
+	}
+	other := pe.OrganizationName
+	if other == "" {
+		other = "another organization"
+	}
+	p.status = StatusFailed
+	p.fail = &Failure{Kind: FailStopped,
+		Message: fmt.Sprintf("This tenant is already mapped to the organization %q (%s).", other, pe.OrganizationID),
+		Remedy: "The mapping was not changed and no consent was granted. To move the tenant to " + s.Organization.Name +
+			", run again with --remap; to check the existing mapping: itdr-onboard status --tenant " + s.TenantID + ".",
+		Err: err}
+	return true
+}
+
+// consented records a successful consent and moves on: deferred role
+// fixes first, then the mapping.
+func (p *MappingStep) consented(s *Session, r ConsentResult) []Effect {
+	s.Consent = r
+	p.d.Consent = &r
+	p.d.Reason, p.d.RetryAt = "", time.Time{}
+	if p.consentOnly {
+		p.status = StatusDone
+		return nil
+	}
+	for _, c := range s.Deferred {
+		if c.Order != checks.OrderCreateSP {
+			p.deferred = append(p.deferred, c)
+		}
+	}
+	s.Deferred = nil
+	if len(p.deferred) > 0 {
+		p.d.Phase = "roles"
+		return []Effect{ApplyChange{Change: p.deferred[0]}}
+	}
+	return p.mapNow(s)
+}
+
+func (p *MappingStep) mapNow(s *Session) []Effect {
+	p.d.Phase = "mapping"
+	return []Effect{Map{OrgID: s.Organization.ID, Remap: s.Opt.Remap}}
 }
 
 func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
@@ -229,28 +310,57 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		}
 		p.status = StatusFailed
 		p.fail = &Failure{Kind: FailUsage, Message: fmt.Sprintf("Unknown organization %q.", ev.Value)}
+	case ConsentHandoff:
+		p.d.ConsentURL = ev.URL
+		p.d.HandoffNote = ev.Note
 	case ConsentDone:
+		if p.status != StatusRunning {
+			return nil
+		}
 		if ev.Err == nil {
-			s.Consent = ev.Result
-			c := ev.Result
-			p.d.Consent = &c
-			p.d.Phase = "mapping"
-			p.d.Reason = ""
-			return []Effect{Map{OrgID: s.Organization.ID, Remap: s.Opt.Remap}}
+			return p.consented(s, ev.Result)
+		}
+		if p.alreadyMapped(s, ev.Err) {
+			return nil
 		}
 		return p.consentFailed(s, ev)
 	case Waited:
+		if p.d.Phase != "waiting" {
+			return nil
+		}
 		p.d.Attempts++
 		p.d.Phase = "consent"
 		return []Effect{Consent{}}
-	case Mapped:
+	case ChangeApplied:
+		if p.d.Phase != "roles" || len(p.deferred) == 0 {
+			return nil
+		}
 		if ev.Err != nil {
-			var pe *platform.Error
-			if errors.As(ev.Err, &pe) && pe.Code == "tenant_already_mapped" {
-				p.status = StatusFailed
-				p.fail = &Failure{Kind: FailStopped,
-					Message: fmt.Sprintf("This tenant is already mapped to the organization %q (%s).", pe.OrganizationName, pe.OrganizationID),
-					Remedy:  "Nothing was changed. To move it to " + s.Organization.Name + ", run again with --remap.", Err: ev.Err}
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError,
+				Message: fmt.Sprintf("Consent succeeded, but applying %q failed: %v", p.deferred[0].Summary, ev.Err),
+				Remedy:  "Retry (r, or run the same command again): it re-checks and applies only what is still missing.", Err: ev.Err}
+			return []Effect{WriteReceipt{}}
+		}
+		s.Applied = append(s.Applied, ev.Applied)
+		p.deferred = p.deferred[1:]
+		if len(p.deferred) > 0 {
+			return []Effect{ApplyChange{Change: p.deferred[0]}}
+		}
+		return []Effect{WriteReceipt{}}
+	case ReceiptWritten:
+		if ev.Err == nil && ev.Path != "" {
+			s.ReceiptPath, s.AuditPath = ev.Path, ev.AuditPath
+		}
+		if p.status == StatusRunning && p.d.Phase == "roles" {
+			return p.mapNow(s)
+		}
+	case Mapped:
+		if p.status != StatusRunning || p.d.Phase != "mapping" {
+			return nil
+		}
+		if ev.Err != nil {
+			if p.alreadyMapped(s, ev.Err) {
 				return nil
 			}
 			p.status = StatusFailed
@@ -264,6 +374,18 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 }
 
 func (p *MappingStep) consentFailed(s *Session, ev ConsentDone) []Effect {
+	if errors.Is(ev.Err, ErrHandoffTimeout) {
+		p.status = StatusFailed
+		wait := "the wait"
+		if s.Opt.Wait > 0 {
+			wait = "--wait " + s.Opt.Wait.String()
+		}
+		p.fail = &Failure{Kind: FailStopped,
+			Message: "No Global Administrator granted consent within " + wait + "; the tenant was not mapped.",
+			Remedy:  "Send the admin-consent URL to a Global Administrator of the tenant (" + p.d.ConsentURL + "), then run again; or run with --consent direct if you are one.",
+			Err:     ev.Err}
+		return nil
+	}
 	ce := Classify650051(ev.Err)
 	switch ce.Kind {
 	case InvalidPermissions:
@@ -282,10 +404,13 @@ func (p *MappingStep) consentFailed(s *Session, ev ConsentDone) []Effect {
 			Err:    ev.Err}
 		return nil
 	case SPPresent:
+		if p.d.Phase == "handoff" {
+			break
+		}
 		if p.d.Attempts == 1 {
 			// The onboarding guide's advice: run it once more straight away.
 			p.d.Attempts++
-			p.d.Reason = "AADSTS650051 on the first try; trying once more as Microsoft advises."
+			p.d.Reason = "AADSTS650051 (the platform's service principal is already present) on the first try; trying once more at once, as the onboarding guide advises."
 			return []Effect{Consent{}}
 		}
 		if p.backoff == 0 {
@@ -296,18 +421,24 @@ func (p *MappingStep) consentFailed(s *Session, ev ConsentDone) []Effect {
 		if p.waitSum+p.backoff > s.Opt.ConsentWait {
 			p.status = StatusFailed
 			p.fail = &Failure{Kind: FailError,
-				Message: fmt.Sprintf("AADSTS650051: the platform's service principal is still being deleted after %s of waiting.", s.Opt.ConsentWait),
+				Message: fmt.Sprintf("AADSTS650051: the platform's service principal is still being deleted after %s of waiting (%d attempts).", p.waitSum, p.d.Attempts),
 				Remedy:  "Microsoft needs 5 to 15 minutes to finish deleting it; retry later (r, or run the same command again). Deleting the enterprise app again does not speed it up.",
 				Err:     ev.Err}
 			return nil
 		}
 		p.waitSum += p.backoff
+		p.d.WaitUsed = p.waitSum
 		p.d.Phase = "waiting"
 		p.d.RetryAt = ev.At.Add(p.backoff)
-		p.d.Reason = "AADSTS650051: an earlier copy of the platform's service principal is still being deleted (this takes Microsoft 5 to 15 minutes). Retrying when it is gone."
+		why := "an earlier copy of the platform's service principal is still being deleted"
+		if ce.DeletedAt != "" {
+			why += " (deleted " + ce.DeletedAt + ")"
+		}
+		p.d.Reason = fmt.Sprintf("AADSTS650051: %s; Microsoft takes 5 to 15 minutes to finish. Attempt %d failed; retrying in %s (waiting at most %s in all).",
+			why, p.d.Attempts, p.backoff, s.Opt.ConsentWait)
 		return []Effect{Wait{D: p.backoff}}
 	}
-	if p.d.Attempts == 1 {
+	if p.d.Attempts == 1 && p.d.Phase != "handoff" {
 		p.d.Attempts++
 		return []Effect{Consent{}}
 	}
@@ -330,10 +461,17 @@ func (p *MappingStep) Snapshot(s *Session) Snapshot {
 		snap.Line = "granting the platform's permissions in the tenant"
 	case d.Phase == "waiting":
 		snap.Line = "waiting for Microsoft to finish deleting an old service principal"
+	case d.Phase == "handoff":
+		snap.Line = "waiting for a Global Administrator to grant consent"
+		snap.Next = []Option{OptCopy, OptQR}
+	case d.Phase == "roles":
+		snap.Line = "assigning the platform's directory roles"
 	case d.Phase == "mapping":
 		snap.Line = "mapping the tenant to " + s.Organization.Name
 	}
-	if p.status == StatusDone {
+	if p.status == StatusDone && p.consentOnly {
+		snap.Line = "consent granted and verified"
+	} else if p.status == StatusDone {
 		snap.Line = "mapped to " + s.Organization.Name
 	}
 	return snap

@@ -102,6 +102,7 @@ type PrereqStep struct {
 	status         Status
 	fail           *Failure
 	resolving      bool
+	lookingUp      bool
 }
 
 // NewPrereqStep builds the step from the registered prerequisite checks.
@@ -145,9 +146,8 @@ func (p *PrereqStep) Enter(s *Session) []Effect {
 func (p *PrereqStep) Resume(s *Session) []Effect {
 	p.status, p.fail, p.phase = StatusRunning, nil, 1
 	effs := p.set.start(p.tenant)
-	if len(effs) == 0 {
-		return p.finishPhase(s)
-	}
+	p.lookingUp = true
+	effs = append(effs, FindIntegration{})
 	return effs
 }
 
@@ -166,10 +166,17 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 		if !p.set.done(s, ev) {
 			return nil
 		}
+	case IntegrationFound:
+		p.lookingUp = false
+		// A failed lookup is not fatal here: the mapping step asks again.
+		if ev.Err == nil && ev.Integration != nil {
+			in := *ev.Integration
+			s.Existing = &in
+		}
 	default:
 		return nil
 	}
-	if p.resolving || !p.set.complete() {
+	if p.resolving || p.lookingUp || !p.set.complete() {
 		return nil
 	}
 	return p.finishPhase(s)
@@ -197,6 +204,11 @@ func (p *PrereqStep) finishPhase(s *Session) []Effect {
 	}
 	if p.phase == 0 {
 		p.status = StatusPaused
+		return nil
+	}
+	if mappedElsewhere(s.Existing, s.Opt.Org) && !s.Opt.Remap {
+		p.status = StatusFailed
+		p.fail = alreadyMappedFailure(s.Existing, s.Opt.Org)
 		return nil
 	}
 	p.status = StatusDone

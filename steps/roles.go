@@ -260,6 +260,9 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		if ev.Err != nil {
+			if effs, ok := p.deferToConsent(s, ev.Err); ok {
+				return effs
+			}
 			p.status = StatusFailed
 			p.fail = &Failure{Kind: FailError,
 				Message: fmt.Sprintf("Applying %q failed: %v", p.queue[0].Summary, ev.Err),

@@ -85,12 +85,18 @@ type Session struct {
 	Plan     []checks.Change
 	Applied  []checks.Applied
 	Declined bool
+	// Deferred are accepted role-fix changes that could not be applied
+	// because creating the platform's service principal hit AADSTS650051;
+	// the mapping step applies them once consent has created it.
+	Deferred []checks.Change
 
 	ReceiptPath, AuditPath string
 
 	Organization platform.Organization
 	Integration  platform.Integration
-	Consent      ConsentResult
+	// Existing is the tenant's integration found right after sign-in.
+	Existing *platform.Integration
+	Consent  ConsentResult
 
 	Billable      int
 	MFARegistered int

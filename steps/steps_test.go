@@ -66,7 +66,7 @@ func TestPrereqsPauseForSignInThenResume(t *testing.T) {
 	if e.Current().ID() != Prereqs {
 		t.Fatalf("prereqs should resume after sign-in, current %s", e.Current().ID())
 	}
-	want := []Effect{RunCheck{ID: "graph.exchange-licence"}, RunCheck{ID: "exo.audit-log"}}
+	want := []Effect{RunCheck{ID: "graph.exchange-licence"}, RunCheck{ID: "exo.audit-log"}, FindIntegration{}}
 	if !reflect.DeepEqual(effects(jobs), want) {
 		t.Fatalf("resume: %#v", effects(jobs))
 	}
@@ -106,6 +106,7 @@ func TestBlockingPrereqNamesRemedy(t *testing.T) {
 	feed(e, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
+	feed(e, IntegrationFound{})
 	feed(e, CheckDone{ID: "graph.exchange-licence", Result: checks.Result{Outcome: checks.Fail, Summary: "only EXCHANGE_S_FOUNDATION", Remedy: "buy a licence"}})
 	// A fixable failure does not block.
 	feed(e, CheckDone{ID: "exo.audit-log", Result: checks.Result{Outcome: checks.Fail, Summary: "off",
@@ -125,6 +126,7 @@ func toRoles(t *testing.T, opt Options) (*Engine, *Session, []Job) {
 	feed(e, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
+	feed(e, IntegrationFound{})
 	feed(e, pass("graph.exchange-licence"))
 	jobs := feed(e, CheckDone{ID: "exo.audit-log", Result: checks.Result{Outcome: checks.Fail, Summary: "off",
 		Changes: []checks.Change{{ID: "audit", CheckID: "exo.audit-log", Order: 30, Summary: "Turn on audit"}}}})
@@ -424,5 +426,32 @@ func TestExpiredCodeIssuesNewOne(t *testing.T) {
 	jobs := feed(e, SignInFailed{Err: expired})
 	if !reflect.DeepEqual(effects(jobs), []Effect{StartDeviceCode{}}) {
 		t.Fatalf("want a fresh code: %#v", effects(jobs))
+	}
+}
+
+func TestMappedElsewhereStopsBeforeRoleFixes(t *testing.T) {
+	e, s := New(Options{AuthMethod: auth.MethodDevice, Org: "Contoso Ltd"}, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	signIn(t, e)
+	feed(e, TenantLoaded{})
+	feed(e, pass("graph.exchange-licence"))
+	feed(e, pass("exo.audit-log"))
+	jobs := feed(e, IntegrationFound{Integration: &platform.Integration{ID: "int_7", OrganizationID: "org_7", OrganizationName: "Fabrikam Inc", TenantID: "tid-1"}})
+	f := e.Failure()
+	if len(jobs) != 0 || f == nil || ExitCode(e) != 3 || !strings.Contains(f.Message, "Fabrikam Inc") || !strings.Contains(f.Remedy, "--remap") || len(s.Applied) != 0 {
+		t.Fatalf("jobs %#v failure %+v", effects(jobs), f)
+	}
+	// Mapped to the organization asked for: go on (mapping is idempotent).
+	e, _ = New(Options{AuthMethod: auth.MethodDevice, Org: "org_7"}, testInfos)
+	e.Start()
+	feed(e, pass("platform.subscription"))
+	signIn(t, e)
+	feed(e, TenantLoaded{})
+	feed(e, pass("graph.exchange-licence"))
+	feed(e, pass("exo.audit-log"))
+	feed(e, IntegrationFound{Integration: &platform.Integration{OrganizationID: "org_7", OrganizationName: "Fabrikam Inc"}})
+	if e.Current().ID() != Roles {
+		t.Fatalf("at %s", e.Current().ID())
 	}
 }
