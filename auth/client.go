@@ -102,10 +102,14 @@ func New(opt Options) (*Client, error) {
 	c.scopes.graph = opt.Endpoints.GraphScope()
 	c.scopes.exchange = opt.Endpoints.ExchangeScope()
 
+	// MSAL gets its own copy of the client whose transport retries
+	// throttled and failed identity requests.
+	msalHTTP := *opt.HTTPClient
+	msalHTTP.Transport = newRetryTransport(opt.HTTPClient.Transport)
 	popts := []public.Option{
 		public.WithAuthority(opt.Endpoints.AuthorityFor(opt.Tenant)),
 		public.WithInstanceDiscovery(opt.Endpoints.InstanceDiscovery),
-		public.WithHTTPClient(opt.HTTPClient),
+		public.WithHTTPClient(&msalHTTP),
 	}
 	switch mode {
 	case CacheFile:
