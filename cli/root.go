@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/auth"
-	"itdr-onboard/endpoints"
 	"itdr-onboard/internal/httpx"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
@@ -129,6 +128,9 @@ Exit codes: 0 healthy, 1 failed, 2 usage, 3 stopped for the technician
 	pf.StringVar(&g.stateDir, "state-dir", "", "where receipts, the audit trail and resume state live (default $XDG_STATE_HOME/itdr-onboard)")
 
 	root.AddCommand(newDemoCmd(g, io), newOnboardCmd(g, io), newSimCmd(g, io), newVersionCmd(io))
+	root.AddCommand(newSupportBundleCmd(g, io)) // issue 7 (cli/bundle.go)
+	root.AddCommand(newStatusCmd(g, io), newReauthorizeCmd(g, io), newUnmapCmd(g, io))
+	root.AddCommand(newCheckCmd(g, io), newSignoutCmd(g, io))
 	return root
 }
 
@@ -143,6 +145,7 @@ func addRunFlags(c *cobra.Command, f *runFlags) {
 	fl.DurationVar(&f.consentRetry, "consent-retry", 30*time.Second, "first wait before retrying consent after AADSTS650051 (service principal still being deleted)")
 	_ = fl.MarkHidden("poll-base")
 	_ = fl.MarkHidden("consent-retry")
+	fl.StringVar(&f.consent, "consent", "direct", "how the platform's permissions are granted: direct (with your sign-in) or handoff (show the admin-consent URL and QR for a Global Administrator elsewhere, then wait for the grant)")
 	fl.StringVar(&f.auth, "auth", "auto", "sign-in method: auto (device code when headless, else browser; switches when a tenant blocks device code), device, browser")
 }
 
@@ -183,6 +186,13 @@ func (f *runFlags) options(io IO) (steps.Options, error) {
 	}
 	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait,
 		PollBase: f.pollBase, ConsentRetryBase: f.consentRetry}
+	switch f.consent {
+	case "", "direct":
+	case "handoff":
+		opt.ConsentHandoff = true
+	default:
+		return steps.Options{}, usageError("--consent %q: use direct or handoff", f.consent)
+	}
 	switch m {
 	case auth.MethodAuto:
 		opt.AuthMethod = auth.DefaultMethod(io.Env)
@@ -200,6 +210,14 @@ func (f *runFlags) options(io IO) (steps.Options, error) {
 
 // drive runs the wizard with the chosen front-end and returns the exit code.
 func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Options, stateDir string, log *runLog) int {
+	// Issue 7 hook (cli/resume.go): SSH hint, one run per tenant (lock),
+	// resume offer (may fill opt.Org), progress file after every step.
+	rg, stopCode := beginRun(ctx, g, io, w, &opt, stateDir, log)
+	if rg == nil {
+		return stopCode
+	}
+	defer rg.release()
+	ctx = rg.ctx
 	eng, s := steps.New(opt, w.infos)
 	x := w.executor(s, stateDir)
 	r := steps.NewRunner(ctx, x, 8)
@@ -211,14 +229,15 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	case "tui":
 		code = runTUI(ctx, eng, r, io, g, opt)
 	case "json":
-		code = plain.Run(ctx, eng, r, plain.Auto{Yes: opt.Yes}, &plain.JSON{W: io.Out})
+		code = plain.Run(ctx, eng, r, plain.Auto{Yes: opt.Yes}, rg.reporter(&plain.JSON{W: io.Out}))
 	default:
 		var ans plain.Answerer = plain.Auto{Yes: opt.Yes}
 		if io.IsTTY {
 			ans = plain.Prompt{Yes: opt.Yes, In: bufio.NewReader(io.In), Out: io.Out}
 		}
-		code = plain.Run(ctx, eng, r, ans, &plain.Text{W: io.Out})
+		code = plain.Run(ctx, eng, r, ans, rg.reporter(&plain.Text{W: io.Out}))
 	}
+	code = rg.finish(eng, code) // issue 7: final progress; 3 when another run holds the tenant
 	log.Info("finished", "exit_code", code, "outcome", s.Outcome)
 	return code
 }
@@ -247,26 +266,9 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ep endpoints.Endpoints
-			switch {
-			case epFile != "":
-				ep, err = endpoints.Load(epFile)
-				if err != nil {
-					return usageError("%v", err)
-				}
-			case cloud != "":
-				ep, err = endpoints.ForCloud(cloud)
-				if err != nil {
-					return usageError("--cloud: %v", err)
-				}
-			default:
-				ep = endpoints.Global()
-			}
-			if clientID != "" {
-				if !auth.IsGUID(clientID) {
-					return usageError("--client-id %q is not an application (client) id GUID", clientID)
-				}
-				ep.ClientID = clientID
+			ep, err := selectEndpoints(cmd.Context(), connFlags{endpointsFile: epFile, cloud: cloud, clientID: clientID}, f.tenant, io.Err)
+			if err != nil {
+				return err
 			}
 			cm, err := auth.ParseCacheMode(cache)
 			if err != nil {

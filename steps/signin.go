@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"errors"
 	"fmt"
 
 	"itdr-onboard/auth"
@@ -66,16 +65,11 @@ func (p *SignInStep) browser(notice string) []Effect {
 	return []Effect{NewAttempt{}, StartBrowser{}}
 }
 
-func (p *SignInStep) failWith(kind FailKind, ae *auth.Error, next ...Option) {
+func (p *SignInStep) failWith(kind FailKind, ae *auth.Error) {
 	p.status = StatusFailed
 	p.d.Err = ae
 	p.fail = &Failure{Kind: kind, Message: ae.Message, Remedy: ae.Action, Err: ae}
-	p.fail.Remedy = ae.Action
-	if len(next) == 0 {
-		next = []Option{OptRetry}
-	}
 	p.d.Notice = ""
-	_ = next
 }
 
 func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
@@ -149,14 +143,13 @@ func (p *SignInStep) failed(s *Session, err error) []Effect {
 	case ae.Class == auth.ClassExpired && p.d.Method == auth.MethodDevice && p.d.CodesIssued < maxCodes:
 		p.d.Notice = "The code expired; here is a new one."
 		return []Effect{NewAttempt{}, StartDeviceCode{}}
-	case ae.SwitchToBrowser() && p.d.Method == auth.MethodDevice && s.Opt.AutoFallback:
+	case (ae.SwitchToBrowser() || ae.Class == auth.ClassMFARequired) && p.d.Method == auth.MethodDevice && s.Opt.AutoFallback:
+		// Blocked device code, or an MFA prompt the device-code flow could
+		// not satisfy: the browser (auth code + PKCE) can.
 		return p.browser(ae.Message + " Switched to browser sign-in.")
 	case ae.SwitchToBrowser() && p.d.Method == auth.MethodDevice:
 		p.failWith(FailStopped, ae)
 		p.fail.Remedy = ae.Message + " Use browser sign-in instead (--auth browser, or b on this screen)."
-		return nil
-	case errors.Is(err, errCancelled):
-		p.failWith(FailError, ae)
 		return nil
 	}
 	kind := FailError
@@ -168,8 +161,6 @@ func (p *SignInStep) failed(s *Session, err error) []Effect {
 	p.failWith(kind, ae)
 	return nil
 }
-
-var errCancelled = errors.New("cancelled")
 
 func (p *SignInStep) Snapshot(s *Session) Snapshot {
 	d := p.d

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/endpoints"
+)
+
+// connFlags are the flags that say where the services are: shared by every
+// command that talks to a tenant.
+type connFlags struct {
+	endpointsFile, cloud, clientID, tokenCache string
+}
+
+// selectEndpoints picks the endpoints: an endpoints file, --cloud, or the
+// cloud detected from the tenant's public openid-configuration (before
+// sign-in), falling back to Microsoft's global cloud.
+func selectEndpoints(ctx context.Context, c connFlags, tenant string, notice io.Writer) (endpoints.Endpoints, error) {
+	var ep endpoints.Endpoints
+	var err error
+	switch {
+	case c.endpointsFile != "":
+		ep, err = endpoints.Load(c.endpointsFile)
+		if err != nil {
+			return ep, usageError("%v", err)
+		}
+	case c.cloud != "":
+		ep, err = endpoints.ForCloud(c.cloud)
+		if err != nil {
+			return ep, usageError("--cloud: %v", err)
+		}
+	default:
+		ep = endpoints.Global()
+		if tenant != "" {
+			ep = detectCloud(ctx, ep, tenant, notice)
+		}
+	}
+	if c.clientID != "" {
+		if !auth.IsGUID(c.clientID) {
+			return ep, usageError("--client-id %q is not an application (client) id GUID", c.clientID)
+		}
+		ep.ClientID = c.clientID
+	}
+	return ep, nil
+}
+
+// detectCloud asks the global authority about the tenant; a tenant of a
+// sovereign cloud answers with its cloud's issuer. A failed lookup keeps the
+// global cloud (the prerequisites step reports an unknown tenant).
+func detectCloud(ctx context.Context, global endpoints.Endpoints, tenant string, notice io.Writer) endpoints.Endpoints {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	info, err := auth.ResolveTenant(ctx, global.HTTPClient(), global, tenant)
+	if err != nil || info.Cloud == "" || info.Cloud == endpoints.CloudGlobal {
+		return global
+	}
+	ep, err := endpoints.ForCloud(info.Cloud)
+	if err != nil {
+		return global
+	}
+	fmt.Fprintf(notice, "Tenant %s is in the %s cloud; using %s (override with --cloud).\n", tenant, info.Cloud, ep.Authority)
+	return ep
+}
