@@ -149,7 +149,7 @@ func (p *SignInStep) failed(s *Session, err error) []Effect {
 		return p.browser(ae.Message + " Switched to browser sign-in.")
 	case ae.SwitchToBrowser() && p.d.Method == auth.MethodDevice:
 		p.failWith(FailStopped, ae)
-		p.fail.Remedy = ae.Message + " Use browser sign-in instead (--auth browser, or b on this screen)."
+		p.fail.Remedy = "Use browser sign-in instead: press b on this screen, or run again with --auth browser (or --auth auto)."
 		return nil
 	}
 	kind := FailError

@@ -142,6 +142,12 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		if ev.Err == nil && ev.Path != "" {
 			t.printf("  receipt: %s\n  audit trail: %s\n", ev.Path, ev.AuditPath)
 		}
+	case steps.ConsentHandoff:
+		if ev.Note == "" {
+			t.printf("  Ask a Global Administrator of the tenant to open this admin-consent URL and accept:\n  %s\n  waiting for the grant to appear…\n", text.Line(ev.URL))
+		} else {
+			t.printf("  the admin-consent attempt said: %s\n", text.Line(ev.Note))
+		}
 	case steps.ConsentDone:
 		d, _ := snap.Detail.(*steps.MappingDetail)
 		if ev.Err == nil {
@@ -343,6 +349,12 @@ func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		if ev.Err == nil && ev.Path != "" {
 			j.emit(id, "receipt", map[string]any{"path": ev.Path, "audit_path": ev.AuditPath})
 		}
+	case steps.ConsentHandoff:
+		f := map[string]any{"url": ev.URL}
+		if ev.Note != "" {
+			f["note"] = ev.Note
+		}
+		j.emit(id, "consent_handoff", f)
 	case steps.ConsentDone:
 		if ev.Err == nil {
 			j.emit(id, "consent", map[string]any{"organization_id": s.Organization.ID, "organization": s.Organization.Name,

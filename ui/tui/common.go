@@ -93,6 +93,11 @@ func checkIcon(st theme.Styles, it steps.Item, now time.Time) string {
 // renderItems renders check rows: icon, label, summary; the remedy of a
 // row that did not pass goes under it.
 func renderItems(st theme.Styles, items []steps.Item, width int, now time.Time) []string {
+	return renderRows(st, items, width, now, true)
+}
+
+// renderRows is renderItems with the remedies optional.
+func renderRows(st theme.Styles, items []steps.Item, width int, now time.Time, remedies bool) []string {
 	lw := 0
 	for _, it := range items {
 		lw = max(lw, ansi.StringWidth(san(it.Label)))
@@ -113,7 +118,7 @@ func renderItems(st theme.Styles, items []steps.Item, width int, now time.Time) 
 			row += "  " + st.Check.Summary.Render(ansi.Truncate(summary, rest, st.Icons.Ellipsis))
 		}
 		out = append(out, row)
-		if it.Remedy != "" && !it.Running && it.Outcome != checks.Pass && it.Outcome != "" {
+		if remedies && it.Remedy != "" && !it.Running && it.Outcome != checks.Pass && it.Outcome != "" {
 			out = append(out, wrapStyled(st.Check.Remedy.Render, it.Remedy, "     "+st.Icons.Arrow+" ", width)...)
 		}
 	}

@@ -20,7 +20,7 @@ type OrgFilter struct {
 }
 
 type scored struct {
-	tier int // 0 exact, 1 prefix, 2 word prefix, 3 substring, 4 fuzzy
+	tier int // 0 exact, 1 prefix, 2 word prefix, 3 substring, 4 initials, 5 fuzzy
 	pos  int // where the match starts
 	ln   int // name length (shorter first)
 	idx  int
@@ -49,7 +49,8 @@ func (f *OrgFilter) Len() int { return len(f.names) }
 // starting with it, then names containing it, then fuzzy matches (the
 // query's letters in order, the first at the start of a word: "cs" finds
 // "Contoso Security"). Ties keep the earlier match position, the shorter
-// name, then the original order. An empty query returns every index in
+// name, then the original order. Initials ("wgb" for "Woodgrove Bank")
+// rank above other fuzzy matches. An empty query returns every index in
 // order. The returned slice belongs to the caller.
 func (f *OrgFilter) Filter(query string) []int {
 	q := strings.ToLower(strings.TrimSpace(query))
@@ -91,8 +92,10 @@ func (f *OrgFilter) Filter(query string) []int {
 			buf = append(buf, scored{tier, p, len(name), i})
 			continue
 		}
-		if p, ok := fuzzy(name, fq); ok {
+		if p, ok := initials(name, fq); ok {
 			buf = append(buf, scored{4, p, len(name), i})
+		} else if p, ok := fuzzy(name, fq); ok {
+			buf = append(buf, scored{5, p, len(name), i})
 		}
 	}
 	slices.SortFunc(buf, func(a, b scored) int {
@@ -122,6 +125,21 @@ func wordStartAt(s string, p int) bool {
 	}
 	r, _ := utf8.DecodeLastRuneInString(s[:p])
 	return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+}
+
+// initials reports whether q's bytes are the first letters of words of
+// name, in order (words may be skipped); it returns where the match starts.
+func initials(name, q string) (int, bool) {
+	j, start := 0, -1
+	for p := 0; p < len(name) && j < len(q); p++ {
+		if name[p] == q[j] && wordStartAt(name, p) {
+			if start < 0 {
+				start = p
+			}
+			j++
+		}
+	}
+	return start, j == len(q)
 }
 
 // fuzzy reports whether q's bytes appear in order in name with the first at

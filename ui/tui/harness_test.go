@@ -270,7 +270,7 @@ func newHarness(t *testing.T, ev *env, opt steps.Options, topt Options) *harness
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, ev: ev, e: e, s: s, now: t0.Add(10 * time.Second)}
 	x := &steps.Executor{Auth: ev.auth, Graph: ev.graph, Platform: ev.platform, Checks: ev.reg, Session: s,
-		Now:   func() time.Time { return t0 },
+		Now: func() time.Time { return t0 },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if ev.blockSleep.Load() && d > 0 {
 				<-ctx.Done()

@@ -59,8 +59,20 @@ func (in *lineInput) handleKey(k tea.KeyPressMsg) bool {
 
 // view renders the field: prompt, the tail of the value that fits, cursor.
 func (in *lineInput) view(st theme.Styles, prompt string, width int, focused bool, placeholder string) string {
+	return in.viewMasked(st, prompt, width, focused, placeholder, false)
+}
+
+// viewMasked is view; with maskQuery the part after "?" (a redirect URL's
+// authorization code and state) is shown as dots.
+func (in *lineInput) viewMasked(st theme.Styles, prompt string, width int, focused bool, placeholder string, maskQuery bool) string {
 	avail := width - ansi.StringWidth(prompt) - 1
 	v := string(in.value)
+	if i := strings.IndexByte(v, '?'); maskQuery && i >= 0 {
+		v = v[:i+1] + strings.Repeat("•", min(len(v)-i-1, 12))
+		if st.ASCII {
+			v = v[:i+1] + strings.Repeat("*", min(len(in.value)-i-1, 12))
+		}
+	}
 	if ansi.StringWidth(v) > avail && avail > 1 {
 		v = ansi.TruncateLeft(v, ansi.StringWidth(v)-avail+1, st.Icons.Ellipsis)
 	}

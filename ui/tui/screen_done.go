@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
 )
@@ -16,8 +14,7 @@ import (
 func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
 	var out []string
 	kv := func(k, v string) {
-		key := st.Done.Label.Render(fmt.Sprintf(" %-20s", k))
-		out = append(out, key+st.Done.Value.Render(ansi.Truncate(v, max(width-21, 4), st.Icons.Ellipsis)))
+		out = append(out, wrapStyled(st.Done.Value.Render, v, st.Done.Label.Render(fmt.Sprintf(" %-20s", k)), width)...)
 	}
 	switch s.Outcome {
 	case "dry-run":

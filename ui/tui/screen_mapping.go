@@ -2,7 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
@@ -26,7 +29,7 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 	if d != nil && snap.Fail == nil {
 		switch d.Phase {
 		case "finding":
-			out = append(out, " "+spin+"Listing the platform's organizations"+st.Icons.Ellipsis)
+			out = append(out, wrapStyled(st.App.Text.Render, "Listing the platform's organizations"+st.Icons.Ellipsis, " "+spin, width)...)
 		case "picking":
 			out = append(out, " "+st.App.Muted.Render(san(snap.Line)))
 		case "consent":
@@ -42,10 +45,29 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 			left := d.RetryAt.Sub(now)
 			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" "+st.Code.Expiring.Render("Retrying consent in "+countdown(left))+
 				st.App.Muted.Render(fmt.Sprintf("  (attempt %d so far)", d.Attempts)))
+			if d.WaitBudget > 0 {
+				out = append(out, st.App.Muted.Render(fmt.Sprintf("   %s of the %s wait budget planned so far", human(d.WaitUsed), human(d.WaitBudget))))
+			}
 			out = append(out, wrapStyled(st.App.Text.Render, d.Reason, "   ", width)...)
 			out = append(out, st.App.Muted.Render("   You can leave this running; nothing needs doing in the portal."))
+		case "handoff":
+			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" Waiting for a Global Administrator of the tenant to grant consent.")
+			if d.ConsentURL != "" {
+				out = append(out, st.App.Muted.Render(" Send them this admin-consent address (c copies it, r shows a QR code):"))
+				for _, l := range strings.Split(ansi.Hardwrap(san(d.ConsentURL), max(width-2, 8), false), "\n") {
+					out = append(out, " "+st.Code.URL.Render(l))
+				}
+			} else {
+				out = append(out, wrapStyled(st.App.Text.Render, "Preparing the admin-consent address"+st.Icons.Ellipsis, " "+spin, width)...)
+			}
+			if d.HandoffNote != "" {
+				out = append(out, wrapStyled(st.Notice.Render, d.HandoffNote, " ", width)...)
+			}
+			out = append(out, st.App.Muted.Render(" This screen goes on by itself once consent is granted."))
+		case "roles":
+			out = append(out, wrapStyled(st.App.Text.Render, "Assigning the platform's directory roles"+st.Icons.Ellipsis, " "+spin, width)...)
 		case "mapping":
-			out = append(out, " "+spin+"Mapping the tenant to the organization"+st.Icons.Ellipsis)
+			out = append(out, wrapStyled(st.App.Text.Render, "Mapping the tenant to the organization"+st.Icons.Ellipsis, " "+spin, width)...)
 		}
 		if c := d.Consent; c != nil {
 			line := fmt.Sprintf("%d permission(s) granted now, %d already granted", len(c.Granted), len(c.AlreadyGranted))

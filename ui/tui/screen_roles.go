@@ -28,7 +28,9 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 		out = append(out, " "+st.App.Muted.Render(line))
 	}
 	out = append(out, "")
-	out = append(out, renderItems(st, snap.Items, width, now)...)
+	// With a plan on screen the plan is the remedy: rows stay one line.
+	hasPlan := d != nil && len(d.Plan) > 0
+	out = append(out, renderRows(st, snap.Items, width, now, !hasPlan)...)
 	if d != nil && len(d.Plan) > 0 {
 		out = append(append(out, ""), renderPlan(st, d, width, now)...)
 	}

@@ -36,10 +36,17 @@ func verificationURL(c *auth.DeviceCode) string {
 	return ""
 }
 
-// spacedCode letter-spaces the user code so it reads unmistakably, with a
-// wider gap every group of three or four characters.
+// spacedCode letter-spaces the user code so it reads unmistakably. A code
+// with its own separators ("3742-5GDV") keeps its groups; otherwise a wider
+// gap goes every three or four characters.
 func spacedCode(code string) string {
 	code = san(code)
+	if groups := strings.FieldsFunc(code, func(r rune) bool { return r == '-' || r == ' ' }); len(groups) > 1 {
+		for i, g := range groups {
+			groups[i] = letterSpace(g)
+		}
+		return strings.Join(groups, "  -  ")
+	}
 	r := []rune(code)
 	group := 3
 	if len(r)%4 == 0 && len(r)%3 != 0 {
@@ -53,6 +60,18 @@ func spacedCode(code string) string {
 			} else {
 				b.WriteByte(' ')
 			}
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func letterSpace(s string) string {
+	r := []rune(s)
+	var b strings.Builder
+	for i, c := range r {
+		if i > 0 {
+			b.WriteByte(' ')
 		}
 		b.WriteRune(c)
 	}
@@ -175,7 +194,7 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 }
 
 // qrBlock renders the QR code of url with half blocks (two modules per
-// character cell, one-module quiet zone). ok is false when it does not fit.
+// character cell, two-module quiet zone). ok is false when it does not fit.
 func qrBlock(st theme.Styles, url string, width, height int) (string, bool) {
 	q, err := qrcode.New(url, qrcode.Low)
 	if err != nil {
@@ -184,7 +203,7 @@ func qrBlock(st theme.Styles, url string, width, height int) (string, bool) {
 	q.DisableBorder = true
 	bm := q.Bitmap()
 	n := len(bm)
-	const quiet = 1
+	const quiet = 2
 	size := n + 2*quiet
 	if size > width || (size+1)/2 > height {
 		return "", false

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
@@ -181,6 +182,34 @@ func TestQRBlock(t *testing.T) {
 			t.Errorf("QR line has other characters: %q", l)
 		}
 	}
+	// Decode the half blocks back into modules and compare with the code.
+	want, err := qrcode.New("https://microsoft.com/devicelogin", qrcode.Low)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.DisableBorder = true
+	bm := want.Bitmap()
+	const quiet = 2
+	for _, light := range []bool{true, false} {
+		st := theme.Plain()
+		st.IsDark = light // a dark terminal draws light modules
+		qr, _ := qrBlock(st, "https://microsoft.com/devicelogin", 100, 30)
+		for y, l := range strings.Split(qr, "\n") {
+			for x, r := range []rune(l) {
+				top, bot := r == '█' || r == '▀', r == '█' || r == '▄'
+				for i, filled := range []bool{top, bot} {
+					my, mx := 2*y+i-quiet, x-quiet
+					dark := my >= 0 && mx >= 0 && my < len(bm) && mx < len(bm) && bm[my][mx]
+					if 2*y+i >= len(bm)+2*quiet {
+						continue
+					}
+					if filled != (dark != st.IsDark) {
+						t.Fatalf("isDark=%v: module (%d,%d) filled=%v dark=%v", st.IsDark, mx, my, filled, dark)
+					}
+				}
+			}
+		}
+	}
 	if _, ok := qrBlock(st, "https://microsoft.com/devicelogin", 40, 12); ok {
 		t.Error("QR claimed to fit 40x12")
 	}
@@ -231,6 +260,16 @@ func TestRenderMapping(t *testing.T) {
 		Detail: &steps.MappingDetail{Phase: "consent", Attempts: 2, Chosen: &org, Reason: "trying once more"}}
 	checkScreen(t, "mapping-consent", renderMapping, consent, s, now, func(w, h int) []string {
 		return []string{"Granting", "attempt 2"}
+	})
+	handoff := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning,
+		Detail: &steps.MappingDetail{Phase: "handoff", Chosen: &org, ConsentURL: "https://login.microsoftonline.com/tid-1/adminconsent?client_id=platform-app" + hostile,
+			HandoffNote: "Consent not granted yet " + hostile}}
+	checkScreen(t, "mapping-handoff", renderMapping, handoff, s, now, func(w, h int) []string {
+		return []string{"Waiting for a Global Administrator", "adminconsent"}
+	})
+	roles := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning, Detail: &steps.MappingDetail{Phase: "roles", Chosen: &org}}
+	checkScreen(t, "mapping-roles", renderMapping, roles, s, now, func(w, h int) []string {
+		return []string{"Assigning the platform's directory", "roles"}
 	})
 	failed := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusFailed, Detail: &steps.MappingDetail{Phase: "consent"},
 		Fail: &steps.Failure{Kind: steps.FailError, Message: "AADSTS650051: the platform's app asks for " + hostile, Remedy: "Report this"}}
@@ -286,6 +325,19 @@ func TestRenderDone(t *testing.T) {
 	out = ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
 	if !strings.Contains(out, "Dry run") || !strings.Contains(out, "New-ManagementRoleAssignment") {
 		t.Errorf("dry run wrong:\n%s", out)
+	}
+}
+
+func TestSpacedCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"KQ7X7ZP4M": "K Q 7   X 7 Z   P 4 M",
+		"3742-5GDV": "3 7 4 2  -  5 G D V",
+		"ABCD1234":  "A B C D   1 2 3 4",
+		"AB\x07C":   "A B C",
+	} {
+		if got := spacedCode(in); got != want {
+			t.Errorf("spacedCode(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

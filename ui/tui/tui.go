@@ -44,7 +44,9 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 		m.dumb = true
 		m.setStyles(true)
 	}
-	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	// 20 frames a second is plenty for a 10 fps spinner and typing, and
+	// keeps the renderer's idle wake-ups low.
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(20)}
 	if opt.Input != nil {
 		popts = append(popts, tea.WithInput(opt.Input))
 	}
@@ -63,11 +65,22 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 		fmt.Fprintln(os.Stderr, "itdr-onboard: the terminal UI failed:", err)
 		return 1
 	}
-	if fm, ok := final.(*model); ok && fm.interrupted {
+	fm, ok := final.(*model)
+	if ok && fm.interrupted || !e.Finished() {
 		return 130
 	}
-	if !e.Finished() {
-		return 130
+	if ok {
+		// The live screen was on the alternate screen: leave the final
+		// summary in the terminal's scrollback.
+		out := opt.Output
+		if out == nil {
+			out = os.Stdout
+		}
+		w := colorprofile.NewWriter(out, os.Environ())
+		if opt.NoColor && w.Profile > colorprofile.ASCII {
+			w.Profile = colorprofile.ASCII
+		}
+		fmt.Fprintln(w, fm.finalText())
 	}
 	return steps.ExitCode(e)
 }
@@ -115,6 +128,7 @@ type model struct {
 	opened *steps.Job // the question whose prompt state is set up
 	pick   picker
 
+	lastStep   steps.ID
 	showQR     bool
 	paste      lineInput
 	pasteFocus bool
@@ -339,7 +353,16 @@ func (m *model) needSpin() bool {
 		return snap.Status == steps.StatusRunning
 	case steps.Mapping:
 		d := mappingDetail(snap)
-		return snap.Status == steps.StatusRunning && d != nil && d.Phase != "waiting" && d.Phase != "picking"
+		if d == nil || snap.Status != steps.StatusRunning {
+			return false
+		}
+		switch d.Phase {
+		case "waiting", "picking":
+			return false
+		case "handoff":
+			return d.ConsentURL == ""
+		}
+		return true
 	}
 	return false
 }

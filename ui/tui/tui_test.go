@@ -69,7 +69,7 @@ func TestFullRunHealthy(t *testing.T) {
 	h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
 	v = h.view()
 	mustContain(t, v, "Signed in: admin@contoso.example", "Evil", "Plan: 2 change(s)",
-		"New-ManagementRoleAssignment -Role \"Audit Logs\"", "PIM may raise an alert", "Apply these 2 change(s) to the tenant? [y/N]", "y yes", "enter no")
+		"New-ManagementRoleAssignment -Role \"Audit Logs\"", "PIM may raise an alert", "Apply these 2 change(s) to the tenant? [y/N]", "y yes", "enter no (default)")
 	if strings.ContainsRune(ansi.Strip(h.m.View().Content), 0x1b) || strings.Contains(h.m.View().Content, "]52;") {
 		t.Error("hostile tenant name reached the terminal")
 	}
@@ -80,7 +80,7 @@ func TestFullRunHealthy(t *testing.T) {
 	})
 	v = h.view()
 	mustContain(t, v, "Which platform organization", "51 of 51", "Customer 0000")
-	mustContain(t, ansi.Strip(h.m.View().Content), "+ Role fixes") // rail marks the roles done... in the colour theme icons are unicode
+	mustContain(t, v, "✓ Prerequisites", "✓ Sign-in", "✓ Role fixes", "● Mapping", "○ Health")
 	h.typeText("contoso")
 	v = h.view()
 	mustContain(t, v, "1 of 51", "> Contoso Ltd")
@@ -133,7 +133,11 @@ func TestBrowserSignInWithPastedRedirect(t *testing.T) {
 	h.key("p")
 	mustContain(t, h.view(), "enter submit", "esc stop typing")
 	h.typeText("http://localhost:53682/?code=abc&state=xyz")
-	mustContain(t, h.view(), "Paste URL: http://localhost:53682/?code=abc&state=xyz")
+	// The authorization code in the pasted URL is not echoed.
+	mustContain(t, h.view(), "Paste URL: http://localhost:53682/?••••")
+	if strings.Contains(h.view(), "code=abc") {
+		t.Error("the pasted authorization code is shown")
+	}
 	h.key("enter")
 	h.pump("sign-in", func() bool { return h.s.SignedIn })
 	if h.e.Current().ID() == steps.SignIn && h.e.Current().Status() == steps.StatusFailed {
@@ -229,7 +233,7 @@ func TestDetachFromHealthWait(t *testing.T) {
 	if !h.e.Finished() {
 		t.Fatalf("d did not detach:\n%s", h.view())
 	}
-	mustContain(t, h.view(), "Detached", "itdr-onboard status")
+	mustContain(t, h.view(), "Detached", "itdr-onboard status", "◐ Health")
 	if got := steps.ExitCode(h.e); got != 4 {
 		t.Errorf("exit code %d, want 4", got)
 	}
@@ -291,10 +295,11 @@ func TestPickerScrollsAndFilters(t *testing.T) {
 	if strings.Contains(v, "Customer 0000") {
 		t.Error("list did not scroll")
 	}
+	count := func(q string) string { return fmt.Sprintf("%d of 5001", len(h.m.pick.filter.Filter(q))) }
 	h.typeText("customer 12")
-	mustContain(t, h.view(), "> Customer 0012", "111 of 5001")
+	mustContain(t, h.view(), "> Customer 1200", count("customer 12"))
 	h.key("backspace")
-	mustContain(t, h.view(), "1111 of 5001")
+	mustContain(t, h.view(), "> Customer 1000", count("customer 1"))
 	h.key("esc")
 	mustContain(t, h.view(), "5001 of 5001")
 	h.typeText("zzzz")
@@ -317,4 +322,32 @@ func TestIdleModelSchedulesNoTicks(t *testing.T) {
 	if h.m.ticks() != nil {
 		t.Error("a second tick was scheduled while one is pending")
 	}
+}
+
+// TestSmallTerminalKeepsPromptsVisible: at 40x12 the plan question and the
+// picker's filter stay on screen.
+func TestSmallTerminalKeepsPromptsVisible(t *testing.T) {
+	h := newHarness(t, newEnv(t, 30), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 12})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
+	v := h.view()
+	mustContain(t, v, "[y/N]", "y yes")
+	if n := len(strings.Split(v, "\n")); n > 12 {
+		t.Errorf("%d lines", n)
+	}
+	h.key("y")
+	h.pump("the picker", func() bool { return h.e.Current().ID() == steps.Mapping && h.m.activeAsk() != nil })
+	v = h.view()
+	mustContain(t, v, "Filter:", "31 of 31", "> Customer 0000")
+	for _, l := range strings.Split(h.m.View().Content, "\n") {
+		if ansi.StringWidth(l) > 40 {
+			t.Errorf("line too wide: %q", ansi.Strip(l))
+		}
+	}
+	for i := 0; i < 12; i++ {
+		h.key("down")
+	}
+	mustContain(t, h.view(), "> Customer 0012")
 }

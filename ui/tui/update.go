@@ -59,6 +59,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // afterChange keeps the screen-local state consistent with the engine.
 func (m *model) afterChange() {
+	if id := m.e.Current().ID(); id != m.lastStep {
+		m.lastStep, m.showQR = id, false
+	}
 	if !m.browserShown() {
 		m.pasteFocus = false
 	}
@@ -88,6 +91,19 @@ func (m *model) browserShown() bool {
 	return d != nil && !snap.Status.Terminal() && d.Method == auth.MethodBrowser && d.Browser != nil
 }
 
+// consentURL is the admin-consent address of a --consent handoff on screen.
+func (m *model) consentURL() string {
+	cur := m.e.Current()
+	if cur.ID() != steps.Mapping || cur.Status().Terminal() {
+		return ""
+	}
+	d := mappingDetail(cur.Snapshot(m.e.Session()))
+	if d == nil || d.Phase != "handoff" {
+		return ""
+	}
+	return san(d.ConsentURL)
+}
+
 func (m *model) interrupt() tea.Cmd {
 	m.interrupted, m.quitting = true, true
 	m.stop()
@@ -114,6 +130,16 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case steps.SignIn:
 		if cmd, ok := m.signInKey(k); ok {
 			return cmd
+		}
+	case steps.Mapping:
+		if u := m.consentURL(); u != "" {
+			switch {
+			case key.Matches(k, m.keys.CopyURL):
+				return tea.Batch(tea.SetClipboard(u), m.setNotice("Copied the admin-consent address to the clipboard."))
+			case key.Matches(k, m.keys.QR):
+				m.showQR = !m.showQR
+				return nil
+			}
 		}
 	case steps.Health:
 		if key.Matches(k, m.keys.Detach) {

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"itdr-onboard/steps"
@@ -15,7 +16,18 @@ import (
 
 // View renders the whole screen.
 func (m *model) View() tea.View {
-	return tea.NewView(m.render())
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	return v
+}
+
+// finalText is what stays in the terminal after the program ends: the rail,
+// who was signed in, and the final screen, without the help line.
+func (m *model) finalText() string {
+	w, _ := m.size()
+	top, _ := m.chrome(w)
+	body := m.renderBody(w, 1000)
+	return strings.Join(append(top, "", body), "\n")
 }
 
 func (m *model) size() (int, int) {
@@ -111,7 +123,7 @@ func (m *model) renderBody(width, height int) string {
 			if len(head) > 2 {
 				head = head[:2]
 			}
-			if height < 8 {
+			if height < 12 {
 				head = head[:1]
 			}
 			return join(append(head, m.pickerView(q, width, height-len(head))...))
@@ -123,6 +135,13 @@ func (m *model) renderBody(width, height int) string {
 	}
 	if cur.ID() == steps.SignIn && !m.e.Finished() {
 		return m.signInBody(snap, width, height)
+	}
+	if u := m.consentURL(); u != "" && m.showQR {
+		body := lines(render(m.st, snap, s, width, height, m.now))
+		if qr, ok := qrBlock(m.st, u, width, height-len(body)-1); ok {
+			return join(append(append(body, ""), lines(qr)...))
+		}
+		return join(append(body, m.st.App.Muted.Render(" (window too small for the QR code)")))
 	}
 	return render(m.st, snap, s, width, height, m.now)
 }
@@ -136,21 +155,36 @@ func (m *model) signInBody(snap steps.Snapshot, width, height int) string {
 	}
 	body := lines(renderSignIn(m.st, snap, s, width, height-reserve, m.now))
 	if c := m.codeShown(); c != nil && m.showQR {
-		avail := height - len(body) - 1
-		if qr, ok := qrBlock(m.st, verificationURL(c), width, avail); ok {
-			body = append(append(body, ""), lines(qr)...)
-		} else {
-			body = append(body, m.st.App.Muted.Render(" (enlarge the window to show the QR code)"))
-		}
+		body = m.withQR(snap, verificationURL(c), width, height)
 	}
 	if m.browserShown() {
 		placeholder := "press p, then paste the address"
 		if m.pasteFocus {
 			placeholder = "paste the address, then enter"
 		}
-		body = append(body, "", m.paste.view(m.st, " Paste URL: ", width, m.pasteFocus, placeholder))
+		body = append(body, "", m.paste.viewMasked(m.st, " Paste URL: ", width, m.pasteFocus, placeholder, true))
 	}
 	return join(body)
+}
+
+// withQR lays the sign-in out with the QR code of the verification URL:
+// beside the code when there is room, under it otherwise, or a note when
+// the terminal is too small.
+func (m *model) withQR(snap steps.Snapshot, url string, width, height int) []string {
+	s := m.e.Session()
+	compactH := min(height, 15)
+	if qr, ok := qrBlock(m.st, url, width, height); ok {
+		qw := lipgloss.Width(qr)
+		if lw := width - qw - 4; lw >= 44 {
+			left := renderSignIn(m.st, snap, s, lw, compactH, m.now)
+			return lines(lipgloss.JoinHorizontal(lipgloss.Top, left, "    ", qr))
+		}
+	}
+	body := lines(renderSignIn(m.st, snap, s, width, compactH, m.now))
+	if qr, ok := qrBlock(m.st, url, width, height-len(body)-1); ok {
+		return append(append(body, ""), lines(qr)...)
+	}
+	return append(body, m.st.App.Muted.Render(" (window too small for the QR code)"))
 }
 
 // confirmView is a yes/no question with its default.
@@ -172,7 +206,12 @@ func (m *model) pickerView(q steps.Question, width, height int) []string {
 	rows := max(height-2, 1)
 	m.clampPicker(rows)
 	count := fmt.Sprintf("%d of %d", len(p.results), len(p.choices))
-	field := p.query.view(m.st, " Filter: ", width-len(count)-2, true, "type part of a name")
+	fw := max(width-len(count)-2, 12)
+	placeholder := "type part of a name"
+	if fw < 32 {
+		placeholder = "type to filter"
+	}
+	field := ansi.Truncate(p.query.view(m.st, " Filter: ", fw, true, placeholder), fw, "")
 	pad := width - ansi.StringWidth(field) - len(count) - 1
 	out := []string{m.st.Prompt.Question.Render(" " + san(q.Prompt))}
 	if height < 4 {
@@ -210,6 +249,9 @@ func renderRail(st theme.Styles, e *steps.Engine, width int) string {
 			icon, style = st.Icons.Done, st.Rail.Done
 		case steps.StatusFailed:
 			icon, style = st.Icons.Failed, st.Rail.Failed
+			if f := step.Snapshot(e.Session()).Fail; f != nil && f.Kind == steps.FailPending {
+				icon, style = st.Icons.Paused, st.Rail.Paused
+			}
 		case steps.StatusPaused:
 			icon, style = st.Icons.Paused, st.Rail.Paused
 		case steps.StatusRunning, steps.StatusWaiting:
@@ -261,7 +303,7 @@ func (m *model) bindings() []key.Binding {
 		if def == "" {
 			def = "no"
 		}
-		enter.SetHelp("enter", def)
+		enter.SetHelp("enter", def+" (default)")
 		return []key.Binding{k.Yes, k.No, enter, k.Interrupt}
 	}
 	switch m.e.Current().ID() {
@@ -282,6 +324,14 @@ func (m *model) bindings() []key.Binding {
 		return []key.Binding{k.CancelSI}
 	case steps.Health:
 		return []key.Binding{k.Detach, k.Quit}
+	case steps.Mapping:
+		if m.consentURL() != "" {
+			qr := k.QR
+			if m.showQR {
+				qr.SetHelp("r", "hide QR")
+			}
+			return []key.Binding{k.CopyURL, qr, k.Quit}
+		}
 	case steps.Roles:
 		if m.e.Current().Status() == steps.StatusRunning {
 			return []key.Binding{k.Interrupt}
