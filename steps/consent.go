@@ -57,6 +57,7 @@ func (p *RolesStep) deferToConsent(s *Session, err error) ([]Effect, bool) {
 	if c.Order != checks.OrderCreateSP || Classify650051(err).Kind == "" {
 		return nil, false
 	}
+	s.Deferred = append(s.Deferred, c)
 	var keep []checks.Change
 	for _, q := range p.queue[1:] {
 		if q.CheckID == c.CheckID {
@@ -238,7 +239,7 @@ func (x *Executor) awaitConsent(ctx context.Context, emit func(Event)) (ConsentR
 		if err := x.sleep(ctx, d); err != nil {
 			return res, err
 		}
-		interval = min(interval*2, 30*time.Second)
+		interval = min(interval*2, 15*time.Second)
 	}
 }
 

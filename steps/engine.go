@@ -76,13 +76,41 @@ func (e *Engine) Handle(o Outcome) []Job {
 		return nil
 	}
 	st := e.Current()
-	if o.Step != st.ID() || o.Attempt != e.attempts[st.ID()] {
+	if o.Step != st.ID() {
+		return e.handlePaused(o)
+	}
+	if o.Attempt != e.attempts[st.ID()] {
 		return nil
 	}
 	if st.Status().Terminal() {
 		return nil
 	}
 	return e.settle(e.tag(st.ID(), st.Handle(e.s, o.Event)))
+}
+
+// handlePaused routes an outcome to a paused step that still has work
+// running in the background. If that step fails, it becomes current (the
+// run stops there) and the steps after it are reset for a retry.
+func (e *Engine) handlePaused(o Outcome) []Job {
+	for k, i := range e.paused {
+		st := e.steps[i]
+		if st.ID() != o.Step || o.Attempt != e.attempts[st.ID()] {
+			continue
+		}
+		jobs := e.tag(st.ID(), st.Handle(e.s, o.Event))
+		if st.Status() == StatusFailed {
+			for j := i + 1; j < len(e.steps); j++ {
+				if r, ok := e.steps[j].(interface{ Reset() }); ok {
+					r.Reset()
+				}
+				e.attempts[e.steps[j].ID()]++ // drop their late outcomes
+			}
+			e.paused = e.paused[:k]
+			e.cur = i
+		}
+		return jobs
+	}
+	return nil
 }
 
 // settle advances past finished or paused steps, collecting the jobs the

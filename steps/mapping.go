@@ -234,7 +234,7 @@ func (p *MappingStep) alreadyMapped(s *Session, err error) bool {
 
 // consented records a successful consent and moves on: deferred role
 // fixes first, then the mapping.
-func (p *MappingStep) consented(s *Session, r ConsentResult) []Effect {
+func (p *MappingStep) consented(s *Session, r ConsentResult, at time.Time) []Effect {
 	s.Consent = r
 	p.d.Consent = &r
 	p.d.Reason, p.d.RetryAt = "", time.Time{}
@@ -245,7 +245,15 @@ func (p *MappingStep) consented(s *Session, r ConsentResult) []Effect {
 	for _, c := range s.Deferred {
 		if c.Order != checks.OrderCreateSP {
 			p.deferred = append(p.deferred, c)
+			continue
 		}
+		// Consent created (or found) the service principal the role fixes
+		// could not: the receipt shows the planned change as applied.
+		a := checks.Applied{Change: c, At: at, NoOp: !r.Created}
+		if r.Created && len(r.RequestIDs) > 0 {
+			a.RequestID = r.RequestIDs[0]
+		}
+		s.Applied = append(s.Applied, a)
 	}
 	s.Deferred = nil
 	if len(p.deferred) > 0 {
@@ -318,7 +326,7 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		if ev.Err == nil {
-			return p.consented(s, ev.Result)
+			return p.consented(s, ev.Result, ev.At)
 		}
 		if p.alreadyMapped(s, ev.Err) {
 			return nil

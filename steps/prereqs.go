@@ -93,16 +93,19 @@ func blocking(s *Session, infos []CheckInfo) []CheckInfo {
 	return out
 }
 
-// PrereqStep runs the platform and local checks before sign-in, pauses for
-// sign-in, then runs the tenant prerequisites.
+// PrereqStep runs the platform and local checks in the background while
+// the technician signs in (so the device code appears at once), then runs
+// the tenant prerequisites as soon as the technician is signed in. A failed
+// platform check ends the run even while sign-in is on screen.
 type PrereqStep struct {
 	before, tenant []CheckInfo
-	set            checkSet
+	pending        map[string]bool
 	phase          int // 0 before sign-in, 1 tenant
 	status         Status
 	fail           *Failure
-	resolving      bool
-	lookingUp      bool
+	resolving      bool // ResolveTenant is running
+	lookingUp      bool // FindIntegration is running
+	needLookup     bool // FindIntegration waits for the tenant id
 }
 
 // NewPrereqStep builds the step from the registered prerequisite checks.
@@ -125,33 +128,66 @@ func (p *PrereqStep) ID() ID         { return Prereqs }
 func (p *PrereqStep) Title() string  { return "Prerequisites" }
 func (p *PrereqStep) Status() Status { return p.status }
 
+func (p *PrereqStep) run(infos []CheckInfo) []Effect {
+	effs := make([]Effect, 0, len(infos))
+	for _, in := range infos {
+		p.pending[in.ID] = true
+		effs = append(effs, RunCheck{ID: in.ID})
+	}
+	return effs
+}
+
 func (p *PrereqStep) Enter(s *Session) []Effect {
-	p.status, p.fail, p.phase = StatusRunning, nil, 0
-	if s.SignedIn {
-		// A retry after sign-in re-runs the tenant checks.
-		return p.Resume(s)
-	}
-	effs := p.set.start(p.before)
+	p.fail, p.phase = nil, 0
+	p.pending = map[string]bool{}
+	p.resolving, p.lookingUp, p.needLookup = false, false, false
+	effs := p.run(p.before)
 	if s.Opt.Tenant != "" && s.TenantID == "" {
-		p.resolving = true
-		effs = append([]Effect{ResolveTenant{Tenant: s.Opt.Tenant}}, effs...)
+		if isGUID(s.Opt.Tenant) {
+			s.TenantID = strings.ToLower(s.Opt.Tenant)
+		} else {
+			p.resolving = true
+			effs = append([]Effect{ResolveTenant{Tenant: s.Opt.Tenant}}, effs...)
+		}
 	}
-	if len(effs) == 0 {
-		return p.finishPhase(s)
+	if s.SignedIn {
+		// A retry after sign-in runs everything again.
+		p.status = StatusRunning
+		return append(effs, p.startTenant(s)...)
 	}
+	// Sign-in starts now; these checks finish in the background.
+	p.status = StatusPaused
 	return effs
 }
 
 // Resume runs the tenant checks after sign-in.
 func (p *PrereqStep) Resume(s *Session) []Effect {
-	p.status, p.fail, p.phase = StatusRunning, nil, 1
-	effs := p.set.start(p.tenant)
-	p.lookingUp = true
-	effs = append(effs, FindIntegration{})
+	p.status = StatusRunning
+	effs := p.startTenant(s)
+	if p.complete() {
+		return append(effs, p.finish(s)...)
+	}
 	return effs
 }
 
+func (p *PrereqStep) startTenant(s *Session) []Effect {
+	p.phase = 1
+	effs := p.run(p.tenant)
+	if s.TenantID != "" {
+		p.lookingUp = true
+		effs = append(effs, FindIntegration{})
+	} else {
+		p.needLookup = true
+	}
+	return effs
+}
+
+func (p *PrereqStep) complete() bool {
+	return len(p.pending) == 0 && !p.resolving && !p.lookingUp && !p.needLookup
+}
+
 func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
+	var effs []Effect
 	switch ev := ev.(type) {
 	case TenantResolved:
 		p.resolving = false
@@ -162,10 +198,21 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		s.TenantID, s.TenantCloud = ev.Info.ID, ev.Info.Cloud
-	case CheckDone:
-		if !p.set.done(s, ev) {
+		if s.SignedIn && s.Account.TenantID != "" && !strings.EqualFold(s.Account.TenantID, s.TenantID) {
+			p.status = StatusFailed
+			p.fail = wrongTenant(s, s.Account)
 			return nil
 		}
+		if p.needLookup {
+			p.needLookup, p.lookingUp = false, true
+			effs = append(effs, FindIntegration{})
+		}
+	case CheckDone:
+		if !p.pending[ev.ID] {
+			return nil
+		}
+		delete(p.pending, ev.ID)
+		s.record(ev.ID, ev.Result)
 	case IntegrationFound:
 		p.lookingUp = false
 		// A failed lookup is not fatal here: the mapping step asks again.
@@ -176,34 +223,48 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 	default:
 		return nil
 	}
-	if p.resolving || p.lookingUp || !p.set.complete() {
-		return nil
+	if p.phase == 0 {
+		// Background phase: fail as soon as a platform check has failed
+		// for good; otherwise stay paused until sign-in is done.
+		if b := blocking(s, p.before); len(b) > 0 && p.beforeDone() {
+			p.failBlocking(s, b)
+		}
+		return effs
 	}
-	return p.finishPhase(s)
+	if !p.complete() {
+		return effs
+	}
+	return append(effs, p.finish(s)...)
 }
 
-func (p *PrereqStep) finishPhase(s *Session) []Effect {
-	infos := p.before
-	if p.phase == 1 {
-		infos = p.tenant
-	}
-	if b := blocking(s, infos); len(b) > 0 {
-		p.status = StatusFailed
-		names := make([]string, 0, len(b))
-		var remedies []string
-		for _, in := range b {
-			names = append(names, in.Title)
-			if r := s.Results[in.ID].Remedy; r != "" {
-				remedies = append(remedies, in.Title+": "+r)
-			}
+func (p *PrereqStep) beforeDone() bool {
+	for _, in := range p.before {
+		if p.pending[in.ID] {
+			return false
 		}
-		p.fail = &Failure{Kind: FailStopped,
-			Message: "A required prerequisite failed: " + strings.Join(names, ", ") + ".",
-			Remedy:  strings.Join(remedies, "\n")}
-		return nil
 	}
-	if p.phase == 0 {
-		p.status = StatusPaused
+	return !p.resolving
+}
+
+func (p *PrereqStep) failBlocking(s *Session, b []CheckInfo) {
+	p.status = StatusFailed
+	names := make([]string, 0, len(b))
+	var remedies []string
+	for _, in := range b {
+		names = append(names, in.Title)
+		if r := s.Results[in.ID].Remedy; r != "" {
+			remedies = append(remedies, in.Title+": "+r)
+		}
+	}
+	p.fail = &Failure{Kind: FailStopped,
+		Message: "A required prerequisite failed: " + strings.Join(names, ", ") + ".",
+		Remedy:  strings.Join(remedies, "\n")}
+}
+
+func (p *PrereqStep) finish(s *Session) []Effect {
+	all := append(append([]CheckInfo{}, p.before...), p.tenant...)
+	if b := blocking(s, all); len(b) > 0 {
+		p.failBlocking(s, b)
 		return nil
 	}
 	if mappedElsewhere(s.Existing, s.Opt.Org) && !s.Opt.Remap {
@@ -218,7 +279,7 @@ func (p *PrereqStep) finishPhase(s *Session) []Effect {
 func (p *PrereqStep) Snapshot(s *Session) Snapshot {
 	snap := Snapshot{ID: Prereqs, Title: p.Title(), Status: p.status, Fail: p.fail}
 	all := append(append([]CheckInfo{}, p.before...), p.tenant...)
-	tmp := checkSet{infos: all, pending: p.set.pending}
+	tmp := checkSet{infos: all, pending: p.pending}
 	snap.Items = tmp.items(s)
 	for i := range snap.Items {
 		if _, ok := s.Results[snap.Items[i].ID]; !ok && !snap.Items[i].Running {
@@ -226,10 +287,10 @@ func (p *PrereqStep) Snapshot(s *Session) Snapshot {
 		}
 	}
 	switch {
+	case p.status == StatusPaused && len(p.pending) > 0:
+		snap.Line = "checking the platform account and this machine"
 	case p.status == StatusPaused:
 		snap.Line = "platform checks done; tenant checks run after sign-in"
-	case p.status == StatusRunning && p.phase == 0:
-		snap.Line = "checking the platform account and this machine"
 	case p.status == StatusRunning:
 		snap.Line = "checking the tenant"
 	}
@@ -237,4 +298,26 @@ func (p *PrereqStep) Snapshot(s *Session) Snapshot {
 		snap.Next = []Option{OptRetry}
 	}
 	return snap
+}
+
+// Reset makes the step pending again (an earlier step failed in the background).
+func (p *PrereqStep) Reset() { p.status = StatusPending }
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

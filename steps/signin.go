@@ -109,14 +109,11 @@ func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
 		acct := ev.Account
 		if s.TenantID != "" && acct.TenantID != "" && !equalFold(acct.TenantID, s.TenantID) {
 			p.status = StatusFailed
-			p.fail = &Failure{Kind: FailStopped,
-				Message: fmt.Sprintf("Signed in as %s, whose tenant is %s, but this run is for tenant %s (%s). Nothing was changed.",
-					acct.Username, acct.TenantID, s.Opt.Tenant, s.TenantID),
-				Remedy: "Sign in with an account of the customer's tenant (not a partner or guest account), or correct --tenant."}
+			p.fail = wrongTenant(s, acct)
 			return nil
 		}
 		s.Account, s.SignedIn = acct, true
-		if s.TenantID == "" {
+		if s.Opt.Tenant == "" {
 			s.TenantID = acct.TenantID
 		}
 		p.d.Code, p.d.Notice = nil, ""
@@ -132,6 +129,16 @@ func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
 		p.status = StatusDone
 	}
 	return nil
+}
+
+// Reset makes the step pending again (an earlier step failed in the background).
+func (p *SignInStep) Reset() { p.status, p.d, p.fail = StatusPending, SignInDetail{}, nil }
+
+func wrongTenant(s *Session, acct auth.Account) *Failure {
+	return &Failure{Kind: FailStopped,
+		Message: fmt.Sprintf("Signed in as %s, whose tenant is %s, but this run is for tenant %s (%s). Nothing was changed.",
+			acct.Username, acct.TenantID, s.Opt.Tenant, s.TenantID),
+		Remedy: "Sign in with an account of the customer's tenant (not a partner or guest account), or correct --tenant."}
 }
 
 func (p *SignInStep) failed(s *Session, err error) []Effect {

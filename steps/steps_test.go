@@ -36,6 +36,12 @@ func feed(e *Engine, ev Event) []Job {
 	return e.Handle(Outcome{Step: e.Current().ID(), Attempt: e.Attempt(e.Current().ID()), Event: ev})
 }
 
+// feedTo hands an event to a given step's live attempt (a paused step's
+// background work).
+func feedTo(e *Engine, id ID, ev Event) []Job {
+	return e.Handle(Outcome{Step: id, Attempt: e.Attempt(id), Event: ev})
+}
+
 func signIn(t *testing.T, e *Engine) {
 	t.Helper()
 	jobs := feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "ABCD-EFGH", VerificationURL: "https://x/devicelogin"}})
@@ -48,18 +54,22 @@ func signIn(t *testing.T, e *Engine) {
 	}
 }
 
-func TestPrereqsPauseForSignInThenResume(t *testing.T) {
+func TestPrereqsRunDuringSignInThenResume(t *testing.T) {
 	e, s := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
 	jobs := e.Start()
-	if !reflect.DeepEqual(effects(jobs), []Effect{RunCheck{ID: "platform.subscription"}}) {
+	// The device code is asked for at once, beside the platform checks.
+	if !reflect.DeepEqual(effects(jobs), []Effect{RunCheck{ID: "platform.subscription"}, StartDeviceCode{}}) {
 		t.Fatalf("start: %#v", effects(jobs))
 	}
-	jobs = feed(e, pass("platform.subscription"))
+	if jobs[0].Step != Prereqs || jobs[1].Step != SignIn {
+		t.Fatalf("job steps %s %s", jobs[0].Step, jobs[1].Step)
+	}
 	if e.Current().ID() != SignIn || e.steps[0].Status() != StatusPaused {
 		t.Fatalf("want sign-in with prereqs paused, got %s / %s", e.Current().ID(), e.steps[0].Status())
 	}
-	if !reflect.DeepEqual(effects(jobs), []Effect{StartDeviceCode{}}) {
-		t.Fatalf("sign-in enter: %#v", effects(jobs))
+	feedTo(e, Prereqs, pass("platform.subscription"))
+	if e.Current().ID() != SignIn || e.steps[0].Status() != StatusPaused {
+		t.Fatalf("a passing background check must not move the wizard: %s", e.Current().ID())
 	}
 	signIn(t, e)
 	jobs = feed(e, TenantLoaded{})
@@ -75,11 +85,49 @@ func TestPrereqsPauseForSignInThenResume(t *testing.T) {
 	}
 }
 
+func TestSignInBeforeBackgroundChecksFinish(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	e.Start()
+	signIn(t, e)
+	feed(e, TenantLoaded{})
+	feed(e, pass("graph.exchange-licence"))
+	feed(e, pass("exo.audit-log"))
+	feed(e, IntegrationFound{})
+	if e.Current().ID() != Prereqs || e.Current().Status() != StatusRunning {
+		t.Fatalf("must wait for the platform check: %s %s", e.Current().ID(), e.Current().Status())
+	}
+	feed(e, pass("platform.subscription"))
+	if e.Current().ID() != Roles {
+		t.Fatalf("at %s", e.Current().ID())
+	}
+}
+
+func TestBackgroundFailureStopsSignIn(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
+	e.Start()
+	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
+	signInAttempt := e.Attempt(SignIn)
+	feedTo(e, Prereqs, CheckDone{ID: "platform.subscription", Result: checks.Result{Outcome: checks.Fail, Summary: "expired", Remedy: "renew"}})
+	f := e.Failure()
+	if e.Current().ID() != Prereqs || f == nil || ExitCode(e) != 3 || !strings.Contains(f.Remedy, "renew") {
+		t.Fatalf("at %s failure %+v", e.Current().ID(), f)
+	}
+	// The sign-in still running is now stale.
+	if jobs := e.Handle(Outcome{Step: SignIn, Attempt: signInAttempt, Event: SignedIn{}}); jobs != nil {
+		t.Fatal("stale sign-in outcome produced jobs")
+	}
+	// Retry runs the platform check again and a fresh sign-in.
+	jobs := e.Retry()
+	if !reflect.DeepEqual(effects(jobs), []Effect{RunCheck{ID: "platform.subscription"}, StartDeviceCode{}}) {
+		t.Fatalf("retry: %#v", effects(jobs))
+	}
+}
+
 func TestStaleOutcomesAreDropped(t *testing.T) {
 	e, s := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
 	e.Start()
 	old := e.Attempt(Prereqs)
-	feed(e, CheckDone{ID: "platform.subscription", Result: checks.Result{Outcome: checks.Fail, Summary: "expired"}})
+	feedTo(e, Prereqs, CheckDone{ID: "platform.subscription", Result: checks.Result{Outcome: checks.Fail, Summary: "expired"}})
 	if e.Current().Status() != StatusFailed || ExitCode(e) != 3 {
 		t.Fatalf("want failed prereqs exit 3, got %s %d", e.Current().Status(), ExitCode(e))
 	}
@@ -91,19 +139,19 @@ func TestStaleOutcomesAreDropped(t *testing.T) {
 	if jobs := e.Handle(Outcome{Step: Prereqs, Attempt: old, Event: pass("platform.subscription")}); jobs != nil {
 		t.Fatalf("stale outcome produced jobs: %#v", jobs)
 	}
-	if e.Current().ID() != Prereqs || s.Results["platform.subscription"].Outcome != checks.Fail {
+	if s.Results["platform.subscription"].Outcome != checks.Fail {
 		t.Fatal("stale outcome changed state")
 	}
-	feed(e, pass("platform.subscription"))
-	if e.Current().ID() != SignIn {
-		t.Fatalf("fresh outcome should advance, at %s", e.Current().ID())
+	feedTo(e, Prereqs, pass("platform.subscription"))
+	if e.Current().ID() != SignIn || e.Failure() != nil {
+		t.Fatalf("fresh outcome: at %s", e.Current().ID())
 	}
 }
 
 func TestBlockingPrereqNamesRemedy(t *testing.T) {
 	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
 	feed(e, IntegrationFound{})
@@ -123,7 +171,7 @@ func toRoles(t *testing.T, opt Options) (*Engine, *Session, []Job) {
 	opt.AuthMethod = auth.MethodDevice
 	e, s := New(opt, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
 	feed(e, IntegrationFound{})
@@ -388,8 +436,8 @@ func TestWrongTenantStopsBeforeAnyChange(t *testing.T) {
 	if _, ok := jobs[0].Effect.(ResolveTenant); !ok {
 		t.Fatalf("want ResolveTenant first: %#v", effects(jobs))
 	}
-	feed(e, TenantResolved{Info: auth.TenantInfo{ID: "tid-contoso"}})
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, TenantResolved{Info: auth.TenantInfo{ID: "tid-contoso"}})
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
 	jobs = feed(e, SignedIn{Account: auth.Account{Username: "bob@fabrikam", TenantID: "tid-fabrikam"}})
 	f := e.Failure()
@@ -401,7 +449,7 @@ func TestWrongTenantStopsBeforeAnyChange(t *testing.T) {
 func TestDeviceCodeBlockedSwitchesToBrowser(t *testing.T) {
 	e, _ := New(Options{AuthMethod: auth.MethodDevice, AutoFallback: true}, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
 	before := e.Attempt(SignIn)
 	blocked := errors.New(`http call(https://login/t/oauth2/v2.0/token)(POST) error: reply status code was 400:
@@ -419,7 +467,7 @@ func TestDeviceCodeBlockedSwitchesToBrowser(t *testing.T) {
 func TestExpiredCodeIssuesNewOne(t *testing.T) {
 	e, _ := New(Options{AuthMethod: auth.MethodDevice}, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "X"}})
 	expired := errors.New(`http call(https://login/t/oauth2/v2.0/token)(POST) error: reply status code was 400:
 {"error":"expired_token","error_description":"AADSTS70019: Verification code expired.","error_codes":[70019]}`)
@@ -432,7 +480,7 @@ func TestExpiredCodeIssuesNewOne(t *testing.T) {
 func TestMappedElsewhereStopsBeforeRoleFixes(t *testing.T) {
 	e, s := New(Options{AuthMethod: auth.MethodDevice, Org: "Contoso Ltd"}, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
 	feed(e, pass("graph.exchange-licence"))
@@ -445,7 +493,7 @@ func TestMappedElsewhereStopsBeforeRoleFixes(t *testing.T) {
 	// Mapped to the organization asked for: go on (mapping is idempotent).
 	e, _ = New(Options{AuthMethod: auth.MethodDevice, Org: "org_7"}, testInfos)
 	e.Start()
-	feed(e, pass("platform.subscription"))
+	feedTo(e, Prereqs, pass("platform.subscription"))
 	signIn(t, e)
 	feed(e, TenantLoaded{})
 	feed(e, pass("graph.exchange-licence"))

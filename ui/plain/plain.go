@@ -54,6 +54,8 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			rep.StepStarted(e, c)
 		}
 	}
+	rep.StepStarted(e, e.Steps()[0])
+	cur = e.Steps()[0].ID()
 	queue := e.Start()
 	announce()
 	for {
@@ -90,8 +92,9 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			rep.Finished(e, 130, ErrInterrupted)
 			return 130
 		case o := <-r.Outcomes():
+			fresh := o.Attempt == e.Attempt(o.Step)
 			queue = e.Handle(o)
-			if o.Step == e.Current().ID() || len(queue) > 0 {
+			if fresh {
 				rep.Outcome(e, o.Step, o.Event)
 			}
 			announce()

@@ -96,7 +96,13 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	switch ev := ev.(type) {
 	case steps.CheckDone:
 		r := ev.Result
-		t.printf("  %s %s: %s\n", outcomeWord(r.Outcome), s.Titles[ev.ID], text.Line(r.Summary))
+		from := ""
+		if id != e.Current().ID() && st.Status() == steps.StatusPaused {
+			// A background check of an earlier step (prerequisites run
+			// while the technician signs in).
+			from = st.Title() + ": "
+		}
+		t.printf("  %s %s%s: %s\n", outcomeWord(r.Outcome), from, s.Titles[ev.ID], text.Line(r.Summary))
 		if r.Outcome != checks.Pass && r.Remedy != "" {
 			t.printf("         remedy: %s\n", text.Line(r.Remedy))
 		}
@@ -151,7 +157,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	case steps.ConsentDone:
 		d, _ := snap.Detail.(*steps.MappingDetail)
 		if ev.Err == nil {
-			t.printf("  organization: %s\n", text.Line(s.Organization.Name))
+			if s.Organization.Name != "" {
+				t.printf("  organization: %s\n", text.Line(s.Organization.Name))
+			}
 			if ev.Result.Created {
 				t.printf("  created the platform's service principal\n")
 			}
