@@ -88,6 +88,9 @@ func ResolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints,
 	if hc == nil {
 		hc = ep.HTTPClient()
 	}
+	retrying := *hc
+	retrying.Transport = newRetryTransport(hc.Transport)
+	hc = &retrying
 	u := ep.AuthorityFor(tenant) + "/v2.0/.well-known/openid-configuration"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
