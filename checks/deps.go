@@ -67,6 +67,8 @@ type Deps struct {
 	HTTP *http.Client
 	// Now is the clock (nil means time.Now).
 	Now func() time.Time
+
+	probes *probeShare // set by Builtin: the network checks share one probe round
 }
 
 func (d Deps) now() time.Time {
@@ -99,6 +101,7 @@ func Builtin(d Deps) []Check {
 	if d.Platform != nil {
 		d.Platform = &cachedPlatform{PlatformAPI: d.Platform}
 	}
+	d.probes = &probeShare{}
 	return []Check{
 		NewPlatformSubscription(d.Platform, d.Now),
 		NewNetworkReachability(d),

@@ -110,6 +110,28 @@ func classifyNetErr(err error) string {
 	return "no HTTP answer"
 }
 
+// probeShare lets the reachability and clock-skew checks share one round of
+// probes (they run side by side; probing twice would double the requests).
+// A result is reused for a few seconds only, so a retry probes afresh.
+type probeShare struct {
+	mu  sync.Mutex
+	at  time.Time
+	res []probe
+}
+
+func (ps *probeShare) get(ctx context.Context, d Deps) []probe {
+	if ps == nil {
+		return probeAll(ctx, d)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.res != nil && d.now().Sub(ps.at) < 10*time.Second {
+		return ps.res
+	}
+	ps.res, ps.at = probeAll(ctx, d), d.now()
+	return ps.res
+}
+
 func probeAll(ctx context.Context, d Deps) []probe {
 	svcs := services(d)
 	hc := d.httpClient()
@@ -142,7 +164,7 @@ func NewNetworkReachability(d Deps) Check {
 }
 
 func (c *reachability) Run(ctx context.Context) Result {
-	probes := probeAll(ctx, c.d)
+	probes := c.d.probes.get(ctx, c.d)
 	if len(probes) == 0 {
 		return c.undecided("no service endpoints are configured, nothing to probe",
 			"pass --cloud or --endpoints", errors.New("empty endpoints"))
@@ -189,7 +211,7 @@ func NewClockSkew(d Deps) Check {
 }
 
 func (c *clockSkew) Run(ctx context.Context) Result {
-	probes := probeAll(ctx, c.d)
+	probes := c.d.probes.get(ctx, c.d)
 	var errs []error
 	for _, p := range probes {
 		if p.err != nil {

@@ -58,10 +58,14 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 				go srv.PlayBrowser(context.WithoutCancel(cmd.Context()), u)
 				return nil
 			}
-			w, err := wire(wireOptions{Endpoints: srv.Endpoints(), Tenant: opt.Tenant, StateDir: stateDir, OpenBrowser: play, Log: log})
+			// With --consent handoff the simulator also plays the Global
+			// Administrator who opens the admin-consent URL elsewhere.
+			consent := func(ctx context.Context, u string) error { return srv.PlayBrowser(ctx, u) }
+			w, err := wire(wireOptions{Endpoints: srv.Endpoints(), Tenant: opt.Tenant, StateDir: stateDir, OpenBrowser: play, OpenConsent: consent, Log: log})
 			if err != nil {
 				return err
 			}
+			w.tenantHint = srv.TenantID() // issue 7: lock + resume key before sign-in
 			if g.frontEnd(io) == "plain" {
 				fmt.Fprintf(io.Out, "Demo: scenario %q — simulated tenant %s at %s\n", sc.Name, srv.TenantID(), srv.URL())
 			}

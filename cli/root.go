@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,6 +71,8 @@ func Main(args []string) int {
 	return Run(context.Background(), args, IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, IsTTY: isTTY, Env: os.Getenv})
 }
 
+var versionOnce sync.Once
+
 // Run is Main with explicit IO, for tests.
 func Run(ctx context.Context, args []string, io IO) int {
 	if io.Env == nil {
@@ -77,7 +80,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	httpx.Version = Version
+	// Once per process: concurrent Runs (parallel tests) must not race on it.
+	versionOnce.Do(func() { httpx.Version = Version })
 	root := newRoot(io)
 	root.SetArgs(args)
 	root.SetIn(io.In)
@@ -217,6 +221,7 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 		return stopCode
 	}
 	defer rg.release()
+	defer w.closeIdle() // issue 7: leave no idle connection behind (in-process runs and tests)
 	ctx = rg.ctx
 	eng, s := steps.New(opt, w.infos)
 	x := w.executor(s, stateDir)

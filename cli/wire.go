@@ -13,6 +13,7 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
 	"itdr-onboard/endpoints"
+	"itdr-onboard/internal/secret"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
@@ -29,6 +30,21 @@ type wiring struct {
 	platform *platform.Client
 	registry *checks.Registry
 	infos    []steps.CheckInfo
+	// tenantHint is the tenant known before sign-in (the demo's simulated
+	// tenant), so the lock and resume apply from the start (issue 7).
+	tenantHint string
+	// baseTransport is the transport under the log and retry wrappers (issue 7).
+	baseTransport http.RoundTripper
+	// openConsent plays the Global Administrator of a --consent handoff
+	// (demo only).
+	openConsent func(context.Context, string) error
+}
+
+// closeIdle closes the idle connections of the run's HTTP client (issue 7).
+func (w *wiring) closeIdle() {
+	if c, ok := w.baseTransport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 type wireOptions struct {
@@ -37,23 +53,33 @@ type wireOptions struct {
 	TokenCache  auth.CacheMode
 	StateDir    string
 	OpenBrowser func(string) error
+	// OpenConsent is handed the admin-consent URL of a --consent handoff.
+	OpenConsent func(context.Context, string) error
 	Log         *runLog
 }
 
 func wire(o wireOptions) (*wiring, error) {
-	w := &wiring{ep: o.Endpoints}
+	w := &wiring{ep: o.Endpoints, openConsent: o.OpenConsent}
 	w.hc = o.Endpoints.HTTPClient()
+	w.baseTransport = w.hc.Transport
 	if o.Log != nil {
 		w.hc.Transport = o.Log.transport(w.hc.Transport)
 	}
-	key, secret := o.Endpoints.PlatformAPIKey, o.Endpoints.PlatformAPISecret
+	// Issue 7: MSAL and tenant resolution do not retry; retry transient
+	// identity failures here (cli/identity_retry.go). Graph, Exchange and
+	// the platform retry in their clients.
+	w.hc.Transport = newIdentityRetry(w.hc.Transport, o.Endpoints.Authority, o.Endpoints.Graph, o.Endpoints.Exchange, o.Endpoints.Platform)
+	// Issue 7: the API secret is held as a secret.Secret (formats as
+	// [redacted]) and revealed only when the client is built.
+	key, apiSecret := o.Endpoints.PlatformAPIKey, secret.New(o.Endpoints.PlatformAPISecret)
 	if v := os.Getenv("ITDR_API_KEY"); v != "" {
 		key = v
 	}
 	if v := os.Getenv("ITDR_API_SECRET"); v != "" {
-		secret = v
+		apiSecret = secret.New(v)
 	}
-	if key == "" || secret == "" {
+	w.ep.PlatformAPISecret = "" // only apiSecret holds it from here on
+	if key == "" || apiSecret.IsZero() {
 		return nil, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
 	}
 	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
@@ -64,7 +90,7 @@ func wire(o wireOptions) (*wiring, error) {
 	w.auth = ac
 	w.graph = m365.NewGraph(w.hc, o.Endpoints.Graph, ac.GraphToken)
 	w.exchange = &lazyExchange{hc: w.hc, base: o.Endpoints.Exchange, auth: ac}
-	w.platform = platform.New(w.hc, o.Endpoints.Platform, key, secret)
+	w.platform = platform.New(w.hc, o.Endpoints.Platform, key, apiSecret.Reveal())
 	list := checks.Builtin(checks.Deps{Graph: w.graph, Exchange: w.exchange, Platform: w.platform,
 		Endpoints: o.Endpoints, HTTP: w.hc})
 	w.registry, err = checks.NewRegistry(list...)
@@ -83,11 +109,12 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 		Resolve: func(ctx context.Context, tenant string) (auth.TenantInfo, error) {
 			return auth.ResolveTenant(ctx, w.hc, w.ep, tenant)
 		},
-		Graph:    w.graph,
-		Platform: w.platform,
-		Checks:   w.registry,
-		Receipts: &steps.Receipts{Dir: stateDir},
-		Session:  s,
+		Graph:       w.graph,
+		Platform:    w.platform,
+		Checks:      w.registry,
+		Receipts:    &steps.Receipts{Dir: stateDir},
+		Session:     s,
+		OpenConsent: w.openConsent,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"itdr-onboard/internal/httpx"
 )
@@ -28,6 +29,12 @@ type Graph struct {
 	root  *url.URL
 	token TokenFunc
 	pol   httpx.Policy
+
+	// The signed-in user and the tenant do not change during a run: read
+	// each once.
+	memoMu sync.Mutex
+	me     *User
+	org    *Organization
 }
 
 // NewGraph returns a client for baseURL (endpoints.Graph); requests go to
@@ -233,6 +240,11 @@ func eventual() http.Header { return http.Header{"ConsistencyLevel": {"eventual"
 
 // Organization returns the tenant (GET /organization, value[0]).
 func (g *Graph) Organization(ctx context.Context) (Organization, error) {
+	g.memoMu.Lock()
+	defer g.memoMu.Unlock()
+	if g.org != nil {
+		return *g.org, nil
+	}
 	var page graphPage[Organization]
 	id, err := g.getJSON(ctx, "/organization", nil, nil, &page)
 	if err != nil {
@@ -241,13 +253,22 @@ func (g *Graph) Organization(ctx context.Context) (Organization, error) {
 	if len(page.Value) == 0 {
 		return Organization{}, fmt.Errorf("graph: GET /organization returned no organization (request id %s)", id)
 	}
+	g.org = &page.Value[0]
 	return page.Value[0], nil
 }
 
 // Me returns the signed-in user.
 func (g *Graph) Me(ctx context.Context) (User, error) {
+	g.memoMu.Lock()
+	defer g.memoMu.Unlock()
+	if g.me != nil {
+		return *g.me, nil
+	}
 	var u User
 	_, err := g.getJSON(ctx, "/me", url.Values{"$select": {"id,displayName,userPrincipalName"}}, nil, &u)
+	if err == nil {
+		g.me = &u
+	}
 	return u, err
 }
 

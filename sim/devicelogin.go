@@ -10,23 +10,37 @@ import (
 // simPageTmpl renders /devicelogin and the authorize error page. Everything
 // is escaped by html/template.
 var simPageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<style>body{font-family:Segoe UI,Helvetica,Arial,sans-serif;max-width:34em;margin:4em auto;color:#1b1b1b}
-.box{border:1px solid #ccc;padding:1.5em 2em}.ok{color:#107c10}.err{color:#a80000}
-input[type=text]{font-size:1.2em;letter-spacing:.1em;width:12em}small{color:#666}</style></head>
-<body><div class="box">
-<p><small>Microsoft (tenant simulator) · {{.Tenant}}</small></p>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{font-family:"Segoe UI",Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0;padding:4em 1em;color:#1b1b1b}
+main{background:#fff;max-width:28em;margin:0 auto;padding:2em 2.5em;box-shadow:0 2px 6px rgba(0,0,0,.2)}
+.brand{color:#5e5e5e;font-size:.9em;margin:0 0 1em}
+h1{font-size:1.5em;font-weight:600;margin:0 0 .8em}
+.ok{color:#107c10}.err{color:#a80000}
+label{display:block;margin:0 0 .4em}
+input[type=text]{font-size:1.2em;letter-spacing:.1em;width:100%;box-sizing:border-box;padding:.3em .2em;border:0;border-bottom:1px solid #666}
+input[type=text]:focus{outline:2px solid #0067b8;outline-offset:2px}
+input[aria-invalid=true]{border-bottom-color:#a80000}
+button{font-size:1em;background:#0067b8;color:#fff;border:0;padding:.5em 2.2em;cursor:pointer}
+button:focus{outline:2px solid #1b1b1b;outline-offset:2px}
+.actions{text-align:right;margin-top:1.5em}
+.hint{color:#5e5e5e;font-size:.9em}
+</style></head>
+<body><main>
+<p class="brand">Microsoft (tenant simulator) · {{.Tenant}}</p>
 <h1>{{.Title}}</h1>
-{{if .Error}}<p class="err" id="result">{{.Error}}</p>{{end}}
-{{if .Success}}<p class="ok" id="result">{{.Success}}</p>{{end}}
+{{if .Error}}<p class="err" id="result" role="alert">{{.Error}}</p>{{end}}
+{{if .Success}}<p class="ok" id="result" role="status">{{.Success}}</p>{{end}}
 {{range .Lines}}<p>{{.}}</p>{{end}}
 {{if .Form}}<form method="post" action="/devicelogin">
-<p>Enter the code displayed on your app or device.</p>
-<p><input type="text" name="otc" value="{{.Code}}" autocomplete="off" autofocus placeholder="Code" aria-label="Code"></p>
-<p><small>You will sign in as {{.User}}.</small></p>
-<p><input type="submit" value="Next"></p>
+<label for="otc">Enter the code displayed on your app or device.</label>
+<input type="text" id="otc" name="otc" value="{{.Code}}" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus required placeholder="Code" aria-describedby="signin-as"{{if .Error}} aria-invalid="true"{{end}}>
+<p class="hint" id="signin-as">You will sign in as {{.User}}.</p>
+<div class="actions"><button type="submit">Next</button></div>
 </form>{{end}}
-</div></body></html>
+</main></body></html>
 `))
 
 type simPage struct {

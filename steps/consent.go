@@ -86,7 +86,7 @@ func (x *Executor) precheckMapping(ctx context.Context) error {
 	if s == nil || s.Organization.ID == "" || s.Opt.Remap || s.TenantID == "" {
 		return nil
 	}
-	existing, err := x.Platform.IntegrationForTenant(ctx, s.TenantID)
+	existing, err := x.existingIntegration(ctx)
 	if err != nil || existing == nil || existing.OrganizationID == s.Organization.ID {
 		return nil // a read failure is not a reason to stop here; Map decides
 	}

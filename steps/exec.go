@@ -143,10 +143,18 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 	case DeliverRedirect:
 		return RedirectDelivered{Err: x.Auth.DeliverRedirect(ctx, e.URL)}
 	case LoadTenant:
+		// Two independent reads: side by side.
 		var ev TenantLoaded
+		var userErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ev.User, userErr = x.Graph.Me(ctx)
+		}()
 		ev.Org, ev.Err = x.Graph.Organization(ctx)
+		<-done
 		if ev.Err == nil {
-			ev.User, ev.Err = x.Graph.Me(ctx)
+			ev.Err = userErr
 		}
 		return ev
 	case ApplyChange:
@@ -197,15 +205,18 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		return HealthProbed{At: x.now(), Integration: in, Err: err}
 	case LoadSummary:
 		var ev SummaryLoaded
+		var mfaErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ev.MFARegistered, ev.MFATotal, mfaErr = x.Graph.MFARegistration(ctx)
+		}()
 		ev.Billable, ev.Err = x.Graph.CountBillableUsers(ctx)
-		if ev.Err == nil {
+		<-done
+		if mfaErr != nil {
 			// The MFA report needs Reports.Read.All / AuditLog.Read.All:
 			// "when permitted", so its failure is not the summary's.
-			if r, t, err := x.Graph.MFARegistration(ctx); err == nil {
-				ev.MFARegistered, ev.MFATotal = r, t
-			} else {
-				ev.MFATotal = -1
-			}
+			ev.MFARegistered, ev.MFATotal = 0, -1
 		}
 		return ev
 	}
@@ -395,11 +406,21 @@ func containsAll(scope string, want []string) bool {
 	return true
 }
 
+// existingIntegration is the tenant's integration as the prerequisites step
+// found it right after sign-in (nothing in this run writes integrations
+// before the mapping), or read now when that lookup did not happen.
+func (x *Executor) existingIntegration(ctx context.Context) (*platform.Integration, error) {
+	if s := x.Session; s != nil && s.ExistingChecked {
+		return s.Existing, nil
+	}
+	return x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
+}
+
 // mapTenant creates the integration; with remap it first deletes a mapping
 // to another organization.
 func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (platform.Integration, error) {
 	tenant := x.Session.TenantID
-	existing, err := x.Platform.IntegrationForTenant(ctx, tenant)
+	existing, err := x.existingIntegration(ctx)
 	if err != nil {
 		return platform.Integration{}, err
 	}

@@ -216,9 +216,12 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 	case IntegrationFound:
 		p.lookingUp = false
 		// A failed lookup is not fatal here: the mapping step asks again.
-		if ev.Err == nil && ev.Integration != nil {
-			in := *ev.Integration
-			s.Existing = &in
+		if ev.Err == nil {
+			s.Existing, s.ExistingChecked = nil, true
+			if ev.Integration != nil {
+				in := *ev.Integration
+				s.Existing = &in
+			}
 		}
 	default:
 		return nil

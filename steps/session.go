@@ -94,9 +94,11 @@ type Session struct {
 
 	Organization platform.Organization
 	Integration  platform.Integration
-	// Existing is the tenant's integration found right after sign-in.
-	Existing *platform.Integration
-	Consent  ConsentResult
+	// Existing is the tenant's integration found right after sign-in;
+	// ExistingChecked says that lookup succeeded.
+	Existing        *platform.Integration
+	ExistingChecked bool
+	Consent         ConsentResult
 
 	Billable      int
 	MFARegistered int

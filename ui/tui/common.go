@@ -57,6 +57,52 @@ func countdown(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
+// minutes formats a long duration in whole minutes: "under 1 min",
+// "3 min", "2 h 05 min"; rounded down, or up when up is set (a time left).
+func minutes(d time.Duration, up bool) string {
+	if d < 0 {
+		d = 0
+	}
+	n := int(d / time.Minute)
+	if up {
+		n = int((d + time.Minute - 1) / time.Minute)
+	}
+	switch {
+	case n < 1:
+		return "under 1 min"
+	case n < 60:
+		return fmt.Sprintf("%d min", n)
+	default:
+		return fmt.Sprintf("%d h %02d min", n/60, n%60)
+	}
+}
+
+// secondWake is when a countdown to deadline (shown in whole seconds,
+// rounded up) next changes after now; zero once the deadline has passed
+// and the countdown shows nothing more.
+func secondWake(deadline, now time.Time) time.Time {
+	left := deadline.Sub(now)
+	if left <= 0 {
+		return time.Time{}
+	}
+	frac := left % time.Second
+	if frac == 0 {
+		frac = time.Second
+	}
+	return now.Add(frac)
+}
+
+// earliest is the earlier of two instants, ignoring zero ones.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
 // human formats a duration in words: "45s", "3m 05s", "2h 10m".
 func human(d time.Duration) string {
 	if d < 0 {

@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
@@ -47,26 +50,36 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		out = append(out, " Organization: "+san(in.OrganizationName))
 	}
 	if !d.Started.IsZero() {
-		line := " Waiting for " + human(now.Sub(d.Started))
+		var line, next string
 		if snap.Status == steps.StatusRunning {
-			if next := nextProbe(d); !next.IsZero() {
-				if left := next.Sub(now); left > 0 {
-					line += " · next check in " + countdown(left)
+			line = " Waiting for " + minutes(now.Sub(d.Started), false)
+			if at := nextProbe(d); !at.IsZero() {
+				if at.After(now) {
+					next = "next check at " + at.Local().Format("15:04:05")
 				} else {
-					line += " · checking now" + st.Icons.Ellipsis
+					next = "checking now" + st.Icons.Ellipsis
 				}
 			}
+		} else {
+			line = " Waited for " + minutes(d.Last.Sub(d.Started), false)
 		}
-		out = append(out, line)
+		switch {
+		case next == "":
+			out = append(out, line)
+		case ansi.StringWidth(line+" · "+next) <= width:
+			out = append(out, line+" · "+next)
+		default: // narrow: the next check on a line of its own
+			out = append(out, line, " "+strings.ToUpper(next[:1])+next[1:])
+		}
 	} else if snap.Status == steps.StatusRunning {
 		out = append(out, " "+st.Check.Running.Render(st.Icons.Running)+" first check"+st.Icons.Ellipsis)
 	}
 	if eta, ok := d.ETA(); ok && in.Status != platform.StatusHealthy {
-		line := " First data expected around " + eta.Local().Format("15:04")
-		if left := eta.Sub(now); left > 0 {
-			line += " (in " + human(left) + ")"
+		line := "First data expected around " + eta.Local().Format("15:04")
+		if left := eta.Sub(now); left > 0 && snap.Status == steps.StatusRunning {
+			line += " (in about " + minutes(left, true) + ")"
 		}
-		out = append(out, line)
+		out = append(out, wrapStyled(st.App.Text.Render, line, " ", width)...)
 	}
 	if in.Status != platform.StatusHealthy {
 		out = append(out, st.App.Muted.Render(" The first audit data can take up to 24 hours to arrive; you may detach and check later."))
@@ -89,4 +102,37 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		out = append(out, renderFailure(st, snap.Fail, width)...)
 	}
 	return join(fit(st, out, width, height))
+}
+
+// healthWake is the next instant after now at which the health screen's
+// text changes by the clock alone (zero when it never does): the elapsed
+// time's next whole minute, the next check falling due ("checking now"),
+// and the ETA's "in about N min" dropping a minute. Nothing on the screen
+// counts seconds, so a long wait redraws about once a minute.
+func healthWake(snap steps.Snapshot, now time.Time) time.Time {
+	d := healthDetail(snap)
+	if d == nil || snap.Status != steps.StatusRunning {
+		return time.Time{}
+	}
+	var w time.Time
+	if !d.Started.IsZero() {
+		el := now.Sub(d.Started)
+		if el < 0 {
+			w = earliest(w, d.Started)
+		} else {
+			w = earliest(w, d.Started.Add((el/time.Minute+1)*time.Minute))
+		}
+		if next := nextProbe(d); next.After(now) {
+			w = earliest(w, next)
+		}
+	}
+	if eta, ok := d.ETA(); ok && d.Integration.Status != platform.StatusHealthy {
+		if left := eta.Sub(now); left > 0 {
+			// "in about N min" shows N = ceil(left / 1 min): it drops to
+			// N-1 when left reaches (N-1) min, and disappears at eta.
+			n := (left + time.Minute - 1) / time.Minute
+			w = earliest(w, eta.Add(-(n-1)*time.Minute))
+		}
+	}
+	return w
 }

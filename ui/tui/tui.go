@@ -90,7 +90,7 @@ type (
 	outcomeMsg     struct{ o steps.Outcome }
 	listenDoneMsg  struct{}
 	spinMsg        struct{}
-	clockMsg       struct{}
+	clockMsg       struct{ at time.Time } // at: the wake it was scheduled for
 	clearNoticeMsg struct{ seq int }
 	autoAnswerMsg  struct{ job steps.Job }
 )
@@ -139,9 +139,10 @@ type model struct {
 
 	// anim enables tick commands (off in tests); listen enables the
 	// outcome listener (off in tests that feed outcomes themselves).
-	anim, listen              bool
-	spinPending, clockPending bool
-	yesDelay                  time.Duration
+	anim, listen bool
+	spinPending  bool
+	clockAt      time.Time // the pending clock wake (zero: none)
+	yesDelay     time.Duration
 
 	interrupted bool
 	quitting    bool
@@ -367,28 +368,34 @@ func (m *model) needSpin() bool {
 	return false
 }
 
-// needClock reports whether a countdown or elapsed time is on screen.
-func (m *model) needClock() bool {
+// nextWake is the next instant after m.now at which the screen changes by
+// the clock alone (zero when nothing on it moves with time): each second of
+// the sign-in code's and the consent retry's countdowns (short waits the
+// technician watches), and only minutes and due checks on the health wait.
+func (m *model) nextWake() time.Time {
 	if m.e.Finished() {
-		return false
+		return time.Time{}
 	}
 	cur := m.e.Current()
 	snap := cur.Snapshot(m.e.Session())
 	switch cur.ID() {
 	case steps.SignIn:
-		d := signInDetail(snap)
-		return d != nil && d.Code != nil
+		if d := signInDetail(snap); d != nil && d.Code != nil && !snap.Status.Terminal() {
+			return secondWake(d.Code.ExpiresOn, m.now)
+		}
 	case steps.Mapping:
-		d := mappingDetail(snap)
-		return d != nil && d.Phase == "waiting"
+		if d := mappingDetail(snap); d != nil && d.Phase == "waiting" && snap.Fail == nil {
+			return secondWake(d.RetryAt, m.now)
+		}
 	case steps.Health:
-		return snap.Status == steps.StatusRunning
+		return healthWake(snap, m.now)
 	}
-	return false
+	return time.Time{}
 }
 
-// ticks schedules the spinner frame and the one-second clock, each only
-// while needed and never twice.
+// ticks schedules the spinner frame and the clock's next wake, each only
+// while needed and never twice; a wake earlier than the pending one
+// replaces it (the later one then only re-renders an unchanged screen).
 func (m *model) ticks() tea.Cmd {
 	if !m.anim {
 		return nil
@@ -398,9 +405,11 @@ func (m *model) ticks() tea.Cmd {
 		m.spinPending = true
 		cmds = append(cmds, tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{} }))
 	}
-	if !m.clockPending && m.needClock() {
-		m.clockPending = true
-		cmds = append(cmds, tea.Every(time.Second, func(time.Time) tea.Msg { return clockMsg{} }))
+	if w := m.nextWake(); !w.IsZero() && (m.clockAt.IsZero() || w.Before(m.clockAt)) {
+		m.clockAt = w
+		// A few milliseconds late, so the clock read then is past w.
+		wait := max(w.Sub(m.clock()), 0) + 5*time.Millisecond
+		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return clockMsg{at: w} }))
 	}
 	return tea.Batch(cmds...)
 }

@@ -226,8 +226,11 @@ func TestDetachFromHealthWait(t *testing.T) {
 	})
 	v := h.view()
 	mustContain(t, v, "Integration: ", "pending", "up to 24 hours", "d detach", "First data expected")
-	if !h.m.needClock() || h.m.needSpin() {
-		t.Errorf("idle health wait: clock %v spin %v; want a clock and no spinner", h.m.needClock(), h.m.needSpin())
+	if h.m.needSpin() {
+		t.Error("idle health wait: a spinner is wanted")
+	}
+	if w := h.m.nextWake(); w.IsZero() || w.Sub(h.m.now) < time.Second {
+		t.Errorf("idle health wait: next wake %v after now %v; want a minute or a due check, never a second", w, h.m.now)
 	}
 	h.key("d")
 	if !h.e.Finished() {
@@ -237,7 +240,7 @@ func TestDetachFromHealthWait(t *testing.T) {
 	if got := steps.ExitCode(h.e); got != 4 {
 		t.Errorf("exit code %d, want 4", got)
 	}
-	if h.m.needClock() || h.m.needSpin() {
+	if !h.m.nextWake().IsZero() || h.m.needSpin() {
 		t.Error("ticks still wanted on the final screen")
 	}
 }
@@ -316,8 +319,11 @@ func TestIdleModelSchedulesNoTicks(t *testing.T) {
 	// With animation on, the countdown gets one clock tick and no spinner.
 	h.m.anim = true
 	cmd := h.m.ticks()
-	if cmd == nil || !h.m.clockPending || h.m.spinPending {
-		t.Fatalf("sign-in with a code: clock %v spin %v", h.m.clockPending, h.m.spinPending)
+	if cmd == nil || h.m.clockAt.IsZero() || h.m.spinPending {
+		t.Fatalf("sign-in with a code: clock %v spin %v", h.m.clockAt, h.m.spinPending)
+	}
+	if d := h.m.clockAt.Sub(h.m.now); d <= 0 || d > time.Second {
+		t.Errorf("sign-in countdown wakes %s after now, want within the second", d)
 	}
 	if h.m.ticks() != nil {
 		t.Error("a second tick was scheduled while one is pending")

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -35,7 +36,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.now = m.clock()
 		return m, m.ticks()
 	case clockMsg:
-		m.clockPending = false
+		if msg.at.Equal(m.clockAt) {
+			m.clockAt = time.Time{}
+		}
 		m.now = m.clock()
 		return m, m.ticks()
 	case clearNoticeMsg:

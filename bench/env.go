@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"itdr-onboard/sim"
+)
+
+// benchScenario loads a built-in scenario and makes it fast except for the
+// injected per-request latency: approval at once, healthy right after
+// mapping (unless healthyAfter says otherwise), one latency fault on every
+// endpoint group.
+func benchScenario(name string, latency, healthyAfter time.Duration) (*sim.Scenario, error) {
+	sc, err := sim.LoadScenario(name)
+	if err != nil {
+		return nil, err
+	}
+	sc.SignIn.ApproveDelay = 0
+	sc.SignIn.AutoApprove = nil
+	if healthyAfter <= 0 {
+		// 0 means the simulator's 5 s default; 1 ms is "at once": every
+		// request already waits the injected latency.
+		healthyAfter = time.Millisecond
+	}
+	sc.Platform.HealthyAfter = sim.Duration(healthyAfter)
+	if latency > 0 {
+		sc.Faults = append(sc.Faults, sim.FaultSpec{Kind: sim.FaultLatency, Latency: sim.Duration(latency)})
+	}
+	return sc, nil
+}
+
+// simEnv is one running simulator plus its endpoints file.
+type simEnv struct {
+	srv     *sim.Server
+	epFile  string
+	dir     string
+	latency time.Duration
+}
+
+func startSim(sc *sim.Scenario, dir string, latency time.Duration) (*simEnv, error) {
+	srv, err := sim.Start(sc, sim.Options{})
+	if err != nil {
+		return nil, err
+	}
+	theSniffer.trust(srv.Endpoints().CACertPEM)
+	d, err := os.MkdirTemp(dir, "sim-")
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	ep := filepath.Join(d, "endpoints.json")
+	if err := srv.Endpoints().Save(ep); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return &simEnv{srv: srv, epFile: ep, dir: d, latency: latency}, nil
+}
+
+func (e *simEnv) Close() { e.srv.Close() }
+
+// repoRoot walks up from the working directory to the go.mod of module
+// itdr-onboard.
+func repoRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module itdr-onboard") {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", errors.New("not inside the itdr-onboard module: run `go run ./bench` from the repository")
+		}
+		d = parent
+	}
+}
+
+// buildBinary builds the wizard once into dir.
+func buildBinary(root, dir string) (string, error) {
+	out := filepath.Join(dir, "itdr-onboard")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = root
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build: %w", err)
+	}
+	return out, nil
+}
+
+// machine describes where the benchmark ran.
+type machine struct {
+	CPU   string
+	Cores int
+	Go    string
+	OS    string
+}
+
+func (m machine) String() string {
+	return fmt.Sprintf("%s, %d cores, %s, %s", m.CPU, m.Cores, m.Go, m.OS)
+}
+
+func thisMachine() machine {
+	m := machine{CPU: "unknown CPU", Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}

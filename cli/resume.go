@@ -1,0 +1,411 @@
+package cli
+
+// Issue 7: one run per tenant (a lock), resuming an interrupted run, and the
+// per-tenant progress file. drive() calls beginRun before the engine starts,
+// wraps the line/JSON reporter with runGuard.reporter (which saves progress
+// after every step change) and ends with runGuard.finish.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/state"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/plain"
+	"itdr-onboard/ui/text"
+)
+
+// runGuard is one run's lock and progress bookkeeping. Every method except
+// beginRun runs on the front-end's goroutine (the one that owns the engine).
+type runGuard struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	io     IO
+	mode   string
+	store  state.Store
+	log    *runLog
+	now    func() time.Time
+
+	// key is the tenant id known before sign-in ("" = learn it from the token).
+	key  string
+	lock *state.Lock
+	// stopCode overrides the exit code (3 when the lock is held).
+	stopCode int
+
+	prog     state.Progress
+	lastSave []byte
+	timing   map[steps.ID]*state.StepTiming
+}
+
+// sshHint suggests tmux/screen when the run is over SSH without either.
+func sshHint(io IO) {
+	if io.Env("SSH_CONNECTION") != "" && io.Env("TMUX") == "" && io.Env("STY") == "" {
+		fmt.Fprintln(io.Err, "tip: you are connected over SSH; run itdr-onboard inside tmux or screen so a dropped connection cannot stop it (an interrupted run resumes with the same command).")
+	}
+}
+
+// beginRun prints the SSH hint, takes the tenant's lock when the tenant is
+// known, and offers to resume an unfinished run (filling opt.Org from it).
+// It returns nil and an exit code when the run must not start.
+func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.Options, stateDir string, log *runLog) (*runGuard, int) {
+	rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now,
+		timing: map[steps.ID]*state.StepTiming{}}
+	if err := ensureStateDir(stateDir); err != nil {
+		fmt.Fprintln(io.Err, "error:", text.Line(err.Error()))
+		return nil, ExitUsage
+	}
+	rg.ctx, rg.cancel = context.WithCancel(ctx)
+	sshHint(io)
+
+	// The tenant: the demo's simulated tenant, --tenant as a GUID, a domain
+	// found in a progress file, or a domain resolved through the tenant's
+	// public metadata. Otherwise the lock is taken after sign-in.
+	var prev *state.Progress
+	switch t := opt.Tenant; {
+	case w.tenantHint != "" && (t == "" || strings.EqualFold(t, w.tenantHint)):
+		rg.key = strings.ToLower(w.tenantHint)
+	case t == "" || strings.EqualFold(t, "organizations"):
+	case auth.IsGUID(t):
+		rg.key = strings.ToLower(t)
+	default:
+		if p, err := rg.store.FindProgress(t); err == nil && p != nil {
+			rg.key, prev = p.TenantID, p
+		} else if w.hc != nil {
+			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			info, err := auth.ResolveTenant(rctx, w.hc, w.ep, t)
+			cancel()
+			if err == nil && info.ID != "" {
+				rg.key = strings.ToLower(info.ID)
+			}
+		}
+	}
+	if rg.key == "" {
+		return rg, 0
+	}
+	if code, ok := rg.takeLock(rg.key); !ok {
+		rg.cancel()
+		return nil, code
+	}
+	if prev == nil {
+		p, err := rg.store.LoadProgress(rg.key)
+		if err != nil {
+			fmt.Fprintln(io.Err, "warning: ignoring the saved progress:", text.Line(err.Error()))
+		}
+		prev = p
+	}
+	rg.prog = state.Progress{TenantID: rg.key, TenantArg: opt.Tenant, StartedAt: rg.now().UTC()}
+	if prev != nil && !prev.Finished {
+		if rg.offerResume(opt, prev) {
+			from := prev.UpdatedAt
+			rg.prog.ResumedFrom = &from
+			rg.prog.Domains, rg.prog.TenantName = prev.Domains, prev.TenantName
+		}
+	}
+	rg.save()
+	return rg, 0
+}
+
+// takeLock takes the tenant's lock; on failure it reports the holder and
+// returns exit code 3.
+func (rg *runGuard) takeLock(tenantID string) (int, bool) {
+	l, err := rg.store.AcquireLock(tenantID, rg.now())
+	if err != nil {
+		var he *state.HeldError
+		msg := "could not lock the tenant: " + err.Error()
+		if errors.As(err, &he) {
+			msg = he.Error()
+		}
+		rg.log.Warn("lock", "tenant_id", tenantID, "error", msg)
+		fmt.Fprintln(rg.io.Err, "error:", text.Line(msg))
+		if rg.mode == "json" {
+			rg.emitJSON("finished", map[string]any{"exit_code": ExitStopped, "tenant_id": tenantID, "outcome": "stopped", "error": msg})
+		}
+		return ExitStopped, false
+	}
+	rg.lock = l
+	if l.TookOver != nil {
+		rg.log.Info("lock", "tenant_id", tenantID, "took_over_pid", l.TookOver.PID)
+		fmt.Fprintf(rg.io.Err, "note: took over the lock of an earlier run that is no longer running (%s)\n", l.TookOver)
+	}
+	return 0, true
+}
+
+// offerResume asks (or decides by --yes) whether to resume prev; resuming
+// re-runs every step with the saved choices (each step re-checks before it
+// writes, so nothing is applied twice).
+func (rg *runGuard) offerResume(opt *steps.Options, prev *state.Progress) bool {
+	who := opt.Tenant
+	if who == "" || strings.EqualFold(who, prev.TenantID) {
+		who = prev.TenantID
+		if prev.TenantName != "" {
+			who = prev.TenantName + " (" + prev.TenantID + ")"
+		}
+	}
+	last := prev.LastCompleted()
+	if last == "" {
+		last = "none"
+	}
+	at := prev.UpdatedAt.Local().Format("2006-01-02 15:04:05")
+	resume := opt.Yes
+	if !resume {
+		if !rg.io.IsTTY || rg.mode == "json" {
+			fmt.Fprintf(rg.io.Err, "note: an unfinished onboarding of %s from %s was found (last completed: %s); pass --yes to resume it.\n",
+				text.Line(who), at, last)
+			return false
+		}
+		fmt.Fprintf(rg.io.Out, "An unfinished onboarding of %s from %s was found (last completed: %s). Resume it? [y/N] ",
+			text.Line(who), at, last)
+		line := readRawLine(rg.io.In)
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			resume = true
+		default:
+			fmt.Fprintln(rg.io.Out, "Starting over.")
+			return false
+		}
+	}
+	if opt.Org == "" && prev.OrganizationID != "" {
+		opt.Org = prev.OrganizationID
+	}
+	rg.log.Info("resume", "tenant_id", prev.TenantID, "from", prev.UpdatedAt, "last_completed", prev.LastCompleted(), "organization_id", prev.OrganizationID)
+	msg := fmt.Sprintf("Resuming the onboarding of %s from %s (last completed: %s)", text.Line(who), at, last)
+	if prev.OrganizationName != "" {
+		msg += "; organization: " + text.Line(prev.OrganizationName)
+	}
+	switch rg.mode {
+	case "json":
+		rg.emitJSON("resume", map[string]any{"tenant_id": prev.TenantID, "from": prev.UpdatedAt.UTC().Format(time.RFC3339Nano),
+			"last_completed": prev.LastCompleted(), "completed_steps": prev.Completed, "organization_id": prev.OrganizationID,
+			"organization": prev.OrganizationName, "integration_id": prev.IntegrationID})
+	default:
+		fmt.Fprintln(rg.io.Out, msg+".")
+	}
+	return resume
+}
+
+func (rg *runGuard) emitJSON(typ string, f map[string]any) {
+	m := map[string]any{"time": rg.now().UTC().Format(time.RFC3339Nano), "step": "", "type": typ}
+	for k, v := range f {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	rg.io.Out.Write(append(b, '\n'))
+}
+
+// observe folds the engine's state into the progress file and, when the
+// tenant only became known at sign-in, takes the lock then.
+func (rg *runGuard) observe(e *steps.Engine) {
+	if rg == nil || rg.stopCode != 0 {
+		return
+	}
+	s := e.Session()
+	tid := strings.ToLower(s.TenantID)
+	if tid == "" {
+		tid = rg.key
+	}
+	now := rg.now().UTC()
+	for _, st := range e.Steps() {
+		id := st.ID()
+		status := st.Status()
+		tm := rg.timing[id]
+		if tm == nil {
+			if status == steps.StatusPending {
+				continue
+			}
+			tm = &state.StepTiming{ID: string(id), StartedAt: now}
+			rg.timing[id] = tm
+		}
+		tm.Status = string(status)
+		if status.Terminal() && tm.EndedAt.IsZero() {
+			tm.EndedAt = now
+		}
+	}
+	if tid == "" {
+		return
+	}
+	if rg.lock == nil {
+		if code, ok := rg.takeLock(tid); !ok {
+			// Another run owns this tenant: stop before anything is changed.
+			rg.stopCode = code
+			rg.cancel()
+			return
+		}
+	}
+	p := &rg.prog
+	p.TenantID = tid
+	if s.Org.DisplayName != "" {
+		p.TenantName = s.Org.DisplayName
+	}
+	if len(s.Org.VerifiedDomains) > 0 {
+		p.Domains = p.Domains[:0]
+		for _, d := range s.Org.VerifiedDomains {
+			p.Domains = append(p.Domains, d.Name)
+		}
+	}
+	if s.TenantCloud != "" {
+		p.Cloud = s.TenantCloud
+	}
+	if s.Account.Username != "" {
+		p.Account = s.Account.Username
+	}
+	if s.Organization.ID != "" {
+		p.OrganizationID, p.OrganizationName = s.Organization.ID, s.Organization.Name
+	}
+	if s.Integration.ID != "" {
+		p.IntegrationID = s.Integration.ID
+	}
+	p.AppliedChanges = p.AppliedChanges[:0]
+	for _, a := range s.Applied {
+		if !slices.Contains(p.AppliedChanges, a.Change.ID) {
+			p.AppliedChanges = append(p.AppliedChanges, a.Change.ID)
+		}
+	}
+	p.Completed = p.Completed[:0]
+	p.Steps = p.Steps[:0]
+	for _, st := range e.Steps() {
+		if st.Status() == steps.StatusDone || st.Status() == steps.StatusSkipped {
+			p.Completed = append(p.Completed, string(st.ID()))
+		}
+		if tm := rg.timing[st.ID()]; tm != nil {
+			p.Steps = append(p.Steps, *tm)
+		}
+	}
+	p.Current = string(e.Current().ID())
+	rg.save()
+}
+
+// save writes the progress when it changed (ignoring the time stamp).
+func (rg *runGuard) save() {
+	if rg.prog.TenantID == "" {
+		return
+	}
+	p := rg.prog
+	p.UpdatedAt = time.Time{}
+	b, _ := json.Marshal(p)
+	if string(b) == string(rg.lastSave) {
+		return
+	}
+	rg.prog.UpdatedAt = rg.now().UTC()
+	if err := rg.store.SaveProgress(&rg.prog); err != nil {
+		rg.log.Warn("progress", "error", err.Error())
+		return
+	}
+	rg.lastSave = b
+}
+
+// finish records how the run ended and returns the exit code.
+func (rg *runGuard) finish(e *steps.Engine, code int) int {
+	if rg == nil {
+		return code
+	}
+	if rg.stopCode != 0 {
+		return rg.stopCode
+	}
+	rg.observe(e)
+	if rg.stopCode != 0 {
+		return rg.stopCode
+	}
+	if f := e.Failure(); f != nil {
+		rg.log.Warn("step_failed", "step", string(e.Current().ID()), "error", f.Message, "exit_code", code)
+	}
+	c := code
+	rg.prog.ExitCode = &c
+	rg.prog.Outcome = e.Session().Outcome
+	rg.prog.Finished = code == 0
+	rg.save()
+	return code
+}
+
+// release lets go of the lock.
+func (rg *runGuard) release() {
+	if rg == nil {
+		return
+	}
+	if rg.lock != nil {
+		if err := rg.lock.Release(); err != nil {
+			rg.log.Warn("lock", "error", err.Error())
+		}
+	}
+	rg.cancel()
+}
+
+// reporter wraps a front-end reporter so progress is saved after every
+// step change and outcome.
+func (rg *runGuard) reporter(inner plain.Reporter) plain.Reporter {
+	return &guardReporter{inner: inner, rg: rg}
+}
+
+type guardReporter struct {
+	inner plain.Reporter
+	rg    *runGuard
+}
+
+func (r *guardReporter) StepStarted(e *steps.Engine, st steps.Step) {
+	r.rg.observe(e)
+	r.inner.StepStarted(e, st)
+}
+
+func (r *guardReporter) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
+	r.rg.observe(e)
+	r.inner.Outcome(e, id, ev)
+}
+
+func (r *guardReporter) Answered(e *steps.Engine, q steps.Question, v string, auto bool) {
+	r.rg.observe(e)
+	r.inner.Answered(e, q, v, auto)
+}
+
+func (r *guardReporter) Finished(e *steps.Engine, code int, err error) {
+	if r.rg.stopCode != 0 {
+		code = r.rg.stopCode
+		err = errors.New("another run holds this tenant's lock")
+	}
+	r.inner.Finished(e, code, err)
+}
+
+// readRawLine reads one line a byte at a time, so nothing after it is
+// buffered away from the front-end's own reader.
+func readRawLine(r io.Reader) string {
+	var b strings.Builder
+	var c [1]byte
+	for b.Len() < 256 {
+		n, err := r.Read(c[:])
+		if n == 1 {
+			if c[0] == '\n' {
+				break
+			}
+			b.WriteByte(c[0])
+		}
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+// ensureStateDir checks (and creates, mode 0700) the state dir, naming the
+// flag when it cannot be used.
+func ensureStateDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return fmt.Errorf("--state-dir %s: not a directory", dir)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--state-dir %s: %v", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--state-dir %s: cannot create it: %v", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// LockFile is the file name of a tenant's lock.
+const LockFile = "lock"
+
+// LockInfo names the run that holds a lock.
+type LockInfo struct {
+	PID       int       `json:"pid"`
+	Host      string    `json:"host"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+func (l LockInfo) String() string {
+	return fmt.Sprintf("pid %d on %s, started %s", l.PID, l.Host, l.StartedAt.Local().Format("2006-01-02 15:04:05"))
+}
+
+// HeldError says another live run holds the tenant's lock.
+type HeldError struct {
+	TenantID string
+	Path     string
+	Holder   LockInfo
+	// Unknown is true when the holder's liveness cannot be checked (another
+	// host, or an unreadable lock file).
+	Unknown bool
+}
+
+func (e *HeldError) Error() string {
+	s := fmt.Sprintf("another itdr-onboard run is onboarding tenant %s (%s)", e.TenantID, e.Holder)
+	if e.Unknown {
+		s += fmt.Sprintf("; if you are sure it is no longer running, delete %s", e.Path)
+	} else {
+		s += "; wait for it to finish or stop it"
+	}
+	return s
+}
+
+// Lock is a held per-tenant lock.
+type Lock struct {
+	Path string
+	Info LockInfo
+	// TookOver is set when a stale lock of a dead process was replaced.
+	TookOver *LockInfo
+}
+
+// Release removes the lock file if it is still ours.
+func (l *Lock) Release() error {
+	if l == nil {
+		return nil
+	}
+	cur, err := readLock(l.Path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if cur.PID != l.Info.PID || cur.Host != l.Info.Host || !cur.StartedAt.Equal(l.Info.StartedAt) {
+		return nil // taken over by someone else
+	}
+	return os.Remove(l.Path)
+}
+
+// Hostname is the host name recorded in locks (a var for tests).
+var Hostname = func() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown-host"
+	}
+	return h
+}
+
+// processAlive reports whether pid runs on this host (a var for tests).
+var processAlive = pidAlive
+
+// AcquireLock takes the tenant's lock: <dir>/tenants/<tenantID>/lock,
+// created with O_CREATE|O_EXCL and holding pid, host and start time. A lock
+// of a dead process on this host is taken over; a live holder (or one on
+// another host) gives a *HeldError naming it.
+func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
+	if tenantID == "" {
+		return nil, errors.New("state: lock without a tenant id")
+	}
+	dir := s.TenantDir(tenantID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	path := filepath.Join(dir, LockFile)
+	me := LockInfo{PID: os.Getpid(), Host: Hostname(), StartedAt: now.UTC().Truncate(time.Millisecond)}
+	b, _ := json.Marshal(me)
+	var tookOver *LockInfo
+	for try := 0; try < 4; try++ {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_, werr := f.Write(append(b, '\n'))
+			serr := f.Sync()
+			cerr := f.Close()
+			if err := errors.Join(werr, serr, cerr); err != nil {
+				os.Remove(path)
+				return nil, fmt.Errorf("state: writing lock: %w", err)
+			}
+			return &Lock{Path: path, Info: me, TookOver: tookOver}, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("state: creating lock: %w", err)
+		}
+		held, rerr := readLock(path)
+		if errors.Is(rerr, fs.ErrNotExist) {
+			continue // released meanwhile
+		}
+		if rerr != nil {
+			// A torn lock (its writer died between create and write) is
+			// stale once it is old enough; younger, its writer may be busy.
+			if st, serr := os.Stat(path); serr == nil && now.Sub(st.ModTime()) > 10*time.Second {
+				if s.moveAside(path, nil) {
+					continue
+				}
+			}
+			return nil, &HeldError{TenantID: tenantID, Path: path, Unknown: true}
+		}
+		if held.Host != me.Host {
+			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held, Unknown: true}
+		}
+		if held.PID != me.PID && processAlive(held.PID) {
+			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+		}
+		if held.PID == me.PID && !held.StartedAt.IsZero() {
+			// Our own process holds it (another run in this process).
+			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+		}
+		if !s.moveAside(path, &held) {
+			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+		}
+		h := held
+		tookOver = &h
+	}
+	return nil, fmt.Errorf("state: could not take the lock %s", path)
+}
+
+// moveAside renames a stale lock out of the way; it checks that what it
+// moved is the stale lock it read (not a fresh lock another process created
+// in between) and puts a fresh one back.
+func (s Store) moveAside(path string, stale *LockInfo) bool {
+	aside := path + ".stale." + strconv.Itoa(os.Getpid())
+	if err := os.Rename(path, aside); err != nil {
+		return false
+	}
+	if stale != nil {
+		moved, err := readLock(aside)
+		if err == nil && (moved.PID != stale.PID || moved.Host != stale.Host || !moved.StartedAt.Equal(stale.StartedAt)) {
+			// Not the stale lock: restore it (Link fails if a lock exists again).
+			if os.Link(aside, path) == nil {
+				os.Remove(aside)
+			}
+			return false
+		}
+	}
+	os.Remove(aside)
+	return true
+}
+
+// ReadLock returns who holds a tenant's lock; fs.ErrNotExist when nobody.
+func (s Store) ReadLock(tenantID string) (LockInfo, error) {
+	return readLock(filepath.Join(s.TenantDir(tenantID), LockFile))
+}
+
+func readLock(path string) (LockInfo, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return LockInfo{}, err
+	}
+	var li LockInfo
+	if err := json.Unmarshal(b, &li); err != nil || li.PID <= 0 {
+		return LockInfo{}, fmt.Errorf("state: %s is not a lock file", path)
+	}
+	return li, nil
+}

@@ -1,0 +1,243 @@
+// Package state keeps what survives a crash or a dropped SSH connection:
+// per tenant, the wizard's progress (never a token, code or secret) and the
+// lock that allows one run per tenant. Files live next to the receipts in
+// <state-dir>/tenants/<tenantID>/ and are written atomically, so killing the
+// process at any moment never leaves a torn file.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ProgressVersion is the format version of progress.json.
+const ProgressVersion = 1
+
+// ProgressFile is the file name of a tenant's progress.
+const ProgressFile = "progress.json"
+
+// Store is the state dir.
+type Store struct {
+	Dir string
+}
+
+// TenantDir is where a tenant's files live: the same directory as its
+// receipts (steps.Receipts.TenantDir uses the same rule; a cli test pins it).
+func (s Store) TenantDir(tenantID string) string {
+	return filepath.Join(s.Dir, "tenants", SafeName(tenantID))
+}
+
+// SafeName maps a tenant id to a directory name: letters, digits, '-', '.'
+// and '_' stay, anything else becomes '_' (no path traversal).
+func SafeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '-' || r == '.' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		return "unknown"
+	}
+	return s
+}
+
+// WriteFileAtomic writes data to a temp file in the same directory, syncs
+// it and renames it over path (then syncs the directory), so a crash never
+// leaves a torn file. (Same as steps.WriteFileAtomic, without importing the
+// engine.)
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// StepTiming is when a step ran in the last run and how it ended.
+type StepTiming struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+}
+
+// Progress is what a run has achieved so far. It holds choices and ids
+// only: no token, code, verifier or secret can be stored in it.
+type Progress struct {
+	Version  int    `json:"version"`
+	TenantID string `json:"tenant_id"`
+	// TenantArg is --tenant as typed (a GUID or a domain), for lookup.
+	TenantArg string `json:"tenant_arg,omitempty"`
+	// Domains are the tenant's verified domains (for `--tenant <domain>` lookups).
+	Domains    []string `json:"domains,omitempty"`
+	TenantName string   `json:"tenant_name,omitempty"`
+	Cloud      string   `json:"cloud,omitempty"`
+	// Account is the technician's sign-in name (not a credential).
+	Account          string `json:"account,omitempty"`
+	OrganizationID   string `json:"organization_id,omitempty"`
+	OrganizationName string `json:"organization_name,omitempty"`
+	IntegrationID    string `json:"integration_id,omitempty"`
+	// Completed lists the steps that finished, in order.
+	Completed []string `json:"completed_steps"`
+	// Current is the step running when the file was written.
+	Current string `json:"current_step,omitempty"`
+	// AppliedChanges are the ids of the role fixes applied (or found in place).
+	AppliedChanges []string     `json:"applied_changes,omitempty"`
+	Steps          []StepTiming `json:"steps,omitempty"`
+	StartedAt      time.Time    `json:"started_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	// ResumedFrom is the UpdatedAt of the progress this run resumed.
+	ResumedFrom *time.Time `json:"resumed_from,omitempty"`
+	// Finished is true once a run ended successfully (healthy or a dry run):
+	// nothing is left to resume.
+	Finished bool   `json:"finished"`
+	Outcome  string `json:"outcome,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+}
+
+// LastCompleted names the last completed step, or "".
+func (p *Progress) LastCompleted() string {
+	if p == nil || len(p.Completed) == 0 {
+		return ""
+	}
+	return p.Completed[len(p.Completed)-1]
+}
+
+// Matches reports whether the progress is for tenant t (a GUID or one of
+// its domains, compared case-insensitively).
+func (p *Progress) Matches(t string) bool {
+	t = strings.TrimSuffix(strings.TrimSpace(t), ".")
+	if p == nil || t == "" {
+		return false
+	}
+	if strings.EqualFold(p.TenantID, t) || strings.EqualFold(p.TenantArg, t) {
+		return true
+	}
+	for _, d := range p.Domains {
+		if strings.EqualFold(d, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProgressPath is <dir>/tenants/<tenantID>/progress.json.
+func (s Store) ProgressPath(tenantID string) string {
+	return filepath.Join(s.TenantDir(tenantID), ProgressFile)
+}
+
+// SaveProgress writes p atomically (temp file, fsync, rename), mode 0600.
+func (s Store) SaveProgress(p *Progress) error {
+	if p == nil || p.TenantID == "" {
+		return errors.New("state: progress without a tenant id")
+	}
+	p.Version = ProgressVersion
+	if p.Completed == nil {
+		p.Completed = []string{}
+	}
+	dir := s.TenantDir(p.TenantID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, ProgressFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("state: writing progress: %w", err)
+	}
+	return nil
+}
+
+// LoadProgress reads a tenant's progress; (nil, nil) when there is none.
+func (s Store) LoadProgress(tenantID string) (*Progress, error) {
+	return readProgress(s.ProgressPath(tenantID))
+}
+
+func readProgress(path string) (*Progress, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	var p Progress
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("state: %s is not a progress file: %w", path, err)
+	}
+	if p.TenantID == "" {
+		return nil, fmt.Errorf("state: %s has no tenant id", path)
+	}
+	return &p, nil
+}
+
+// AllProgress reads every tenant's progress, most recently updated first.
+// Unreadable files are skipped.
+func (s Store) AllProgress() ([]*Progress, error) {
+	paths, err := filepath.Glob(filepath.Join(s.Dir, "tenants", "*", ProgressFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Progress
+	for _, p := range paths {
+		if pr, err := readProgress(p); err == nil && pr != nil {
+			out = append(out, pr)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	return out, nil
+}
+
+// FindProgress returns the progress for tenant t (GUID or domain); (nil,
+// nil) when there is none.
+func (s Store) FindProgress(t string) (*Progress, error) {
+	if t == "" {
+		return nil, nil
+	}
+	if p, err := s.LoadProgress(t); err != nil || p != nil {
+		return p, err
+	}
+	all, err := s.AllProgress()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range all {
+		if p.Matches(t) {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
