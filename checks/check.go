@@ -61,7 +61,11 @@ type Result struct {
 	// Changes is the exact plan a Fixer would apply (empty when nothing to fix).
 	Changes []Change `json:"changes,omitempty"`
 	// Err is set when the check could not decide (network, permission, panic).
-	Err      error         `json:"-"`
+	Err error `json:"-"`
+	// External marks a failure that neither the technician nor the tenant
+	// can repair (the platform's own app manifest is broken): the run ends
+	// as failed (exit 1), not as stopped for the technician (exit 3).
+	External bool          `json:"external,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
 

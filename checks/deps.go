@@ -2,6 +2,8 @@ package checks
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"sync"
@@ -23,6 +25,7 @@ const (
 	IDDehydrated           = "exo.dehydrated"
 	IDRoleGroup            = "exo.role-group"
 	IDPlatformSPRoles      = "graph.platform-sp-roles"
+	IDPlatformPermissions  = "graph.platform-permissions"
 )
 
 // GraphAPI is the part of *m365.Graph the check modules use.
@@ -108,6 +111,7 @@ func Builtin(d Deps) []Check {
 		NewClockSkew(d),
 		NewExchangeLicence(d.Graph),
 		NewGlobalAdmin(d.Graph),
+		NewPlatformPermissions(d.Graph, d.Platform),
 		NewAuditLog(d.Exchange),
 		NewDehydrated(d.Exchange),
 		NewRoleGroup(d.Exchange, d.Platform),
@@ -170,7 +174,36 @@ func (m meta) undecided(summary, remedy string, err error) Result {
 	if m.sev == Recommended {
 		o = Warn
 	}
+	if why := shortCause(err); why != "" {
+		summary += ": " + why
+	}
+	if isForbidden(err) {
+		remedy = "the signed-in account is not allowed to read this: sign in as an active Global Administrator (or Exchange Administrator for Exchange), then retry"
+	}
 	return Result{Outcome: o, Summary: summary, Remedy: remedy, Err: err}
+}
+
+// shortCause names why a read failed in a few words (the status and the
+// service's error code), without the full error text.
+func shortCause(err error) string {
+	var ae *m365.APIError
+	if errors.As(err, &ae) {
+		c := fmt.Sprintf("HTTP %d", ae.Status)
+		if ae.Code != "" {
+			c += " " + ae.Code
+		}
+		return c
+	}
+	var pe *platform.Error
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("HTTP %d %s", pe.Status, pe.Code)
+	}
+	return ""
+}
+
+func isForbidden(err error) bool {
+	var ae *m365.APIError
+	return errors.As(err, &ae) && ae.Status == 403
 }
 
 func skipped(why string) Result {

@@ -480,7 +480,7 @@ func TestBuiltinSharesAppFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{IDPlatformSubscription, IDNetworkReachability, IDClockSkew, IDExchangeLicence, IDGlobalAdmin, IDAuditLog, IDDehydrated, IDRoleGroup, IDPlatformSPRoles}
+	want := []string{IDPlatformSubscription, IDNetworkReachability, IDClockSkew, IDExchangeLicence, IDGlobalAdmin, IDPlatformPermissions, IDAuditLog, IDDehydrated, IDRoleGroup, IDPlatformSPRoles}
 	for i, c := range reg.All() {
 		if c.ID() != want[i] {
 			t.Errorf("order[%d] = %s, want %s", i, c.ID(), want[i])

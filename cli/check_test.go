@@ -103,7 +103,7 @@ func TestCheckJSONValidatesAndChangesNothing(t *testing.T) {
 	}
 	// Every registered check, in registry order, whatever its step/phase.
 	want := []string{checks.IDPlatformSubscription, checks.IDNetworkReachability, checks.IDClockSkew,
-		checks.IDExchangeLicence, checks.IDGlobalAdmin, checks.IDAuditLog, checks.IDDehydrated,
+		checks.IDExchangeLicence, checks.IDGlobalAdmin, checks.IDPlatformPermissions, checks.IDAuditLog, checks.IDDehydrated,
 		checks.IDRoleGroup, checks.IDPlatformSPRoles}
 	var got []string
 	for _, r := range rep.Checks {
@@ -171,7 +171,7 @@ func TestCheckPlainReport(t *testing.T) {
 		"would change: Enable Exchange organization customization  ⟶  Enable-OrganizationCustomization",
 		`would change: Add role "Audit Logs" to Organization Management  ⟶  New-ManagementRoleAssignment -Role "Audit Logs"`,
 		"warning: Privileged Identity Management will raise an alert",
-		"Result: 3 of 9 checks failed.",
+		"Result: 3 of 10 checks failed.",
 		"would make the 7 change(s)",
 		"Nothing in the tenant was changed",
 	} {
@@ -182,8 +182,8 @@ func TestCheckPlainReport(t *testing.T) {
 	if t.Failed() {
 		t.Log(out)
 	}
-	if n := strings.Count(rep, "\n  ["); n != 9 {
-		t.Errorf("%d rows, want 9:\n%s", n, rep)
+	if n := strings.Count(rep, "\n  ["); n != 10 {
+		t.Errorf("%d rows, want 10:\n%s", n, rep)
 	}
 	ts.assertUnchanged(t)
 }

@@ -66,8 +66,16 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 				return err
 			}
 			w.tenantHint = srv.TenantID() // issue 7: lock + resume key before sign-in
+			if opt.Org == "" && g.frontEnd(io) != "tui" && !io.IsTTY {
+				// Nobody to ask: the demo maps the simulated tenant to the
+				// organization named like it (a real onboarding needs --org).
+				opt.Org = sc.Tenant.DisplayName
+			}
 			if g.frontEnd(io) == "plain" {
 				fmt.Fprintf(io.Out, "Demo: scenario %q — simulated tenant %s at %s\n", sc.Name, srv.TenantID(), srv.URL())
+				if opt.Org != "" && f.org == "" {
+					fmt.Fprintf(io.Out, "No --org given and no terminal to ask on: using the organization %q.\n", opt.Org)
+				}
 			}
 			return exitCode(drive(cmd.Context(), g, io, w, opt, stateDir, log))
 		},

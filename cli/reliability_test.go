@@ -218,7 +218,13 @@ func TestReliabilityFaultMatrix(t *testing.T) {
 		})
 		code, out, errs := ts.onboard(t, "--json", "--yes", "--org", "Contoso Ltd", "--tenant", contosoID)
 		if code != 0 {
-			t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errs)
+			var reqs []string
+			for _, r := range ts.srv.Requests() {
+				if r.Group == group {
+					reqs = append(reqs, fmt.Sprintf("%s %s %s %d %s", r.Time.Format("15:04:05.000"), r.Method, r.Path, r.Status, r.Fault))
+				}
+			}
+			t.Fatalf("exit %d, want 0\n%s\n%s\n%s requests:\n%s", code, out, errs, group, strings.Join(reqs, "\n"))
 		}
 		if last := lastJSON(t, out); last["type"] != "finished" || last["outcome"] != "healthy" {
 			t.Fatalf("last event %v", last)

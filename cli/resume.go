@@ -203,7 +203,11 @@ func (rg *runGuard) emitJSON(typ string, f map[string]any) {
 
 // observe folds the engine's state into the progress file and, when the
 // tenant only became known at sign-in, takes the lock then.
-func (rg *runGuard) observe(e *steps.Engine) {
+func (rg *runGuard) observe(e *steps.Engine) { rg.fold(e, true) }
+
+// fold is observe; mayStop=false (the end of a run) never takes a lock late
+// and never stops anything.
+func (rg *runGuard) fold(e *steps.Engine, mayStop bool) {
 	if rg == nil || rg.stopCode != 0 {
 		return
 	}
@@ -233,6 +237,9 @@ func (rg *runGuard) observe(e *steps.Engine) {
 		return
 	}
 	if rg.lock == nil {
+		if !mayStop {
+			return // the run is over; another run may own the tenant's files now
+		}
 		if code, ok := rg.takeLock(tid); !ok {
 			// Another run owns this tenant: stop before anything is changed.
 			rg.stopCode = code
@@ -310,17 +317,18 @@ func (rg *runGuard) finish(e *steps.Engine, code int) int {
 	if rg.stopCode != 0 {
 		return rg.stopCode
 	}
-	rg.observe(e)
-	if rg.stopCode != 0 {
-		return rg.stopCode
-	}
 	if f := e.Failure(); f != nil {
 		rg.log.Warn("step_failed", "step", string(e.Current().ID()), "error", f.Message, "exit_code", code)
+	}
+	rg.fold(e, false)
+	if rg.lock == nil {
+		return code
 	}
 	c := code
 	rg.prog.ExitCode = &c
 	rg.prog.Outcome = e.Session().Outcome
-	rg.prog.Finished = code == 0
+	// A dry run changes nothing, so an earlier unfinished run stays resumable.
+	rg.prog.Finished = code == 0 && rg.prog.Outcome != "dry-run"
 	rg.save()
 	return code
 }

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"itdr-onboard/internal/httpx"
 )
@@ -24,6 +26,14 @@ type Exchange struct {
 	anchor string
 	token  TokenFunc
 	pol    httpx.Policy
+
+	reads     *readCache
+	readsOnce sync.Once
+}
+
+func (x *Exchange) cache() *readCache {
+	x.readsOnce.Do(func() { x.reads = newReadCache() })
+	return x.reads
 }
 
 // NewExchange returns a client for baseURL (endpoints.Exchange). tenant is
@@ -93,6 +103,10 @@ func (x *Exchange) invoke(ctx context.Context, cmdlet string, params map[string]
 	recheck func(context.Context) (bool, error)) (string, error) {
 	if params == nil {
 		params = map[string]any{}
+	}
+	if !strings.HasPrefix(cmdlet, "Get-") {
+		x.cache().invalidate()
+		defer x.cache().invalidate()
 	}
 	body, err := json.Marshal(map[string]any{"CmdletInput": map[string]any{"CmdletName": cmdlet, "Parameters": params}})
 	if err != nil {
@@ -252,6 +266,11 @@ func (x *Exchange) SetUnifiedAuditLogIngestion(ctx context.Context, enabled bool
 // RoleGroupRoles lists the regular (non-delegating) management role
 // assignments of a role group (Get-ManagementRoleAssignment -RoleAssignee).
 func (x *Exchange) RoleGroupRoles(ctx context.Context, roleGroup string) ([]ManagementRoleAssignment, error) {
+	key := "rg:" + strings.ToLower(roleGroup)
+	v, ok, gen := x.cache().get(key)
+	if ok {
+		return slices.Clone(v.([]ManagementRoleAssignment)), nil
+	}
 	var rows []ManagementRoleAssignment
 	id, err := x.Invoke(ctx, "Get-ManagementRoleAssignment", map[string]any{"RoleAssignee": roleGroup}, &rows)
 	if err != nil {
@@ -265,6 +284,7 @@ func (x *Exchange) RoleGroupRoles(ctx context.Context, roleGroup string) ([]Mana
 		r.RequestID = id
 		out = append(out, r)
 	}
+	x.cache().put(key, slices.Clone(out), gen)
 	return out, nil
 }
 

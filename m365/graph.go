@@ -32,9 +32,11 @@ type Graph struct {
 
 	// The signed-in user and the tenant do not change during a run: read
 	// each once.
-	memoMu sync.Mutex
-	me     *User
-	org    *Organization
+	memoMu    sync.Mutex
+	me        *User
+	org       *Organization
+	reads     *readCache
+	readsOnce sync.Once
 }
 
 // NewGraph returns a client for baseURL (endpoints.Graph); requests go to
@@ -88,6 +90,12 @@ func (g *Graph) send(ctx context.Context, r graphReq) (*httpx.Response, error) {
 		}
 	} else if err := g.sameOrigin(u); err != nil {
 		return nil, err
+	}
+	if r.method != http.MethodGet {
+		// A write (and the look-ups its retries make) makes every cached
+		// read stale: drop them before and after it.
+		g.cache().invalidate()
+		defer g.cache().invalidate()
 	}
 	var body []byte
 	if r.body != nil {
@@ -296,6 +304,15 @@ const spSelect = "id,appId,displayName,appRoles,oauth2PermissionScopes"
 // ServicePrincipalByAppID returns the tenant's service principal for an
 // application, or nil, nil when there is none.
 func (g *Graph) ServicePrincipalByAppID(ctx context.Context, appID string) (*ServicePrincipal, error) {
+	key := "sp:" + strings.ToLower(appID)
+	v, ok, gen := g.cache().get(key)
+	if ok {
+		if v == nil {
+			return nil, nil
+		}
+		sp := v.(ServicePrincipal)
+		return &sp, nil
+	}
 	q := url.Values{"$filter": {"appId eq " + odataQuote(appID)}, "$select": {spSelect}}
 	sps, id, err := listAll[ServicePrincipal](ctx, g, "/servicePrincipals", q, nil)
 	if err != nil {
@@ -305,10 +322,17 @@ func (g *Graph) ServicePrincipalByAppID(ctx context.Context, appID string) (*Ser
 		if strings.EqualFold(sps[i].AppID, appID) {
 			sp := sps[i]
 			sp.RequestID = id
+			g.cache().put(key, sp, gen)
 			return &sp, nil
 		}
 	}
+	g.cache().put(key, nil, gen)
 	return nil, nil
+}
+
+func (g *Graph) cache() *readCache {
+	g.readsOnce.Do(func() { g.reads = newReadCache() })
+	return g.reads
 }
 
 // CreateServicePrincipal creates the service principal of a (multi-tenant)

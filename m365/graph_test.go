@@ -594,3 +594,35 @@ func TestBatchSplitsAndOrders(t *testing.T) {
 		t.Fatal("duplicate ids accepted")
 	}
 }
+
+func TestReadCacheServesRepeatedLookupsUntilAWrite(t *testing.T) {
+	var gets, posts int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			gets++
+			w.Write([]byte(`{"value":[{"id":"sp1","appId":"app-1"}]}`))
+			return
+		}
+		posts++
+		w.WriteHeader(201)
+		w.Write([]byte(`{"id":"ra1","principalId":"sp1","roleDefinitionId":"r","directoryScopeId":"/"}`))
+	}))
+	defer srv.Close()
+	g := NewGraph(srv.Client(), srv.URL, func(context.Context) (string, error) { return "t", nil })
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		sp, err := g.ServicePrincipalByAppID(ctx, "APP-1")
+		if err != nil || sp == nil || sp.ID != "sp1" {
+			t.Fatalf("lookup %d: %+v %v", i, sp, err)
+		}
+	}
+	if gets != 1 {
+		t.Fatalf("three lookups with no write between made %d requests", gets)
+	}
+	g.CreateRoleAssignment(ctx, "sp1", "r")
+	g.ServicePrincipalByAppID(ctx, "app-1")
+	if posts != 1 || gets < 2 {
+		t.Fatalf("a write must make the next lookup read afresh: gets %d posts %d", gets, posts)
+	}
+}

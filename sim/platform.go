@@ -90,10 +90,9 @@ func (st *State) pfInit(sc *Scenario) error {
 		}
 		ps.expiresAt = t
 	}
-	ps.healthyAfter = sp.HealthyAfter.D()
-	if ps.healthyAfter <= 0 {
-		ps.healthyAfter = stDefaultHealthyAfter
-	}
+	// 0 is "healthy as soon as mapped": scenario files that leave
+	// healthy_after out get the default from ParseScenario.
+	ps.healthyAfter = max(sp.HealthyAfter.D(), 0)
 
 	// The app's application permissions.
 	add := func(resApp, perm string) error {

@@ -105,6 +105,11 @@ func ParseScenario(data []byte, label string) (*Scenario, error) {
 	if si, ok := raw.(map[string]any)["sign_in"].(map[string]any); !ok || si["approve_delay"] == nil {
 		sc.SignIn.ApproveDelay = Duration(DefaultApproveDelay)
 	}
+	// healthy_after: absent means the 5 s default, "0s" means healthy as
+	// soon as the integration is mapped (like approve_delay).
+	if pl, ok := raw.(map[string]any)["platform"].(map[string]any); !ok || pl["healthy_after"] == nil {
+		sc.Platform.HealthyAfter = Duration(stDefaultHealthyAfter)
+	}
 	simApplyDefaults(&sc)
 	if err := sc.Validate(); err != nil {
 		return nil, wrap(err)
@@ -138,7 +143,8 @@ func simApplyDefaults(sc *Scenario) {
 }
 
 // simNormalize deep-copies a scenario, fills defaults and validates it.
-// An ApproveDelay of 0 in a Scenario built in Go means "approve at once".
+// An ApproveDelay of 0 in a Scenario built in Go means "approve at once",
+// a HealthyAfter of 0 "healthy as soon as mapped".
 func simNormalize(in *Scenario) (*Scenario, error) {
 	b, err := json.Marshal(in)
 	if err != nil {

@@ -254,12 +254,18 @@ func (p *PrereqStep) failBlocking(s *Session, b []CheckInfo) {
 	names := make([]string, 0, len(b))
 	var remedies []string
 	for _, in := range b {
-		names = append(names, in.Title)
+		names = append(names, in.Title+" ("+s.Results[in.ID].Summary+")")
 		if r := s.Results[in.ID].Remedy; r != "" {
 			remedies = append(remedies, in.Title+": "+r)
 		}
 	}
-	p.fail = &Failure{Kind: FailStopped,
+	kind := FailError // every failure is the platform's to fix
+	for _, in := range b {
+		if !s.Results[in.ID].External {
+			kind = FailStopped
+		}
+	}
+	p.fail = &Failure{Kind: kind,
 		Message: "A required prerequisite failed: " + strings.Join(names, ", ") + ".",
 		Remedy:  strings.Join(remedies, "\n")}
 }

@@ -23,13 +23,15 @@ type Receipts struct {
 // Receipt is the per-tenant change receipt (one per run that changed or
 // planned something).
 type Receipt struct {
-	TenantID     string            `json:"tenant_id"`
-	TenantName   string            `json:"tenant_name,omitempty"`
-	Operator     string            `json:"operator"`
-	WrittenAt    time.Time         `json:"written_at"`
-	Checks       []ReceiptCheck    `json:"checks"`
-	Changes      []checks.Applied  `json:"changes"`
-	Declined     []checks.Change   `json:"declined,omitempty"`
+	TenantID   string           `json:"tenant_id"`
+	TenantName string           `json:"tenant_name,omitempty"`
+	Operator   string           `json:"operator"`
+	WrittenAt  time.Time        `json:"written_at"`
+	Checks     []ReceiptCheck   `json:"checks"`
+	Changes    []checks.Applied `json:"changes"`
+	Declined   []checks.Change  `json:"declined,omitempty"`
+	// NotApplied are accepted changes that were not made (an earlier one failed).
+	NotApplied   []checks.Change   `json:"not_applied,omitempty"`
 	Planned      []checks.Change   `json:"planned"`
 	Organization map[string]string `json:"organization,omitempty"`
 }
@@ -78,13 +80,17 @@ func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 	if rc.Changes == nil {
 		rc.Changes = []checks.Applied{}
 	}
-	applied := map[string]bool{}
+	done := map[string]bool{}
 	for _, a := range s.Applied {
-		applied[a.Change.ID] = true
+		done[a.Change.ID] = true
+	}
+	rc.Declined = s.DeclinedChanges
+	for _, c := range s.DeclinedChanges {
+		done[c.ID] = true
 	}
 	for _, c := range s.Plan {
-		if !applied[c.ID] {
-			rc.Declined = append(rc.Declined, c)
+		if !done[c.ID] {
+			rc.NotApplied = append(rc.NotApplied, c)
 		}
 	}
 	ids := make([]string, 0, len(s.Before))

@@ -250,6 +250,7 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 				for _, c := range p.d.Plan {
 					if c.CheckID == auditCheckID {
 						p.d.Declined = append(p.d.Declined, c)
+						s.DeclinedChanges = append(s.DeclinedChanges, c)
 					}
 				}
 			}

@@ -85,6 +85,8 @@ type Session struct {
 	Plan     []checks.Change
 	Applied  []checks.Applied
 	Declined bool
+	// DeclinedChanges are the planned changes the technician said no to.
+	DeclinedChanges []checks.Change
 	// Deferred are accepted role-fix changes that could not be applied
 	// because creating the platform's service principal hit AADSTS650051;
 	// the mapping step applies them once consent has created it.

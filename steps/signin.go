@@ -135,9 +135,13 @@ func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
 func (p *SignInStep) Reset() { p.status, p.d, p.fail = StatusPending, SignInDetail{}, nil }
 
 func wrongTenant(s *Session, acct auth.Account) *Failure {
+	want := s.Opt.Tenant
+	if !equalFold(want, s.TenantID) {
+		want += " (" + s.TenantID + ")"
+	}
 	return &Failure{Kind: FailStopped,
-		Message: fmt.Sprintf("Signed in as %s, whose tenant is %s, but this run is for tenant %s (%s). Nothing was changed.",
-			acct.Username, acct.TenantID, s.Opt.Tenant, s.TenantID),
+		Message: fmt.Sprintf("Signed in as %s, whose tenant is %s, but this run is for tenant %s. Nothing was changed.",
+			acct.Username, acct.TenantID, want),
 		Remedy: "Sign in with an account of the customer's tenant (not a partner or guest account), or correct --tenant."}
 }
 

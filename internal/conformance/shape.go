@@ -253,21 +253,27 @@ type node struct {
 }
 
 func checkField(root any, f Field) []string {
-	segs := strings.Split(f.Path, ".")
+	segs := splitPath(f.Path)
 	nodes := []node{{path: "", v: root, ok: true}}
 	var problems []string
-	for _, seg := range segs {
+	for i, seg := range segs {
 		key, isArr := strings.CutSuffix(seg, "[]")
+		last := i == len(segs)-1
 		var next []node
 		for _, n := range nodes {
-			if !n.ok || n.v == nil {
-				continue // a missing or null parent is reported by its own field
+			if n.v == nil && n.ok {
+				continue // a null parent (allowed or not) is judged by its own field
+			}
+			if !n.ok {
+				problems = append(problems, fmt.Sprintf("%s: missing (%s is missing)", f.Path, n.path))
+				continue
 			}
 			cur := n
 			if key != "" {
 				obj, isObj := n.v.(map[string]any)
 				if !isObj {
-					continue // wrong parent type: reported by the parent's field
+					problems = append(problems, fmt.Sprintf("%s: missing (%s is %s, not an object)", f.Path, orRoot(n.path), jsonKind(n.v)))
+					continue
 				}
 				v, present := obj[key]
 				cur = node{path: join(n.path, key), v: v, ok: present}
@@ -277,10 +283,14 @@ func checkField(root any, f Field) []string {
 				continue
 			}
 			if !cur.ok || cur.v == nil {
+				if !last || !cur.ok {
+					next = append(next, cur) // reported at the next level or by checkValue
+				}
 				continue
 			}
 			arr, isA := cur.v.([]any)
 			if !isA {
+				problems = append(problems, fmt.Sprintf("%s: missing (%s is %s, not an array)", f.Path, cur.path, jsonKind(cur.v)))
 				continue
 			}
 			if len(arr) == 0 {
@@ -301,7 +311,35 @@ func checkField(root any, f Field) []string {
 	return problems
 }
 
+func orRoot(p string) string {
+	if p == "" {
+		return "the document"
+	}
+	return p
+}
+
+// splitPath splits a field path at the dots that are not escaped: a key
+// containing a dot is written with "\." ("@odata\.nextLink").
+func splitPath(p string) []string {
+	var segs []string
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && i+1 < len(p) && p[i+1] == '.':
+			b.WriteByte('.')
+			i++
+		case p[i] == '.':
+			segs = append(segs, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(p[i])
+		}
+	}
+	return append(segs, b.String())
+}
+
 func join(parent, key string) string {
+	key = strings.ReplaceAll(key, ".", "\\.")
 	if parent == "" {
 		return key
 	}
@@ -376,7 +414,7 @@ func Mutate(body []byte, path, rename string, kind Kind) ([]byte, int, error) {
 	if err := dec.Decode(&root); err != nil {
 		return nil, 0, err
 	}
-	segs := strings.Split(path, ".")
+	segs := splitPath(path)
 	n := mutate(&root, segs, rename, kind)
 	out, err := json.Marshal(root)
 	return out, n, err

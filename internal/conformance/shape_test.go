@@ -175,3 +175,16 @@ func TestMutateRenamesAndRetypes(t *testing.T) {
 }
 
 func (k Kind) short() string { return strings.ReplaceAll(string(k), "-", "") }
+
+func TestCheckReportsMissingParentsAndDottedKeys(t *testing.T) {
+	fs := []Field{{Path: `@odata\.nextLink`, Kind: String}, {Path: "a.b.c", Kind: String}, {Path: "list[].x", Kind: Bool}}
+	p := Check([]byte(`{"@odata.nextLink":"https://x/next","a":{},"list":{"x":true}}`), fs)
+	want := []string{"a.b.c: missing (a.b is missing)", "list[].x: missing (list is object, not an array)"}
+	if !slices.Equal(p, want) {
+		t.Fatalf("problems %q, want %q", p, want)
+	}
+	p = Check([]byte(`{"a":{"b":{"c":"ok"}},"list":[{"x":true}]}`), fs)
+	if !slices.Equal(p, []string{`@odata\.nextLink: missing (want string)`}) {
+		t.Fatalf("problems %q", p)
+	}
+}

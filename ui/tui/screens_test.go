@@ -287,17 +287,88 @@ func TestRenderHealth(t *testing.T) {
 			Integration: platform.Integration{Status: platform.StatusUnhealthy, ReasonCode: "audit_log_disabled", Reason: hostile, ExpectedFirstDataAt: &eta},
 			Started:     now.Add(-3 * time.Minute), Last: now.Add(-5 * time.Second), NextIn: 30 * time.Second, Probes: 4,
 			Remedy: steps.RemedyFor("audit_log_disabled"), LastErr: errors.New("boom " + hostile)}}
+	nextAt := now.Add(25 * time.Second).Local().Format("15:04:05")
 	checkScreen(t, "health", renderHealth, snap, s, now, func(w, h int) []string {
 		if h < 20 {
-			return []string{"unhealthy", "Waiting for 3m 00s", "next check in 0:25"}
+			return []string{"unhealthy", "Waiting for 3 min", "ext check at " + nextAt}
 		}
-		return []string{"unhealthy", "Waiting for 3m 00s", "next check in 0:25", "(in 42m 00s)", "up to 24 hours",
+		return []string{"unhealthy", "Waiting for 3 min", "next check at " + nextAt, "(in about 42 min)", "up to 24 hours",
 			"Reason: Evil", "Set-AdminAuditLogConfig", "Last check failed: boom Evil"}
 	})
-	// The elapsed time and the countdown follow the clock.
-	out := ansi.Strip(renderHealth(theme.Plain(), snap, s, 100, 30, now.Add(10*time.Second)))
-	if !strings.Contains(out, "Waiting for 3m 10s") || !strings.Contains(out, "next check in 0:15") {
-		t.Errorf("clock not followed:\n%s", out)
+	// Nothing counts seconds: ten seconds later the screen is the same.
+	plain := func(at time.Time) string { return ansi.Strip(renderHealth(theme.Plain(), snap, s, 100, 30, at)) }
+	if a, b := plain(now), plain(now.Add(10*time.Second)); a != b {
+		t.Errorf("the screen moved within ten seconds:\n%s\n---\n%s", a, b)
+	}
+	// The due check, the next minute and the ETA follow the clock.
+	if out := plain(now.Add(25 * time.Second)); !strings.Contains(out, "checking now") {
+		t.Errorf("due check not shown:\n%s", out)
+	}
+	if out := plain(now.Add(time.Minute)); !strings.Contains(out, "Waiting for 4 min") || !strings.Contains(out, "(in about 41 min)") {
+		t.Errorf("minute not followed:\n%s", out)
+	}
+	// Once the step is over the elapsed time stops.
+	done := snap
+	done.Status = steps.StatusFailed
+	done.Fail = &steps.Failure{Kind: steps.FailPending, Message: "Detached"}
+	if out := ansi.Strip(renderHealth(theme.Plain(), done, s, 100, 30, now.Add(time.Hour))); !strings.Contains(out, "Waited for 2 min") ||
+		strings.Contains(out, "next check") || strings.Contains(out, "(in about") {
+		t.Errorf("final health screen:\n%s", out)
+	}
+	if w := healthWake(done, now); !w.IsZero() {
+		t.Errorf("a finished health step wakes at %v", w)
+	}
+}
+
+// TestHealthWakeCoversEveryChange walks the health wait for 20 minutes in
+// quarter seconds: the screen changes only at the wakes healthWake
+// schedules (no change is missed), and they come about once a minute plus
+// the due check, never every second.
+func TestHealthWakeCoversEveryChange(t *testing.T) {
+	now := t0.Add(10 * time.Minute)
+	s := sessionWith()
+	eta := now.Add(42*time.Minute + 17*time.Second)
+	for _, name := range []string{"probe due", "probe in flight", "no ETA"} {
+		d := &steps.HealthDetail{
+			Integration: platform.Integration{Status: platform.StatusPending, ReasonCode: "waiting_for_first_data", ExpectedFirstDataAt: &eta},
+			Started:     now.Add(-3*time.Minute - 20*time.Second), Last: now.Add(-5 * time.Second), NextIn: 40 * time.Second, Probes: 4}
+		switch name {
+		case "probe in flight":
+			d.Last = now.Add(-time.Minute)
+		case "no ETA":
+			d.Integration.ExpectedFirstDataAt = nil
+		}
+		snap := steps.Snapshot{ID: steps.Health, Status: steps.StatusRunning, Detail: d}
+		render := func(at time.Time) string { return renderHealth(theme.New(true, false), snap, s, 100, 30, at) }
+		wake := healthWake(snap, now)
+		prev, wakes, changes := render(now), 0, 0
+		for at := now.Add(250 * time.Millisecond); at.Before(now.Add(20 * time.Minute)); at = at.Add(250 * time.Millisecond) {
+			woke := false
+			for !wake.IsZero() && !wake.After(at) {
+				next := healthWake(snap, wake)
+				if !next.After(wake) {
+					t.Fatalf("%s: wake %v is not after %v", name, next, wake)
+				}
+				if next.Sub(wake) < time.Second {
+					t.Errorf("%s: wakes %v and %v less than a second apart", name, wake, next)
+				}
+				wake, woke = next, true
+				wakes++
+			}
+			cur := render(at)
+			if cur != prev {
+				changes++
+				if !woke {
+					t.Fatalf("%s: the screen changed at +%s without a wake:\n%s\n---\n%s", name, at.Sub(now), ansi.Strip(prev), ansi.Strip(cur))
+				}
+			}
+			prev = cur
+		}
+		// 20 minutes: 20 minute marks (the ETA's marks fall 17 s off the
+		// elapsed ones: 20 more) and at most one due check.
+		if wakes > 41 || changes > wakes || changes < 20 {
+			t.Errorf("%s: %d wakes and %d screen changes in 20 minutes", name, wakes, changes)
+		}
 	}
 }
 

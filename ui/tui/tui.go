@@ -46,7 +46,7 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 	}
 	// 20 frames a second is plenty for a 10 fps spinner and typing, and
 	// keeps the renderer's idle wake-ups low.
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(20)}
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(8)}
 	if opt.Input != nil {
 		popts = append(popts, tea.WithInput(opt.Input))
 	}

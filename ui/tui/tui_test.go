@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +357,60 @@ func TestSmallTerminalKeepsPromptsVisible(t *testing.T) {
 		h.key("down")
 	}
 	mustContain(t, h.view(), "> Customer 0012")
+}
+
+// TestIdleHealthWaitSchedulesNoSecondTick: during the health wait the model
+// schedules no spinner and no per-second clock: its one pending wake is at
+// the next visible change (a whole minute), the screen is identical every
+// second in between, and each wake it takes moves the screen.
+func TestIdleHealthWaitSchedulesNoSecondTick(t *testing.T) {
+	ev := newEnv(t, 3)
+	ev.blockSleep.Store(true) // the next probe never comes: a long idle wait
+	ev.platform.health = []string{platform.StatusPending}
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice, Org: "Contoso Ltd", Yes: true}, Options{Yes: true})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.approve()
+	h.pump("the health wait", func() bool {
+		d := healthDetail(h.e.Current().Snapshot(h.s))
+		return h.e.Current().ID() == steps.Health && d != nil && d.Probes > 0
+	})
+	h.m.anim = true
+	if cmd := h.m.ticks(); cmd == nil {
+		t.Fatal("no wake scheduled during the health wait")
+	}
+	if h.m.spinPending {
+		t.Error("a spinner frame was scheduled during the health wait")
+	}
+	v := h.view()
+	mustContain(t, v, "Waiting for under 1 min", "First data expected")
+	if regexp.MustCompile(`in \d+:\d\d|\d+s\b`).MatchString(v) {
+		t.Errorf("a countdown is on the health screen:\n%s", v)
+	}
+	start := h.now
+	for n := 0; n < 10; n++ {
+		w := h.m.clockAt
+		if w.IsZero() {
+			t.Fatalf("wake %d: none pending", n)
+		}
+		if gap := w.Sub(h.now); gap < 30*time.Second {
+			t.Fatalf("wake %d is %s after the last: the idle screen ticks", n, gap)
+		}
+		// Every second until the wake the screen is unchanged.
+		before := h.m.View().Content
+		for at := h.now.Add(time.Second); at.Before(w); at = at.Add(time.Second) {
+			h.m.now = at
+			if h.m.View().Content != before {
+				t.Fatalf("the screen changed at +%s, before the wake at +%s", at.Sub(start), w.Sub(start))
+			}
+		}
+		// The wake (the timer's command is not run: Update is called as
+		// bubbletea would when it fires) moves the screen and schedules
+		// the next one.
+		h.now = w.Add(5 * time.Millisecond)
+		h.m.Update(clockMsg{at: w})
+		if h.m.View().Content == before {
+			t.Errorf("wake %d at +%s changed nothing", n, w.Sub(start))
+		}
+	}
+	mustContain(t, h.view(), "Waiting for 10 min")
 }
