@@ -248,8 +248,8 @@ func eventual() http.Header { return http.Header{"ConsistencyLevel": {"eventual"
 
 // Organization returns the tenant (GET /organization, value[0]).
 func (g *Graph) Organization(ctx context.Context) (Organization, error) {
-	g.memoMu.Lock()
-	defer g.memoMu.Unlock()
+	g.orgMu.Lock()
+	defer g.orgMu.Unlock()
 	if g.org != nil {
 		return *g.org, nil
 	}
@@ -267,8 +267,8 @@ func (g *Graph) Organization(ctx context.Context) (Organization, error) {
 
 // Me returns the signed-in user.
 func (g *Graph) Me(ctx context.Context) (User, error) {
-	g.memoMu.Lock()
-	defer g.memoMu.Unlock()
+	g.meMu.Lock()
+	defer g.meMu.Unlock()
 	if g.me != nil {
 		return *g.me, nil
 	}
