@@ -32,11 +32,11 @@ type Graph struct {
 
 	// The signed-in user and the tenant do not change during a run: read
 	// each once.
-	memoMu    sync.Mutex
-	me        *User
-	org       *Organization
-	reads     *readCache
-	readsOnce sync.Once
+	meMu, orgMu sync.Mutex
+	me          *User
+	org         *Organization
+	reads       *readCache
+	readsOnce   sync.Once
 }
 
 // NewGraph returns a client for baseURL (endpoints.Graph); requests go to
