@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"itdr-onboard/internal/httpx"
 )
@@ -42,6 +43,13 @@ type Client struct {
 	apiKey  string
 	authHdr *secret // "Basic base64(key:secret)"; a pointer so fmt prints an address
 	pol     httpx.Policy
+
+	app *appMemo // the app document is static: read once per client
+}
+
+type appMemo struct {
+	mu sync.Mutex
+	v  *App
 }
 
 // secret hides its value from fmt.
@@ -56,6 +64,7 @@ func (*secret) GoString() string { return "[redacted]" }
 func New(hc *http.Client, baseURL, apiKey, apiSecret string) *Client {
 	return &Client{
 		hc:      hc,
+		app:     &appMemo{},
 		base:    strings.TrimRight(baseURL, "/"),
 		apiKey:  apiKey,
 		authHdr: &secret{"Basic " + base64.StdEncoding.EncodeToString([]byte(apiKey+":"+apiSecret))},
@@ -229,8 +238,16 @@ func (c *Client) Account(ctx context.Context) (Account, error) {
 
 // App returns what the platform needs granted in a tenant.
 func (c *Client) App(ctx context.Context) (App, error) {
+	c.app.mu.Lock()
+	defer c.app.mu.Unlock()
+	if c.app.v != nil {
+		return *c.app.v, nil
+	}
 	var a App
 	_, err := c.getJSON(ctx, "/v1/m365/app", nil, &a)
+	if err == nil {
+		c.app.v = &a
+	}
 	return a, err
 }
 
