@@ -65,10 +65,8 @@ func wire(o wireOptions) (*wiring, error) {
 	if o.Log != nil {
 		w.hc.Transport = o.Log.transport(w.hc.Transport)
 	}
-	// Issue 7: MSAL and tenant resolution do not retry; retry transient
-	// identity failures here (cli/identity_retry.go). Graph, Exchange and
-	// the platform retry in their clients.
-	w.hc.Transport = newIdentityRetry(w.hc.Transport, o.Endpoints.Authority, o.Endpoints.Graph, o.Endpoints.Exchange, o.Endpoints.Platform)
+	// Retries: Graph, Exchange and the platform retry in their clients;
+	// identity requests (MSAL, the tenant lookup) retry in auth.
 	// Issue 7: the API secret is held as a secret.Secret (formats as
 	// [redacted]) and revealed only when the client is built.
 	key, apiSecret := o.Endpoints.PlatformAPIKey, secret.New(o.Endpoints.PlatformAPISecret)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"itdr-onboard/auth"
 	"itdr-onboard/checks"
 )
 
@@ -193,6 +194,12 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 		p.resolving = false
 		if ev.Err != nil {
 			p.status = StatusFailed
+			if ae := auth.Classify(ev.Err); ae != nil && ae.Class != auth.ClassTenantNotFound && ae.Class != auth.ClassUnknown {
+				// Not an answer about the tenant: the lookup itself failed.
+				p.fail = &Failure{Kind: FailError, Message: fmt.Sprintf("Could not look up tenant %q: %s", s.Opt.Tenant, ae.Message),
+					Remedy: ae.Action, Err: ev.Err}
+				return nil
+			}
 			p.fail = &Failure{Kind: FailStopped, Message: fmt.Sprintf("Could not find tenant %q: %v", s.Opt.Tenant, ev.Err),
 				Remedy: "check --tenant (a tenant GUID or one of its verified domains)", Err: ev.Err}
 			return nil

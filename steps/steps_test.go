@@ -503,3 +503,19 @@ func TestMappedElsewhereStopsBeforeRoleFixes(t *testing.T) {
 		t.Fatalf("at %s", e.Current().ID())
 	}
 }
+
+func TestTenantLookupNetworkFailureIsNotUnknownTenant(t *testing.T) {
+	e, _ := New(Options{AuthMethod: auth.MethodDevice, Tenant: "contoso.onmicrosoft.com"}, testInfos)
+	e.Start()
+	feedTo(e, Prereqs, TenantResolved{Err: &auth.Error{Class: auth.ClassNetwork, Message: "Cannot reach login.microsoftonline.com.", Action: "Check the network."}})
+	f := e.Failure()
+	if f == nil || ExitCode(e) != 1 || !strings.Contains(f.Message, "Cannot reach") || strings.Contains(f.Remedy, "check --tenant") {
+		t.Fatalf("failure %+v", f)
+	}
+	e, _ = New(Options{AuthMethod: auth.MethodDevice, Tenant: "nope.example"}, testInfos)
+	e.Start()
+	feedTo(e, Prereqs, TenantResolved{Err: &auth.Error{Class: auth.ClassTenantNotFound, Code: 90002, Message: "Tenant not found."}})
+	if f := e.Failure(); f == nil || ExitCode(e) != 3 || !strings.Contains(f.Remedy, "--tenant") {
+		t.Fatalf("unknown tenant: %+v", f)
+	}
+}

@@ -30,6 +30,9 @@ type Options struct {
 	Now     func() time.Time
 }
 
+// fps is the renderer's frame rate while something on screen moves.
+const fps = 20
+
 // Run drives the engine (e) with the runner (r) in a bubbletea program until
 // the run ends and the technician closes the final screen; it returns the
 // exit code: steps.ExitCode(e) normally, 130 on ctrl+c (the terminal is
@@ -44,9 +47,10 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 		m.dumb = true
 		m.setStyles(true)
 	}
-	// 20 frames a second is plenty for a 10 fps spinner and typing, and
-	// keeps the renderer's idle wake-ups low.
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(8)}
+	// 20 frames a second is plenty for a 10 fps spinner and typing; on an
+	// idle screen the pacer slows the renderer down to one frame in
+	// idleFrame (see pacer.go).
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(fps)}
 	if opt.Input != nil {
 		popts = append(popts, tea.WithInput(opt.Input))
 	}
@@ -56,7 +60,9 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 	if opt.NoColor {
 		popts = append(popts, tea.WithColorProfile(colorprofile.ASCII))
 	}
-	final, err := tea.NewProgram(m, popts...).Run()
+	prog := tea.NewProgram(m, popts...)
+	m.pacer = newTickerPacer(prog, fps)
+	final, err := prog.Run()
 	m.stop()
 	switch {
 	case errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled), errors.Is(err, context.Canceled):
@@ -142,7 +148,11 @@ type model struct {
 	anim, listen bool
 	spinPending  bool
 	clockAt      time.Time // the pending clock wake (zero: none)
-	yesDelay     time.Duration
+	// pacer slows the renderer down on an idle screen (nil: fixed rate).
+	pacer       pacer
+	pacePending bool
+	lastMsg     time.Time
+	yesDelay    time.Duration
 
 	interrupted bool
 	quitting    bool

@@ -11,8 +11,16 @@ import (
 	"itdr-onboard/steps"
 )
 
-// Update folds one message into the model.
+// Update folds one message into the model and paces the renderer.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := m.update(msg)
+	if p := m.pace(msg); p != nil {
+		cmd = tea.Batch(cmd, p)
+	}
+	return m, cmd
+}
+
+func (m *model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -41,6 +49,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.now = m.clock()
 		return m, m.ticks()
+	case paceMsg:
+		return m, nil
 	case clearNoticeMsg:
 		if msg.seq == m.noticeSeq {
 			m.notice = ""
