@@ -232,7 +232,7 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	var code int
 	switch mode {
 	case "tui":
-		code = runTUI(ctx, eng, r, io, g, opt)
+		code = runTUI(ctx, eng, r, io, g, opt, rg.observe)
 	case "json":
 		code = plain.Run(ctx, eng, r, plain.Auto{Yes: opt.Yes}, rg.reporter(&plain.JSON{W: io.Out}))
 	default:

@@ -22,7 +22,12 @@ func wrap(s string, width int) []string {
 		width = 8
 	}
 	s = strings.ReplaceAll(text.Sanitize(s), "\t", " ")
-	return strings.Split(ansi.Wrap(s, width, ""), "\n")
+	out := strings.Split(ansi.Wrap(s, width, ""), "\n")
+	for i, l := range out {
+		// ansi.Wrap can keep the space it broke at, one column too wide.
+		out[i] = strings.TrimRight(l, " ")
+	}
+	return out
 }
 
 // wrapStyled wraps s and styles each line, with prefix before the first

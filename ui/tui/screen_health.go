@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -61,7 +62,8 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 				}
 			}
 		} else {
-			line = " Waited for " + minutes(d.Last.Sub(d.Started), false)
+			// The step is over: facts that no longer move.
+			line = fmt.Sprintf(" Last check at %s; %d check(s)", d.Last.Local().Format("15:04:05"), d.Probes)
 		}
 		switch {
 		case next == "":
@@ -98,8 +100,14 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		out = append(out, wrapStyled(st.Check.Warn.Render, "Last check failed: "+d.LastErr.Error(), " ", width)...)
 	}
 	if snap.Fail != nil {
-		out = append(out, "")
-		out = append(out, renderFailure(st, snap.Fail, width)...)
+		fail := renderFailure(st, snap.Fail, width)
+		if height > 0 && len(out)+1+len(fail) > height {
+			// Too small for both: what happened and what to do next come
+			// right under the status, the details after them.
+			out = append(append(append(append([]string{}, out[:2]...), fail...), ""), out[2:]...)
+		} else {
+			out = append(append(out, ""), fail...)
+		}
 	}
 	return join(fit(st, out, width, height))
 }

@@ -311,9 +311,14 @@ func TestRenderHealth(t *testing.T) {
 	done := snap
 	done.Status = steps.StatusFailed
 	done.Fail = &steps.Failure{Kind: steps.FailPending, Message: "Detached"}
-	if out := ansi.Strip(renderHealth(theme.Plain(), done, s, 100, 30, now.Add(time.Hour))); !strings.Contains(out, "Waited for 2 min") ||
+	if out := ansi.Strip(renderHealth(theme.Plain(), done, s, 100, 30, now.Add(time.Hour))); !strings.Contains(out, "Last check at "+now.Add(-5*time.Second).Local().Format("15:04:05")+"; 4 check(s)") ||
 		strings.Contains(out, "next check") || strings.Contains(out, "(in about") {
 		t.Errorf("final health screen:\n%s", out)
+	}
+	// At 40x12 what to do next stays on screen, under the status.
+	small := ansi.Strip(renderHealth(theme.Plain(), done, s, 40, 8, now))
+	if !strings.Contains(small, "Not healthy yet") || !strings.Contains(small, "Detached") || !strings.Contains(small, "Integration: x unhealthy") {
+		t.Errorf("small final health screen:\n%s", small)
 	}
 	if w := healthWake(done, now); !w.IsZero() {
 		t.Errorf("a finished health step wakes at %v", w)
@@ -421,5 +426,21 @@ func TestCountdownAndHuman(t *testing.T) {
 	}
 	if got := human(3*time.Minute + 5*time.Second); got != "3m 05s" {
 		t.Errorf("human = %q", got)
+	}
+}
+
+// TestWrapFitsWidth: a wrapped line never keeps the space it broke at (it
+// would be one column too wide and cut with an ellipsis).
+func TestWrapFitsWidth(t *testing.T) {
+	s := "Check later with: itdr-onboard status --tenant 3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60 (data can take up to 24 hours to arrive)."
+	for _, w := range []int{20, 37, 40, 60} {
+		for _, l := range wrap(s, w) {
+			if ansi.StringWidth(l) > w || strings.HasSuffix(l, " ") {
+				t.Errorf("width %d: %q", w, l)
+			}
+		}
+	}
+	if got := wrap("Check later with: itdr-onboard status --tenant", 37); got[0] != "Check later with: itdr-onboard status" {
+		t.Errorf("wrap = %q", got)
 	}
 }

@@ -28,6 +28,9 @@ type Options struct {
 	Input   io.Reader // nil = os.Stdin
 	Output  io.Writer // nil = os.Stdout
 	Now     func() time.Time
+	// OnChange, when set, is called after every change of the engine's
+	// state (the CLI saves the resume progress from it).
+	OnChange func(*steps.Engine)
 }
 
 // fps is the renderer's frame rate while something on screen moves.

@@ -72,6 +72,9 @@ func (m *model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // afterChange keeps the screen-local state consistent with the engine.
 func (m *model) afterChange() {
+	if m.opt.OnChange != nil {
+		m.opt.OnChange(m.e)
+	}
 	if id := m.e.Current().ID(); id != m.lastStep {
 		m.lastStep, m.showQR = id, false
 	}

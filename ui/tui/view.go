@@ -213,7 +213,7 @@ func (m *model) pickerView(q steps.Question, width, height int) []string {
 	}
 	field := ansi.Truncate(p.query.view(m.st, " Filter: ", fw, true, placeholder), fw, "")
 	pad := width - ansi.StringWidth(field) - len(count) - 1
-	out := []string{m.st.Prompt.Question.Render(" " + san(q.Prompt))}
+	out := []string{m.st.Prompt.Question.Render(ansi.Truncate(" "+san(q.Prompt), width, m.st.Icons.Ellipsis))}
 	if height < 4 {
 		out = out[:0]
 		rows = max(height-1, 1)
