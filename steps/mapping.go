@@ -304,8 +304,14 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		for _, o := range ev.Orgs {
 			choices = append(choices, Choice{Value: o.ID, Label: o.Name})
 		}
+		// Suggest the organization named like the tenant (the technician
+		// still confirms it).
+		def := ""
+		if o := matchOrg(ev.Orgs, s.Org.DisplayName); o != nil && s.Org.DisplayName != "" {
+			def = o.ID
+		}
 		return []Effect{Ask{Q: Question{ID: QPickOrg, Kind: AskSelect, Flag: "--org",
-			Prompt: "Which platform organization is this tenant for?", Choices: choices}}}
+			Prompt: "Which platform organization is this tenant for?", Choices: choices, Default: def}}}
 	case Answered:
 		if ev.QuestionID != QPickOrg {
 			return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"itdr-onboard/checks"
+	"itdr-onboard/internal/atomicfile"
 )
 
 // Receipts writes per-tenant change receipts and the JSONL audit trail in
@@ -112,7 +113,7 @@ func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return "", "", err
 	}
 	return path, r.AuditPath(), nil
@@ -150,31 +151,4 @@ func (r *Receipts) Audit(s *Session, a checks.Applied) error {
 	defer f.Close()
 	_, err = f.Write(append(line, '\n'))
 	return err
-}
-
-// WriteFileAtomic writes data to a temp file in the same directory, syncs
-// it and renames it over path, so a crash never leaves a torn file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

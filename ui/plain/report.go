@@ -33,8 +33,9 @@ func findStep(e *steps.Engine, id steps.ID) steps.Step {
 	return e.Current()
 }
 
-// Icon words used in plain mode (no colour, no glyphs a screen reader spells out).
-func outcomeWord(o checks.Outcome) string {
+// OutcomeWord is the word plain mode shows for a check outcome (no colour,
+// no glyphs a screen reader spells out); `check` prints the same words.
+func OutcomeWord(o checks.Outcome) string {
 	switch o {
 	case checks.Pass:
 		return "[ok]  "
@@ -102,7 +103,7 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			// while the technician signs in).
 			from = st.Title() + ": "
 		}
-		t.printf("  %s %s%s: %s\n", outcomeWord(r.Outcome), from, s.Titles[ev.ID], text.Line(r.Summary))
+		t.printf("  %s %s%s: %s\n", OutcomeWord(r.Outcome), from, s.Titles[ev.ID], text.Line(r.Summary))
 		if r.Outcome != checks.Pass && r.Remedy != "" {
 			t.printf("         remedy: %s\n", text.Line(r.Remedy))
 		}

@@ -281,6 +281,13 @@ func (m *model) openAsk() tea.Cmd {
 	case steps.AskSelect:
 		m.pick = picker{job: j, choices: q.Choices, filter: NewOrgFilter(q.Choices)}
 		m.pick.results = m.pick.filter.Filter("")
+		for i, r := range m.pick.results {
+			if q.Default != "" && q.Choices[r].Value == q.Default {
+				m.pick.cursor = i // start on the suggested organization
+				m.pick.offset = max(i-2, 0)
+				break
+			}
+		}
 	case steps.AskConfirm:
 		if m.opt.Yes {
 			if m.yesDelay <= 0 {
