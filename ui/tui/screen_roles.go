@@ -30,9 +30,16 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 	out = append(out, "")
 	// With a plan on screen the plan is the remedy: rows stay one line.
 	hasPlan := d != nil && len(d.Plan) > 0
-	out = append(out, renderRows(st, snap.Items, width, now, !hasPlan)...)
-	if d != nil && len(d.Plan) > 0 {
-		out = append(append(out, ""), renderPlan(st, d, width, now)...)
+	if !hasPlan || snap.Status != steps.StatusWaiting {
+		// While the plan waits for an answer it alone fills the screen: it
+		// says what every failing row would change.
+		out = append(out, renderRows(st, snap.Items, width, now, !hasPlan)...)
+		if hasPlan {
+			out = append(out, "")
+		}
+	}
+	if hasPlan {
+		out = append(out, renderPlan(st, d, width, now)...)
 	}
 	if s != nil && s.ReceiptPath != "" {
 		out = append(out, "", " Receipt: "+st.App.Strong.Render(san(s.ReceiptPath)))

@@ -224,7 +224,8 @@ func TestRenderRoles(t *testing.T) {
 	asking := steps.Snapshot{ID: steps.Roles, Status: steps.StatusWaiting, Line: "3 change(s) planned", Items: items, Detail: &steps.PlanDetail{Plan: plan}}
 	checkScreen(t, "roles-plan", renderRoles, asking, s, now, func(w, h int) []string {
 		if h < 20 {
-			return []string{"Role fixes", "Exchange role group"}
+			// Small screens: the plan (not the check rows) comes first.
+			return []string{"Role fixes", "Plan: 3 change(s)", "Add role \"Audit Logs\" to"}
 		}
 		return []string{"Plan: 3 change(s)", "Add role \"Audit Logs\" to Organization Management",
 			"New-ManagementRoleAssignment -Role \"Audit Logs\"", "Microsoft Entra PIM may raise an alert", "Rename Evil"}
