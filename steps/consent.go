@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"itdr-onboard/checks"
@@ -128,6 +129,47 @@ func (x *Executor) wantedAppRoles(ctx context.Context, app platform.App, resourc
 		wants = append(wants, wantedRole{r.ID, roleID, r.DisplayName + ": " + p.Permission})
 	}
 	return wants, nil
+}
+
+// prefetchResources looks up, side by side, the service principal of every
+// resource the platform's permissions live on, and returns a lookup over
+// them (falling back to a read for anything not prefetched).
+func (x *Executor) prefetchResources(ctx context.Context, app platform.App) (func(string) (*m365.ServicePrincipal, error), error) {
+	ids := map[string]bool{}
+	for _, p := range app.ApplicationPermissions {
+		ids[p.ResourceAppID] = true
+	}
+	for _, d := range app.DelegatedPermissions {
+		ids[d.ResourceAppID] = true
+	}
+	var mu sync.Mutex
+	var firstErr error
+	found := map[string]*m365.ServicePrincipal{}
+	var wg sync.WaitGroup
+	for id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp, err := x.Graph.ServicePrincipalByAppID(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			found[id] = sp
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	fallback := x.resourceLookup(ctx)
+	return func(appID string) (*m365.ServicePrincipal, error) {
+		if sp, ok := found[appID]; ok {
+			return sp, nil
+		}
+		return fallback(appID)
+	}, nil
 }
 
 func (x *Executor) resourceLookup(ctx context.Context) func(string) (*m365.ServicePrincipal, error) {

@@ -313,10 +313,22 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	}
 	res.ServicePrincipalID = sp.ID
 
-	resource := x.resourceLookup(ctx)
-	have, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
+	// Independent reads side by side: what the service principal holds,
+	// and every resource the platform's permissions live on.
+	var have []m365.AppRoleAssignment
+	var haveErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		have, haveErr = x.Graph.AppRoleAssignments(ctx, sp.ID)
+	}()
+	resource, err := x.prefetchResources(ctx, app)
+	<-done
 	if err != nil {
 		return res, err
+	}
+	if haveErr != nil {
+		return res, haveErr
 	}
 	held := map[string]bool{}
 	for _, a := range have {
@@ -326,18 +338,39 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	if err != nil {
 		return res, err
 	}
+	var missing []wantedRole
 	for _, w := range wants {
 		if held[strings.ToLower(w.resourceID+"/"+w.roleID)] {
 			res.AlreadyGranted = append(res.AlreadyGranted, w.label)
 			continue
 		}
-		a, err := x.Graph.GrantAppRole(ctx, w.resourceID, sp.ID, w.roleID)
-		if err != nil {
-			return res, fmt.Errorf("granting %s: %w", w.label, err)
+		missing = append(missing, w)
+	}
+	// The grants are independent writes: side by side (each keeps its own
+	// retry and re-check), recorded in plan order.
+	granted := make([]m365.AppRoleAssignment, len(missing))
+	errs := make([]error, len(missing))
+	var wg sync.WaitGroup
+	for i, w := range missing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			granted[i], errs[i] = x.Graph.GrantAppRole(ctx, w.resourceID, sp.ID, w.roleID)
+		}()
+	}
+	wg.Wait()
+	for i, w := range missing {
+		if errs[i] != nil {
+			continue
 		}
 		res.Granted = append(res.Granted, w.label)
-		res.RequestIDs = append(res.RequestIDs, a.RequestID)
-		x.audit("consent/grant", "Granted "+w.label+" to "+app.DisplayName, "POST /servicePrincipals/{id}/appRoleAssignedTo", a.RequestID)
+		res.RequestIDs = append(res.RequestIDs, granted[i].RequestID)
+		x.audit("consent/grant", "Granted "+w.label+" to "+app.DisplayName, "POST /servicePrincipals/{id}/appRoleAssignedTo", granted[i].RequestID)
+	}
+	for i, w := range missing {
+		if errs[i] != nil {
+			return res, fmt.Errorf("granting %s: %w", w.label, errs[i])
+		}
 	}
 	if len(app.DelegatedPermissions) > 0 {
 		grants, err := x.Graph.OAuth2PermissionGrants(ctx, sp.ID)

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"itdr-onboard/checks"
 	"itdr-onboard/internal/atomicfile"
+	"itdr-onboard/state"
 )
 
 // Receipts writes per-tenant change receipts and the JSONL audit trail in
@@ -51,26 +51,14 @@ type ReceiptResult struct {
 	Summary string         `json:"summary"`
 }
 
-// TenantDir is where a tenant's files live.
+// TenantDir is where a tenant's files live: the state package's directory
+// for the tenant, so receipts, progress and the lock sit together.
 func (r *Receipts) TenantDir(tenantID string) string {
-	return filepath.Join(r.Dir, "tenants", safeName(tenantID))
+	return state.Store{Dir: r.Dir}.TenantDir(tenantID)
 }
 
 // AuditPath is the JSONL audit trail.
 func (r *Receipts) AuditPath() string { return filepath.Join(r.Dir, "audit.jsonl") }
-
-func safeName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '-' || r == '.' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-			return r
-		}
-		return '_'
-	}, s)
-	if s == "" || s == "." || s == ".." {
-		return "unknown"
-	}
-	return s
-}
 
 // Write writes the receipt for the session's changes and returns its path.
 func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
