@@ -133,6 +133,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			t.printf("  Tenant: %s\n", text.Line(s.Who()))
 		}
 	case steps.ChangeApplied:
+		if ev.Err != nil && id == steps.Roles && snap.Status != steps.StatusFailed && len(s.Deferred) > 0 {
+			t.printf("  deferred: creating the platform's service principal hit AADSTS650051; it and its %d role assignment(s) are retried with consent in the Mapping step\n", len(s.Deferred)-1)
+		}
 		if ev.Err == nil {
 			a := ev.Applied
 			what := "applied"
@@ -351,6 +354,9 @@ func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			j.emit(id, "tenant", map[string]any{"tenant_id": ev.Org.ID, "tenant_name": ev.Org.DisplayName, "account": ev.User.UserPrincipalName})
 		}
 	case steps.ChangeApplied:
+		if ev.Err != nil && id == steps.Roles && snap.Status != steps.StatusFailed && len(s.Deferred) > 0 {
+			j.emit(id, "change_deferred", map[string]any{"changes": s.Deferred, "reason": "AADSTS650051 while creating the platform's service principal; retried with consent in the mapping step"})
+		}
 		if ev.Err == nil {
 			j.emit(id, "change_applied", map[string]any{"change": ev.Applied.Change, "request_id": ev.Applied.RequestID, "no_op": ev.Applied.NoOp})
 		}
