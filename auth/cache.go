@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+
+	"itdr-onboard/internal/atomicfile"
 )
 
 // CacheMode says where MSAL's token cache lives.
@@ -92,36 +94,9 @@ func (f *fileCache) Export(ctx context.Context, m cache.Marshaler, _ cache.Expor
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".token-cache-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(f.path, b, 0o600); err != nil {
 		return fmt.Errorf("token cache: %w", err)
 	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("token cache: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("token cache: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("token cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("token cache: %w", err)
-	}
-	if err := os.Rename(name, f.path); err != nil {
-		return fmt.Errorf("token cache: %w", err)
-	}
-	ok = true
 	return nil
 }
 

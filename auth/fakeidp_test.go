@@ -69,12 +69,18 @@ func (f *fakeIdP) endpoints() endpoints.Endpoints {
 
 func (f *fakeIdP) client(t *testing.T, mod func(*Options)) *Client {
 	t.Helper()
-	opt := Options{
+	return newTestClient(t, Options{
 		Endpoints:  f.endpoints(),
 		Tenant:     fakeTenantID,
 		HTTPClient: f.srv.Client(),
 		Env:        func(string) string { return "" },
-	}
+	}, mod)
+}
+
+// newTestClient is New(opt) after mod (when set) changed opt; an error
+// fails the test.
+func newTestClient(t *testing.T, opt Options, mod func(*Options)) *Client {
+	t.Helper()
 	if mod != nil {
 		mod(&opt)
 	}

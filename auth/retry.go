@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"syscall"
 	"time"
+
+	"itdr-onboard/internal/httpx"
 )
 
 // retryTransport retries identity-platform requests that the server did not
@@ -35,18 +36,7 @@ func newRetryTransport(next http.RoundTripper) *retryTransport {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &retryTransport{next: next, attempts: 6, base: 200 * time.Millisecond, max: 5 * time.Second, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return &retryTransport{next: next, attempts: 6, base: 200 * time.Millisecond, max: 5 * time.Second, sleep: httpx.SleepContext}
 }
 
 func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -93,15 +83,7 @@ func (t *retryTransport) shouldRetry(resp *http.Response, err error) (time.Durat
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		if s := resp.Header.Get("Retry-After"); s != "" {
-			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-				return time.Duration(n) * time.Second, true
-			}
-			if at, err := http.ParseTime(s); err == nil {
-				return time.Until(at), true
-			}
-		}
-		return 0, true
+		return httpx.RetryAfter(resp.Header, time.Now()), true
 	}
 	return 0, false
 }

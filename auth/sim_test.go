@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"itdr-onboard/internal/testsim"
 	"itdr-onboard/sim"
 )
 
@@ -14,38 +15,22 @@ func startSim(t *testing.T, mod func(*sim.Scenario)) *sim.Server {
 
 func startSimScenario(t *testing.T, name string, mod func(*sim.Scenario)) *sim.Server {
 	t.Helper()
-	sc, err := sim.LoadScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.SignIn.ApproveDelay = 0
-	if mod != nil {
-		mod(sc)
-	}
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return testsim.Start(t, name, func(sc *sim.Scenario) {
+		sc.SignIn.ApproveDelay = 0
+		if mod != nil {
+			mod(sc)
+		}
+	})
 }
 
 func simClient(t *testing.T, srv *sim.Server, mod func(*Options)) *Client {
 	t.Helper()
-	opt := Options{
+	return newTestClient(t, Options{
 		Endpoints:  srv.Endpoints(),
 		Tenant:     srv.TenantID(),
 		HTTPClient: srv.HTTPClient(),
 		Env:        func(string) string { return "" },
-	}
-	if mod != nil {
-		mod(&opt)
-	}
-	c, err := New(opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	}, mod)
 }
 
 func TestSimDeviceCodeAndExchangeToken(t *testing.T) {

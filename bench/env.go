@@ -66,6 +66,16 @@ func startSim(sc *sim.Scenario, dir string, latency time.Duration) (*simEnv, err
 
 func (e *simEnv) Close() { e.srv.Close() }
 
+// startScenario starts a simulator on benchScenario(name, latency,
+// healthyAfter), its files in a new directory under dir.
+func startScenario(name, dir string, latency, healthyAfter time.Duration) (*simEnv, error) {
+	sc, err := benchScenario(name, latency, healthyAfter)
+	if err != nil {
+		return nil, err
+	}
+	return startSim(sc, dir, latency)
+}
+
 // repoRoot walks up from the working directory to the go.mod of module
 // itdr-onboard.
 func repoRoot() (string, error) {

@@ -186,11 +186,7 @@ type idleResult struct {
 // health probe answered (the one-time switch to the health screen is not
 // part of the wait).
 func measureIdle(ctx context.Context, bin, tmp string, latency, window time.Duration) (*idleResult, error) {
-	sc, err := benchScenario("slow-health", latency, 10*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	env, err := startSim(sc, tmp, latency)
+	env, err := startScenario("slow-health", tmp, latency, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -246,11 +242,7 @@ type rssResult struct {
 // measureRSS runs a full onboarding in the TUI (typical scenario, healthy
 // at once) and reports the process's peak resident set.
 func measureRSS(ctx context.Context, bin, tmp string, latency time.Duration) (*rssResult, error) {
-	sc, err := benchScenario("typical", latency, 0)
-	if err != nil {
-		return nil, err
-	}
-	env, err := startSim(sc, tmp, latency)
+	env, err := startScenario("typical", tmp, latency, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -45,11 +45,7 @@ type run struct {
 // inProcessRun runs the real CLI (cli.Run) in this process against a fresh
 // simulator, observing its requests with the sniffer.
 func inProcessRun(ctx context.Context, sn *sniffer, tmp string, latency time.Duration) (*run, error) {
-	sc, err := benchScenario("typical", latency, 0)
-	if err != nil {
-		return nil, err
-	}
-	env, err := startSim(sc, tmp, latency)
+	env, err := startScenario("typical", tmp, latency, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +74,7 @@ func inProcessRun(ctx context.Context, sn *sniffer, tmp string, latency time.Dur
 // subprocessRun runs the built binary with --json against a fresh
 // simulator. Start is taken just before the process is started.
 func subprocessRun(ctx context.Context, bin, tmp string, latency time.Duration) (*run, error) {
-	sc, err := benchScenario("typical", latency, 0)
-	if err != nil {
-		return nil, err
-	}
-	env, err := startSim(sc, tmp, latency)
+	env, err := startScenario("typical", tmp, latency, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +154,7 @@ type aloneResult struct {
 // Exchange check of the wizard does); the sign-in's requests are outside
 // the measured window.
 func runChecksAlone(ctx context.Context, tmp string, latency time.Duration) ([]aloneResult, error) {
-	sc, err := benchScenario("typical", latency, 0)
-	if err != nil {
-		return nil, err
-	}
-	env, err := startSim(sc, tmp, latency)
+	env, err := startScenario("typical", tmp, latency, 0)
 	if err != nil {
 		return nil, err
 	}

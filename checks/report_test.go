@@ -1,50 +1,22 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"itdr-onboard/internal/testutil"
 	"itdr-onboard/m365"
 )
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open("../docs/check-report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("check-report.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("check-report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validate(t *testing.T, s *jsonschema.Schema, b []byte) error {
-	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Validate(v)
+	return testutil.MustLoadSchema(t, "../docs/check-report.schema.json")
 }
 
 var (
@@ -88,7 +60,7 @@ func TestReportFromBuiltinMatchesSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := validate(t, s, b); err != nil {
+	if err := testutil.ValidateJSON(t, s, b); err != nil {
 		t.Fatalf("report does not match schema: %v\n%s", err, b)
 	}
 	// Every row has a changes array (possibly empty), never null.
@@ -104,7 +76,7 @@ func TestReportEmptyAndSchemaRejects(t *testing.T) {
 		t.Errorf("empty outcome = %s", rep.Outcome)
 	}
 	b, _ := json.Marshal(rep)
-	if err := validate(t, s, b); err != nil {
+	if err := testutil.ValidateJSON(t, s, b); err != nil {
 		t.Fatalf("empty report: %v\n%s", err, b)
 	}
 	for name, bad := range map[string]string{
@@ -115,7 +87,7 @@ func TestReportEmptyAndSchemaRejects(t *testing.T) {
 			"checks":[{"id":"a.b","title":"T","step":"prereqs","phase":"tenant","severity":"required","outcome":"pass","changes":[],"duration_ms":1}]}`,
 		"extra field": `{"tenant":"","tenant_id":"","account":"","generated_at":"2026-11-25T09:00:00Z","checks":[],"outcome":"pass","token":"x"}`,
 	} {
-		if err := validate(t, s, []byte(bad)); err == nil {
+		if err := testutil.ValidateJSON(t, s, []byte(bad)); err == nil {
 			t.Errorf("%s: schema accepted %s", name, bad)
 		}
 	}

@@ -137,15 +137,9 @@ func TestDeviceLoginInHeadlessChromium(t *testing.T) {
 	var errb browserBuf
 	done := make(chan int, 1)
 	go func() {
-		env := func(k string) string {
-			if k == "SSH_CONNECTION" {
-				return "10.0.0.1 5555 10.0.0.2 22"
-			}
-			return ""
-		}
 		code := Run(ctx, []string{"onboard", "--endpoints", ep, "--state-dir", filepath.Join(dir, "state"), "--poll-base", "100ms",
 			"--auth", "device", "--plain", "--yes", "--org", "Contoso Ltd"},
-			IO{In: strings.NewReader(""), Out: pw, Err: &errb, Env: env})
+			IO{In: strings.NewReader(""), Out: pw, Err: &errb, Env: sshEnv})
 		pw.Close()
 		done <- code
 	}()

@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/endpoints"
+	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/state"
 )
 
@@ -158,7 +159,7 @@ func (b supportBundle) Write(path string) (int, error) {
 	if err := gz.Close(); err != nil {
 		return 0, err
 	}
-	if err := state.WriteFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return 0, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return len(files), nil

@@ -154,11 +154,8 @@ func runCheck(ctx context.Context, g *globalFlags, io IO, f *checkFlags) int {
 	// connections that never carried a request would make it wait.
 	defer closeIdle(w.hc)
 
-	opt := steps.Options{Tenant: f.tenant, Yes: false, AuthMethod: m}
-	if m == auth.MethodAuto {
-		opt.AuthMethod = auth.DefaultMethod(io.Env)
-		opt.AutoFallback = true
-	}
+	opt := steps.Options{Tenant: f.tenant, Yes: false}
+	setAuthMethod(&opt, m, io.Env)
 	log.Info("check", "tenant", f.tenant, "auth", string(opt.AuthMethod))
 	cr := &checkRun{w: w, opt: opt, stateDir: stateDir, timeout: f.timeout, parallel: f.parallel, progress: progress}
 	rep, code := cr.run(ctx)
@@ -364,7 +361,7 @@ func printReport(w io.Writer, rep checks.Report, signInFailure *steps.Failure) {
 		if r.Outcome == checks.Fail && r.Severity == checks.Recommended {
 			sev = " (recommended)"
 		}
-		p("  %s %s%s: %s\n", outcomeWord(r.Outcome), text.Line(r.Title), sev, text.Line(r.Summary))
+		p("  %s %s%s: %s\n", plain.OutcomeWord(r.Outcome), text.Line(r.Title), sev, text.Line(r.Summary))
 		if r.Outcome != checks.Pass && r.Remedy != "" {
 			p("         remedy: %s\n", text.Line(r.Remedy))
 		}
@@ -419,19 +416,4 @@ func printReport(w io.Writer, rep checks.Report, signInFailure *steps.Failure) {
 		p("  `itdr-onboard onboard` would make the %d change(s) listed above (after asking).\n", planned)
 	}
 	p("Nothing in the tenant was changed: check is read-only.\n")
-}
-
-// outcomeWord mirrors the plain front-end's outcome words.
-func outcomeWord(o checks.Outcome) string {
-	switch o {
-	case checks.Pass:
-		return "[ok]  "
-	case checks.Warn:
-		return "[warn]"
-	case checks.Fail:
-		return "[FAIL]"
-	case checks.Skip:
-		return "[skip]"
-	}
-	return "[....]"
 }

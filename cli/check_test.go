@@ -13,6 +13,7 @@ import (
 
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
+	"itdr-onboard/internal/testutil"
 )
 
 var (
@@ -23,26 +24,7 @@ var (
 
 func checkReportSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	schemaOnce.Do(func() {
-		f, err := os.Open("../docs/check-report.schema.json")
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		defer f.Close()
-		doc, err := jsonschema.UnmarshalJSON(f)
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		if err := c.AddResource("check-report.schema.json", doc); err != nil {
-			schemaErr = err
-			return
-		}
-		schema, schemaErr = c.Compile("check-report.schema.json")
-	})
+	schemaOnce.Do(func() { schema, schemaErr = testutil.LoadSchema("../docs/check-report.schema.json") })
 	if schemaErr != nil {
 		t.Fatal(schemaErr)
 	}

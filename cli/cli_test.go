@@ -19,37 +19,17 @@ import (
 // the exit code, stdout, stderr and the simulator (closed at test end).
 func simRun(t *testing.T, scenario string, mutate func(*sim.Scenario), args ...string) (int, string, string, *sim.Server) {
 	t.Helper()
-	sc, err := sim.LoadScenario(scenario)
-	if err != nil {
-		t.Fatal(err)
+	ts := startSim(t, scenario, mutate)
+	code, out, errs := ts.onboardEnv(t, sshEnv, args...)
+	return code, out, errs, ts.srv
+}
+
+// sshEnv is a headless box reached over SSH: --auth auto means device code.
+func sshEnv(k string) string {
+	if k == "SSH_CONNECTION" {
+		return "10.0.0.1 5555 10.0.0.2 22"
 	}
-	sc.SignIn.ApproveDelay = 0
-	if sc.Platform.HealthyAfter.D() > time.Second {
-		sc.Platform.HealthyAfter = sim.Duration(200 * time.Millisecond)
-	}
-	if mutate != nil {
-		mutate(sc)
-	}
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	ep := filepath.Join(dir, "endpoints.json")
-	if err := srv.Endpoints().Save(ep); err != nil {
-		t.Fatal(err)
-	}
-	full := append([]string{"onboard", "--endpoints", ep, "--state-dir", filepath.Join(dir, "state"), "--poll-base", "100ms"}, args...)
-	var out, errb bytes.Buffer
-	env := func(k string) string {
-		if k == "SSH_CONNECTION" {
-			return "10.0.0.1 5555 10.0.0.2 22"
-		}
-		return ""
-	}
-	code := Run(context.Background(), full, IO{In: strings.NewReader(""), Out: &out, Err: &errb, Env: env})
-	return code, out.String(), errb.String(), srv
+	return ""
 }
 
 func TestOnboardPlainTypicalEndsHealthy(t *testing.T) {
@@ -171,25 +151,11 @@ func TestHeadlessQuestionNamesFlag(t *testing.T) {
 }
 
 func TestRoleFixesTwiceChangeNothingSecondTime(t *testing.T) {
-	sc, err := sim.LoadScenario("typical")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.SignIn.ApproveDelay = 0
-	sc.Platform.HealthyAfter = sim.Duration(100 * time.Millisecond)
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	dir := t.TempDir()
-	ep := filepath.Join(dir, "endpoints.json")
-	srv.Endpoints().Save(ep)
+	ts := startSim(t, "typical", func(sc *sim.Scenario) { sc.Platform.HealthyAfter = sim.Duration(100 * time.Millisecond) })
+	srv := ts.srv
 	run := func() (int, string) {
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), []string{"onboard", "--endpoints", ep, "--state-dir", dir, "--plain", "--yes", "--org", "Contoso Ltd", "--poll-base", "50ms"},
-			IO{In: strings.NewReader(""), Out: &out, Err: &errb, Env: func(string) string { return "" }})
-		return code, out.String() + errb.String()
+		code, out, errs := runCLI(t, headlessEnv, "onboard", "--endpoints", ts.ep, "--state-dir", ts.stateDir, "--plain", "--yes", "--org", "Contoso Ltd", "--poll-base", "50ms")
+		return code, out + errs
 	}
 	if code, out := run(); code != 0 {
 		t.Fatalf("first run exit %d\n%s", code, out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,20 +38,11 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 				return err
 			}
 			defer log.Close()
-			so := sim.Options{}
-			if simLog != "" {
-				lf, err := os.OpenFile(simLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-				if err != nil {
-					return usageError("--sim-log %s: %v", simLog, err)
-				}
-				defer lf.Close()
-				so.Log = lf
-			}
-			srv, err := sim.Start(sc, so)
+			srv, stop, err := serveScenario(sc, sim.Options{}, "--sim-log", simLog, os.O_TRUNC)
 			if err != nil {
 				return err
 			}
-			defer srv.Close()
+			defer stop()
 			stateDir := g.stateDirOr(filepath.Join(defaultStateDir(), "demo"))
 			play := func(u string) error {
 				// The simulator plays the browser: it signs in as the
@@ -87,15 +79,33 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 	return c
 }
 
-func joinNames(ns []string) string {
-	out := ""
-	for i, n := range ns {
-		if i > 0 {
-			out += ", "
+func joinNames(ns []string) string { return strings.Join(ns, ", ") }
+
+// serveScenario starts the simulator for sc. With logPath set, its request log
+// goes there (mode is os.O_TRUNC or os.O_APPEND); a log that cannot be
+// opened is a usage error naming logFlag. stop closes the server and the log.
+func serveScenario(sc *sim.Scenario, so sim.Options, logFlag, logPath string, mode int) (srv *sim.Server, stop func(), err error) {
+	var lf *os.File
+	if logPath != "" {
+		lf, err = os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o600)
+		if err != nil {
+			return nil, nil, usageError("%s %s: %v", logFlag, logPath, err)
 		}
-		out += n
+		so.Log = lf
 	}
-	return out
+	srv, err = sim.Start(sc, so)
+	if err != nil {
+		if lf != nil {
+			lf.Close()
+		}
+		return nil, nil, err
+	}
+	return srv, func() {
+		srv.Close()
+		if lf != nil {
+			lf.Close()
+		}
+	}, nil
 }
 
 func newSimCmd(g *globalFlags, io IO) *cobra.Command {
@@ -110,20 +120,11 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 			if err != nil {
 				return usageError("--scenario: %v", err)
 			}
-			so := sim.Options{Addr: addr}
-			if logPath != "" {
-				lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-				if err != nil {
-					return usageError("--log %s: %v", logPath, err)
-				}
-				defer lf.Close()
-				so.Log = lf
-			}
-			srv, err := sim.Start(sc, so)
+			srv, stop, err := serveScenario(sc, sim.Options{Addr: addr}, "--log", logPath, os.O_APPEND)
 			if err != nil {
 				return err
 			}
-			defer srv.Close()
+			defer stop()
 			if err := srv.Endpoints().Save(epOut); err != nil {
 				return fmt.Errorf("writing %s: %w", epOut, err)
 			}

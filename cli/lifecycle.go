@@ -54,31 +54,10 @@ func (f *lcFlags) addSignIn(c *cobra.Command) {
 	_ = fl.MarkHidden("poll-base")
 }
 
-// endpoints picks the endpoints like onboard does.
+// endpoints picks the endpoints like onboard does (endpoints file, --cloud,
+// --client-id) but never looks the tenant's cloud up: no tenant is passed.
 func (f *lcFlags) endpoints() (endpoints.Endpoints, error) {
-	var ep endpoints.Endpoints
-	var err error
-	switch {
-	case f.epFile != "":
-		ep, err = endpoints.Load(f.epFile)
-		if err != nil {
-			return ep, usageError("%v", err)
-		}
-	case f.cloud != "":
-		ep, err = endpoints.ForCloud(f.cloud)
-		if err != nil {
-			return ep, usageError("--cloud: %v", err)
-		}
-	default:
-		ep = endpoints.Global()
-	}
-	if f.clientID != "" {
-		if !auth.IsGUID(f.clientID) {
-			return ep, usageError("--client-id %q is not an application (client) id GUID", f.clientID)
-		}
-		ep.ClientID = f.clientID
-	}
-	return ep, nil
+	return selectEndpoints(context.Background(), connFlags{endpointsFile: f.epFile, cloud: f.cloud, clientID: f.clientID}, "", io.Discard)
 }
 
 // platformOnly builds the platform client without any sign-in.
@@ -366,13 +345,7 @@ func startSignedIn(cmd *cobra.Command, g *globalFlags, io IO, f *lcFlags, ep end
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	switch m {
-	case auth.MethodAuto:
-		opt.AuthMethod = auth.DefaultMethod(io.Env)
-		opt.AutoFallback = true
-	default:
-		opt.AuthMethod = m
-	}
+	setAuthMethod(&opt, m, io.Env)
 	opt.Tenant = tenantID
 	if f.pollBase > 0 {
 		opt.PollBase = f.pollBase
@@ -436,12 +409,8 @@ consent_missing or consent_revoked.`,
 				return usageError("reauthorize needs --tenant (the tenant's GUID or verified domain)")
 			}
 			opt := steps.Options{ConsentRetryBase: consentRetry}
-			switch f.consent {
-			case "", "direct":
-			case "handoff":
-				opt.ConsentHandoff = true
-			default:
-				return usageError("--consent %q: use direct or handoff", f.consent)
+			if err := setConsentMode(&opt, f.consent); err != nil {
+				return err
 			}
 			ep, err := f.endpoints()
 			if err != nil {

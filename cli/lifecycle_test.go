@@ -87,13 +87,7 @@ func (e *lcEnv) run(t *testing.T, args ...string) (int, string) {
 
 func (e *lcEnv) runTo(out *syncBuf, args ...string) int {
 	full := append(append([]string{}, args...), "--endpoints", e.ep, "--state-dir", e.stateDir)
-	env := func(k string) string {
-		if k == "SSH_CONNECTION" {
-			return "10.0.0.1 5555 10.0.0.2 22"
-		}
-		return ""
-	}
-	return Run(context.Background(), full, IO{In: strings.NewReader(""), Out: out, Err: out, Env: env})
+	return Run(context.Background(), full, IO{In: strings.NewReader(""), Out: out, Err: out, Env: sshEnv})
 }
 
 func (e *lcEnv) onboard(t *testing.T, extra ...string) (int, string) {
@@ -134,14 +128,8 @@ func runDemo(t *testing.T, sc *sim.Scenario, args ...string) (int, string) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	env := func(k string) string {
-		if k == "SSH_CONNECTION" {
-			return "10.0.0.1 5555 10.0.0.2 22"
-		}
-		return ""
-	}
 	full := append([]string{"demo", "--scenario", path, "--state-dir", filepath.Join(dir, "state"), "--poll-base", "100ms"}, args...)
-	code := Run(context.Background(), full, IO{In: strings.NewReader(""), Out: &out, Err: &out, Env: env})
+	code := Run(context.Background(), full, IO{In: strings.NewReader(""), Out: &out, Err: &out, Env: sshEnv})
 	return code, out.String()
 }
 

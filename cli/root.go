@@ -190,26 +190,39 @@ func (f *runFlags) options(io IO) (steps.Options, error) {
 	}
 	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait,
 		PollBase: f.pollBase, ConsentRetryBase: f.consentRetry}
-	switch f.consent {
-	case "", "direct":
-	case "handoff":
-		opt.ConsentHandoff = true
-	default:
-		return steps.Options{}, usageError("--consent %q: use direct or handoff", f.consent)
+	if err := setConsentMode(&opt, f.consent); err != nil {
+		return steps.Options{}, err
 	}
-	switch m {
-	case auth.MethodAuto:
-		opt.AuthMethod = auth.DefaultMethod(io.Env)
-		opt.AutoFallback = true
-	default:
-		opt.AuthMethod = m
-	}
+	setAuthMethod(&opt, m, io.Env)
 	if f.tenant != "" {
 		if err := auth.ValidateTenantFlag(f.tenant); err != nil {
 			return steps.Options{}, usageError("%v", err)
 		}
 	}
 	return opt, nil
+}
+
+// setAuthMethod sets opt's sign-in method from --auth: auto picks by the
+// environment and may fall back to the other method.
+func setAuthMethod(opt *steps.Options, m auth.Method, env func(string) string) {
+	opt.AuthMethod = m
+	if m == auth.MethodAuto {
+		opt.AuthMethod = auth.DefaultMethod(env)
+		opt.AutoFallback = true
+	}
+}
+
+// setConsentMode sets opt's consent mode from --consent.
+func setConsentMode(opt *steps.Options, mode string) error {
+	switch mode {
+	case "", "direct":
+		opt.ConsentHandoff = false
+	case "handoff":
+		opt.ConsentHandoff = true
+	default:
+		return usageError("--consent %q: use direct or handoff", mode)
+	}
+	return nil
 }
 
 // drive runs the wizard with the chosen front-end and returns the exit code.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"itdr-onboard/checks"
+	"itdr-onboard/internal/testsim"
 	"itdr-onboard/sim"
 	"itdr-onboard/steps"
 )
@@ -26,22 +27,12 @@ const contosoID = "3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60"
 // fabrikamID is the home tenant of wrong-tenant's approving account.
 const fabrikamID = "8d2b6a3c-51f4-4e7a-b0c9-2e3f4a5b6c7d"
 
-// fastScenario loads a scenario with sign-in approved at once and a short
-// health wait; mutate may change it further.
-func fastScenario(t *testing.T, name string, mutate func(*sim.Scenario)) *sim.Scenario {
-	t.Helper()
-	sc, err := sim.LoadScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+// makeFast approves sign-in at once and shortens a long health wait.
+func makeFast(sc *sim.Scenario) {
 	sc.SignIn.ApproveDelay = 0
 	if sc.Platform.HealthyAfter.D() > time.Second {
 		sc.Platform.HealthyAfter = sim.Duration(200 * time.Millisecond)
 	}
-	if mutate != nil {
-		mutate(sc)
-	}
-	return sc
 }
 
 // testSim is a started simulator with its endpoints file and a state dir.
@@ -52,13 +43,16 @@ type testSim struct {
 	before   []byte // state snapshot (JSON) at start
 }
 
+// startSim starts the scenario made fast (then changed by mutate) and
+// writes its endpoints file.
 func startSim(t *testing.T, name string, mutate func(*sim.Scenario)) *testSim {
 	t.Helper()
-	srv, err := sim.Start(fastScenario(t, name, mutate), sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testsim.Start(t, name, func(sc *sim.Scenario) {
+		makeFast(sc)
+		if mutate != nil {
+			mutate(sc)
+		}
+	})
 	dir := t.TempDir()
 	ts := &testSim{srv: srv, ep: filepath.Join(dir, "endpoints.json"), stateDir: filepath.Join(dir, "state")}
 	if err := srv.Endpoints().Save(ts.ep); err != nil {
@@ -108,11 +102,17 @@ func runCLI(t *testing.T, env func(string) string, args ...string) (int, string,
 	return code, out.String(), errb.String()
 }
 
-// onboard runs `onboard --endpoints` against the simulator.
+// onboard runs `onboard --endpoints` against the simulator, headless.
 func (ts *testSim) onboard(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return ts.onboardEnv(t, nil, args...)
+}
+
+// onboardEnv is onboard in the environment env (nil: headlessEnv).
+func (ts *testSim) onboardEnv(t *testing.T, env func(string) string, args ...string) (int, string, string) {
+	t.Helper()
 	full := append([]string{"onboard", "--endpoints", ts.ep, "--state-dir", ts.stateDir, "--poll-base", "100ms"}, args...)
-	return runCLI(t, nil, full...)
+	return runCLI(t, env, full...)
 }
 
 // scenarioFile writes a built-in scenario, made fast, to a file for

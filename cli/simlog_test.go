@@ -57,13 +57,7 @@ func simlogDemo(t *testing.T, scenario string) (code int, out, simLog, runLog st
 	args := []string{"demo", "--plain", "--yes", "--org", "Contoso Ltd", "--scenario", scenario,
 		"--sim-log", simLog, "--log-file", runLog, "--state-dir", filepath.Join(dir, "state"), "--poll-base", "50ms"}
 	var o, e bytes.Buffer
-	env := func(k string) string {
-		if k == "SSH_CONNECTION" { // headless: device code, approved by the simulator
-			return "10.0.0.1 5555 10.0.0.2 22"
-		}
-		return ""
-	}
-	code = Run(context.Background(), args, IO{In: strings.NewReader(""), Out: &o, Err: &e, Env: env})
+	code = Run(context.Background(), args, IO{In: strings.NewReader(""), Out: &o, Err: &e, Env: sshEnv})
 	return code, o.String() + e.String(), simLog, runLog
 }
 

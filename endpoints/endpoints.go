@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"itdr-onboard/internal/atomicfile"
 )
 
 // Cloud names accepted by --cloud.
@@ -219,11 +221,7 @@ func (e Endpoints) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // HTTPClient returns the client every package must use for these endpoints:

@@ -13,38 +13,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"itdr-onboard/internal/testutil"
 )
 
 // fakeClock only moves when Sleep is called, so no test waits for real.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		c.now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	}
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return ctx.Err()
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
+type fakeClock struct{ testutil.FakeClock }
 
 func (c *fakeClock) policy() RetryPolicy {
 	return RetryPolicy{Sleep: c.Sleep, Now: c.Now, Jitter: func(d time.Duration) time.Duration { return d }}

@@ -14,23 +14,14 @@ import (
 	"time"
 
 	"itdr-onboard/internal/httpx"
+	"itdr-onboard/internal/testsim"
 	"itdr-onboard/m365"
 	"itdr-onboard/sim"
 )
 
 func startSim(t *testing.T, faults []sim.FaultSpec) *sim.Server {
 	t.Helper()
-	sc, err := sim.LoadScenario("typical")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Faults = faults
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return testsim.Start(t, "typical", func(sc *sim.Scenario) { sc.Faults = faults })
 }
 
 // fakeClock advances on Sleep, so budgets are exercised without waiting.

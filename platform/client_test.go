@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"itdr-onboard/internal/testutil"
 )
 
 const (
@@ -20,29 +22,8 @@ const (
 	apiSecret = "hs_TOPSECRET_value"
 )
 
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		c.now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	}
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return ctx.Err()
-}
+// fakeClock only moves when Sleep is called, so no test waits for real.
+type fakeClock struct{ testutil.FakeClock }
 
 // fakePlatform implements docs/platform-api.md for the calls under test.
 type fakePlatform struct {
@@ -320,8 +301,8 @@ func TestThrottledThenOK(t *testing.T) {
 	if _, err := c.Account(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(clk.sleeps) != 2 || clk.sleeps[0] != 2*time.Second {
-		t.Fatalf("sleeps %v", clk.sleeps)
+	if sleeps := clk.Sleeps(); len(sleeps) != 2 || sleeps[0] != 2*time.Second {
+		t.Fatalf("sleeps %v", sleeps)
 	}
 }
 

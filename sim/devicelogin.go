@@ -51,8 +51,14 @@ type simPage struct {
 
 func (id *simIdentity) renderPage(w http.ResponseWriter, status int, p simPage) {
 	p.Tenant = id.s.sc.Tenant.DisplayName
+	simWriteHTML(w, status, simPageTmpl, p)
+}
+
+// simWriteHTML renders tmpl with data and writes it as an uncached HTML
+// page; a template error is a 500 with nothing of the page in it.
+func simWriteHTML(w http.ResponseWriter, status int, tmpl *template.Template, data any) {
 	var buf bytes.Buffer
-	if err := simPageTmpl.Execute(&buf, p); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		http.Error(w, "page error", http.StatusInternalServerError)
 		return
 	}
@@ -135,15 +141,5 @@ func (id *simIdentity) renderFormPost(w http.ResponseWriter, action string, v ma
 			data.Fields = append(data.Fields, simFormField{k, vals[0]})
 		}
 	}
-	var buf bytes.Buffer
-	if err := simFormPostTmpl.Execute(&buf, data); err != nil {
-		http.Error(w, "page error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	simWriteHTML(w, http.StatusOK, simFormPostTmpl, data)
 }

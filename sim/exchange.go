@@ -74,7 +74,7 @@ type exoCtx struct {
 func (st *State) ExchangeHandler() http.Handler { return http.HandlerFunc(st.serveExchange) }
 
 func (st *State) serveExchange(w http.ResponseWriter, r *http.Request) {
-	c := &exoCtx{st: st, w: w, r: r, reqID: stRequestID(), base: stRequestBase(r)}
+	c := &exoCtx{st: st, w: w, r: r, reqID: simNewGUID(), base: stRequestBase(r)}
 	h := w.Header()
 	h.Set("request-id", c.reqID)
 	if cid := r.Header.Get("client-request-id"); cid != "" {
@@ -111,12 +111,9 @@ func (st *State) serveExchange(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Render under the lock, write to the network after it is released.
-	buf := &grRecorder{h: w.Header()}
+	buf, unlock := st.lockForResponse(w)
+	defer unlock()
 	c.w = buf
-	defer stFlush(w, buf)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.tickLocked()
 	if !strings.EqualFold(c.tenant, st.tenantID) && !strings.EqualFold(c.tenant, st.initialDomain) {
 		c.plainError(http.StatusNotFound, "NotFound", "Tenant '"+c.tenant+"' could not be found.")
 		return
@@ -162,18 +159,14 @@ func (c *exoCtx) authenticate() bool {
 	if len(auth) < 8 || !strings.EqualFold(auth[:7], "bearer ") || c.st.Tokens == nil {
 		return fail("The request requires a bearer token.")
 	}
-	p, ok := c.st.Tokens.Lookup(auth)
-	if !ok {
-		if _, known := c.st.Tokens.Inspect(auth); known {
-			return fail("The token has expired.")
-		}
+	p, fault := c.st.bearer(auth, exoAudiences, c.base)
+	switch fault {
+	case tokenUnknown:
 		return fail("The token is not valid.")
-	}
-	if !stAudienceOK(p.Audience, exoAudiences, c.base) {
-		return fail("The audience of the token is not valid for Exchange Online.")
-	}
-	if !p.Expires.IsZero() && !c.st.now().Before(p.Expires) {
+	case tokenExpired:
 		return fail("The token has expired.")
+	case tokenWrongAudience:
+		return fail("The audience of the token is not valid for Exchange Online.")
 	}
 	c.p = p
 	return true

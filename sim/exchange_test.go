@@ -85,7 +85,7 @@ func TestExchangeReadCmdlets(t *testing.T) {
 		t.Fatalf("rows %v", rows)
 	}
 	for _, row := range rows {
-		if row["Name"] != row["Role"].(string)+"-Organization Management" || row["RoleAssignee"] != OrganizationManagement || row["RoleAssigneeName"] != OrganizationManagement || row["RoleAssigneeType"] != "RoleGroup" || row["Enabled"] != true || !stIsGUID(row["Guid"].(string)) {
+		if row["Name"] != row["Role"].(string)+"-Organization Management" || row["RoleAssignee"] != OrganizationManagement || row["RoleAssigneeName"] != OrganizationManagement || row["RoleAssigneeType"] != "RoleGroup" || row["Enabled"] != true || !simIsGUID(row["Guid"].(string)) {
 			t.Fatalf("row %v", row)
 		}
 	}

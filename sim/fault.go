@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -152,10 +151,7 @@ func (f *simFaults) serve(w *simStatusWriter, r *http.Request, group, rel string
 		return name
 	}
 	if plan.slow != nil {
-		sw := &simSlowWriter{ResponseWriter: w, header: http.Header{}}
-		for k, v := range w.Header() {
-			sw.header[k] = v
-		}
+		sw := &simSlowWriter{grRecorder: grRecorder{h: w.Header().Clone()}, w: w}
 		next(sw)
 		sw.finish(r, plan.slow.Latency.D())
 		return name
@@ -264,52 +260,38 @@ func simFaultRespond(w http.ResponseWriter, r *http.Request, group string, sp *F
 	_, _ = w.Write(b)
 }
 
-// simSlowWriter buffers the handler's response and then writes it in ten
-// pieces spread over the fault's latency.
+// simSlowWriter buffers the handler's response and then writes it to w in
+// ten pieces spread over the fault's latency.
 type simSlowWriter struct {
-	http.ResponseWriter
-	header http.Header
-	buf    bytes.Buffer
-	status int
+	grRecorder
+	w http.ResponseWriter
 }
 
-func (s *simSlowWriter) Header() http.Header { return s.header }
-func (s *simSlowWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-}
-func (s *simSlowWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.buf.Write(b)
-}
 func (s *simSlowWriter) Flush() {}
 
 func (s *simSlowWriter) finish(r *http.Request, total time.Duration) {
 	if total <= 0 {
 		total = 500 * time.Millisecond
 	}
-	dst := s.ResponseWriter.Header()
-	for k, v := range s.header {
+	dst := s.w.Header()
+	for k, v := range s.h {
 		dst[k] = v
 	}
 	dst.Del("Content-Length")
-	if s.status == 0 {
-		s.status = http.StatusOK
+	if s.code == 0 {
+		s.code = http.StatusOK
 	}
-	s.ResponseWriter.WriteHeader(s.status)
+	s.w.WriteHeader(s.code)
 	body := s.buf.Bytes()
 	const pieces = 10
 	step := (len(body) + pieces - 1) / pieces
 	if step == 0 {
 		step = 1
 	}
-	fl, _ := s.ResponseWriter.(http.Flusher)
+	fl, _ := s.w.(http.Flusher)
 	for off := 0; off < len(body); off += step {
 		end := min(off+step, len(body))
-		if _, err := s.ResponseWriter.Write(body[off:end]); err != nil {
+		if _, err := s.w.Write(body[off:end]); err != nil {
 			return
 		}
 		if fl != nil {

@@ -55,7 +55,7 @@ func stRequestBase(r *http.Request) string {
 }
 
 func (st *State) serveGraph(w http.ResponseWriter, r *http.Request) {
-	c := &grCtx{st: st, w: w, r: r, reqID: stRequestID()}
+	c := &grCtx{st: st, w: w, r: r, reqID: simNewGUID()}
 	if b, ok := r.Context().Value(grBaseKey{}).(string); ok {
 		c.base = b
 	} else {
@@ -82,20 +82,13 @@ func (st *State) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.path == "$batch" {
-		if r.Method != http.MethodPost {
-			c.methodNotAllowed()
-			return
-		}
-		c.batch()
+		c.serve(byMethod{http.MethodPost: c.batch})
 		return
 	}
 	// Render under the lock, write to the network after it is released.
-	buf := &grRecorder{h: w.Header()}
+	buf, unlock := st.lockForResponse(w)
+	defer unlock()
 	c.w = buf
-	defer stFlush(w, buf)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.tickLocked()
 	c.user = st.userByID(c.p.ObjectID)
 	if c.user == nil && c.p.UPN != "" {
 		c.user = st.userByUPN(c.p.UPN)
@@ -125,21 +118,47 @@ func (c *grCtx) authenticate() bool {
 	if c.st.Tokens == nil {
 		return fail("Access token validation failure.")
 	}
-	p, ok := c.st.Tokens.Lookup(auth)
-	if !ok {
-		if _, known := c.st.Tokens.Inspect(auth); known {
-			return fail("Lifetime validation failed, the token is expired.")
-		}
+	p, fault := c.st.bearer(auth, grAudiences, c.base)
+	switch fault {
+	case tokenUnknown:
 		return fail("IDX14100: JWT is not well formed, there are no dots (.).")
-	}
-	if !stAudienceOK(p.Audience, grAudiences, c.base) {
-		return fail("Access token validation failure. Invalid audience.")
-	}
-	if !p.Expires.IsZero() && !c.st.now().Before(p.Expires) {
+	case tokenExpired:
 		return fail("Lifetime validation failed, the token is expired.")
+	case tokenWrongAudience:
+		return fail("Access token validation failure. Invalid audience.")
 	}
 	c.p = p
 	return true
+}
+
+// tokenFault is why a resource refuses a bearer token.
+type tokenFault int
+
+const (
+	tokenOK tokenFault = iota
+	tokenUnknown
+	tokenExpired
+	tokenWrongAudience
+)
+
+// bearer looks up the Authorization header's token and checks it is for
+// one of audiences (or base) and not expired. Each resource words the
+// refusal its own way.
+func (st *State) bearer(auth string, audiences []string, base string) (Principal, tokenFault) {
+	p, ok := st.Tokens.Lookup(auth)
+	if !ok {
+		if _, known := st.Tokens.Inspect(auth); known {
+			return Principal{}, tokenExpired
+		}
+		return Principal{}, tokenUnknown
+	}
+	if !stAudienceOK(p.Audience, audiences, base) {
+		return Principal{}, tokenWrongAudience
+	}
+	if !p.Expires.IsZero() && !st.now().Before(p.Expires) {
+		return Principal{}, tokenExpired
+	}
+	return p, tokenOK
 }
 
 func stAudienceOK(aud string, want []string, base string) bool {
@@ -405,10 +424,22 @@ func stEncodeODataQuery(v url.Values) string {
 
 var grSPAltKeyRE = regexp.MustCompile(`^servicePrincipals\(appId='([^']*)'\)$`)
 
+// byMethod maps an HTTP method to the handler for it.
+type byMethod map[string]func()
+
+// serve calls the handler for the request's method, or answers 405 the
+// way Graph does.
+func (c *grCtx) serve(h byMethod) {
+	if f := h[c.r.Method]; f != nil {
+		f()
+		return
+	}
+	c.methodNotAllowed()
+}
+
 func (c *grCtx) route() {
 	segs := strings.Split(c.path, "/")
-	m := c.r.Method
-	get := m == http.MethodGet
+	get := c.r.Method == http.MethodGet
 	if c.foreign && !(get && (c.path == "organization" || c.path == "me" || c.path == "me/transitiveMemberOf/microsoft.graph.directoryRole")) {
 		// A token from another tenant sees that tenant, not this one.
 		c.denied()
@@ -416,104 +447,40 @@ func (c *grCtx) route() {
 	}
 	switch {
 	case c.path == "organization":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.organization()
+		c.serve(byMethod{http.MethodGet: c.organization})
 	case c.path == "me":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		q, ok := c.parseQuery("user")
-		if !ok {
-			return
-		}
-		c.entity(http.StatusOK, "users/$entity", q.project(c.st.grUserJSON(c.user)))
+		c.serve(byMethod{http.MethodGet: c.me})
 	case c.path == "me/transitiveMemberOf/microsoft.graph.directoryRole" || c.path == "me/memberOf/microsoft.graph.directoryRole":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.myDirectoryRoles()
+		c.serve(byMethod{http.MethodGet: c.myDirectoryRoles})
 	case c.path == "roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.myEligibilities()
+		c.serve(byMethod{http.MethodGet: c.myEligibilities})
 	case c.path == "subscribedSkus":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.subscribedSkus()
+		c.serve(byMethod{http.MethodGet: c.subscribedSkus})
 	case c.path == "users":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.users()
+		c.serve(byMethod{http.MethodGet: c.users})
 	case c.path == "reports/authenticationMethods/userRegistrationDetails":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.registrationDetails()
+		c.serve(byMethod{http.MethodGet: c.registrationDetails})
 	case c.path == "directory/deletedItems/microsoft.graph.servicePrincipal":
-		if !get {
-			c.methodNotAllowed()
-			return
-		}
-		c.deletedSPs()
+		c.serve(byMethod{http.MethodGet: c.deletedSPs})
 	case c.path == "roleManagement/directory/roleAssignments":
-		switch m {
-		case http.MethodGet:
-			c.listRoleAssignments()
-		case http.MethodPost:
-			c.createRoleAssignment()
-		default:
-			c.methodNotAllowed()
-		}
+		c.serve(byMethod{http.MethodGet: c.listRoleAssignments, http.MethodPost: c.createRoleAssignment})
 	case len(segs) == 4 && strings.HasPrefix(c.path, "roleManagement/directory/roleAssignments/"):
-		switch m {
-		case http.MethodGet:
-			c.getRoleAssignment(segs[3])
-		case http.MethodDelete:
-			c.deleteRoleAssignment(segs[3])
-		default:
-			c.methodNotAllowed()
-		}
+		id := segs[3]
+		c.serve(byMethod{
+			http.MethodGet:    func() { c.getRoleAssignment(id) },
+			http.MethodDelete: func() { c.deleteRoleAssignment(id) },
+		})
 	case c.path == "oauth2PermissionGrants":
-		switch m {
-		case http.MethodGet:
-			c.listGrants()
-		case http.MethodPost:
-			c.createGrant()
-		default:
-			c.methodNotAllowed()
-		}
+		c.serve(byMethod{http.MethodGet: c.listGrants, http.MethodPost: c.createGrant})
 	case len(segs) == 2 && segs[0] == "oauth2PermissionGrants":
-		switch m {
-		case http.MethodGet:
-			c.getGrant(segs[1])
-		case http.MethodPatch:
-			c.patchGrant(segs[1])
-		case http.MethodDelete:
-			c.deleteGrant(segs[1])
-		default:
-			c.methodNotAllowed()
-		}
+		id := segs[1]
+		c.serve(byMethod{
+			http.MethodGet:    func() { c.getGrant(id) },
+			http.MethodPatch:  func() { c.patchGrant(id) },
+			http.MethodDelete: func() { c.deleteGrant(id) },
+		})
 	case c.path == "servicePrincipals":
-		switch m {
-		case http.MethodGet:
-			c.listSPs()
-		case http.MethodPost:
-			c.createSP()
-		default:
-			c.methodNotAllowed()
-		}
+		c.serve(byMethod{http.MethodGet: c.listSPs, http.MethodPost: c.createSP})
 	case strings.HasPrefix(segs[0], "servicePrincipals"):
 		c.routeSP(segs)
 	default:
@@ -541,41 +508,39 @@ func (c *grCtx) routeSP(segs []string) {
 		c.objectNotFound(key)
 		return
 	}
-	m := c.r.Method
 	switch {
 	case len(rest) == 0:
-		switch m {
-		case http.MethodGet:
-			q, ok := c.parseQuery("servicePrincipal")
-			if !ok {
-				return
-			}
-			obj := q.project(c.st.grSPJSON(sp, false))
-			c.entity(http.StatusOK, "servicePrincipals/$entity", obj)
-		case http.MethodDelete:
-			c.deleteSP(sp)
-		default:
-			c.methodNotAllowed()
-		}
+		c.serve(byMethod{
+			http.MethodGet:    func() { c.getSP(sp) },
+			http.MethodDelete: func() { c.deleteSP(sp) },
+		})
 	case len(rest) == 1 && (rest[0] == "appRoleAssignedTo" || rest[0] == "appRoleAssignments"):
 		byResource := rest[0] == "appRoleAssignedTo"
-		switch m {
-		case http.MethodGet:
-			c.listAppRoleAssignments(sp, byResource)
-		case http.MethodPost:
-			c.createAppRoleAssignment(sp, byResource)
-		default:
-			c.methodNotAllowed()
-		}
+		c.serve(byMethod{
+			http.MethodGet:  func() { c.listAppRoleAssignments(sp, byResource) },
+			http.MethodPost: func() { c.createAppRoleAssignment(sp, byResource) },
+		})
 	case len(rest) == 2 && (rest[0] == "appRoleAssignedTo" || rest[0] == "appRoleAssignments"):
-		if m != http.MethodDelete {
-			c.methodNotAllowed()
-			return
-		}
-		c.deleteAppRoleAssignment(sp, rest[0] == "appRoleAssignedTo", rest[1])
+		c.serve(byMethod{http.MethodDelete: func() { c.deleteAppRoleAssignment(sp, rest[0] == "appRoleAssignedTo", rest[1]) }})
 	default:
 		c.notFoundSegment()
 	}
+}
+
+func (c *grCtx) me() {
+	q, ok := c.parseQuery("user")
+	if !ok {
+		return
+	}
+	c.entity(http.StatusOK, "users/$entity", q.project(c.st.grUserJSON(c.user)))
+}
+
+func (c *grCtx) getSP(sp *stSP) {
+	q, ok := c.parseQuery("servicePrincipal")
+	if !ok {
+		return
+	}
+	c.entity(http.StatusOK, "servicePrincipals/$entity", q.project(c.st.grSPJSON(sp, false)))
 }
 
 // ---- tenant, me, roles ----
@@ -811,7 +776,7 @@ func (c *grCtx) createSP() {
 		return
 	}
 	appID := strings.ToLower(strings.TrimSpace(body.AppID))
-	if !stIsGUID(appID) {
+	if !simIsGUID(appID) {
 		c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'appId' of resource 'ServicePrincipal'.")
 		return
 	}

@@ -156,6 +156,19 @@ func (c *grCtx) batchOne(rq grBatchRequest) grBatchResponse {
 }
 
 // stFlush copies a buffered response to the real writer (headers are shared).
+// lockForResponse buffers the response to w, locks the state and moves its
+// clock on. The returned func releases the lock and only then writes the
+// buffered response, so a slow client never holds the state.
+func (st *State) lockForResponse(w http.ResponseWriter) (*grRecorder, func()) {
+	buf := &grRecorder{h: w.Header()}
+	st.mu.Lock()
+	st.tickLocked()
+	return buf, func() {
+		st.mu.Unlock()
+		stFlush(w, buf)
+	}
+}
+
 func stFlush(w http.ResponseWriter, rec *grRecorder) {
 	if rec.code == 0 {
 		rec.code = http.StatusOK

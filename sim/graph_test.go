@@ -46,7 +46,7 @@ func TestGraphHeadersAndContext(t *testing.T) {
 	if req.Status != 200 {
 		t.Fatalf("status %d: %s", req.Status, req.Raw)
 	}
-	if req.Header.Get("client-request-id") != "abc-123" || !stIsGUID(req.Header.Get("request-id")) {
+	if req.Header.Get("client-request-id") != "abc-123" || !simIsGUID(req.Header.Get("request-id")) {
 		t.Fatalf("headers %v", req.Header)
 	}
 	if ct := req.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json;odata.metadata=minimal") {
@@ -99,7 +99,7 @@ func TestGraphMeAndDirectoryRoles(t *testing.T) {
 			}
 			var got []string
 			for _, v := range r.values(t) {
-				if v["@odata.type"] != "#microsoft.graph.directoryRole" || v["displayName"] == "" || !stIsGUID(v["id"].(string)) || v["id"] == v["roleTemplateId"] {
+				if v["@odata.type"] != "#microsoft.graph.directoryRole" || v["displayName"] == "" || !simIsGUID(v["id"].(string)) || v["id"] == v["roleTemplateId"] {
 					t.Fatalf("role shape %v", v)
 				}
 				got = append(got, v["roleTemplateId"].(string))
@@ -151,10 +151,10 @@ func TestGraphSubscribedSkus(t *testing.T) {
 	if p := plans[0].(map[string]any); p["servicePlanId"] != "113feb6c-3fe4-4440-bddc-54d774bf0318" || p["appliesTo"] != "Company" {
 		t.Fatalf("foundation plan %v", p)
 	}
-	if p := plans[1].(map[string]any); !stIsGUID(p["servicePlanId"].(string)) || p["provisioningStatus"] != "Disabled" {
+	if p := plans[1].(map[string]any); !simIsGUID(p["servicePlanId"].(string)) || p["provisioningStatus"] != "Disabled" {
 		t.Fatalf("custom plan %v", p)
 	}
-	if skus[1]["capabilityStatus"] != "Suspended" || !stIsGUID(skus[1]["skuId"].(string)) {
+	if skus[1]["capabilityStatus"] != "Suspended" || !simIsGUID(skus[1]["skuId"].(string)) {
 		t.Fatalf("generated sku %v", skus[1])
 	}
 }
@@ -259,7 +259,7 @@ func TestGraphCreateServicePrincipal(t *testing.T) {
 		t.Fatalf("non-admin: %d %s", r.Status, r.Raw)
 	}
 	r := e.graphCall(http.MethodPost, "/servicePrincipals", tAdmin, map[string]any{"appId": DefaultPlatformAppID})
-	if r.Status != 201 || r.Body["appId"] != DefaultPlatformAppID || r.Body["displayName"] != DefaultPlatformAppName || !stIsGUID(r.Body["id"].(string)) {
+	if r.Status != 201 || r.Body["appId"] != DefaultPlatformAppID || r.Body["displayName"] != DefaultPlatformAppName || !simIsGUID(r.Body["id"].(string)) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	if r.Header.Get("Location") == "" {

@@ -805,12 +805,12 @@ func simSecret(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// simNewGUID is a fresh crypto-random version 4 GUID (request ids,
+// correlation ids; needs no lock).
 func simNewGUID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return simGUID(b, 4)
 }
 
 // simClip bounds echoed client input in messages.

@@ -176,7 +176,7 @@ func (st *State) pfInit(sc *Scenario) error {
 	// Integrations present at start.
 	for i, in := range sp.Integrations {
 		tid := strings.ToLower(strings.TrimSpace(in.TenantID))
-		if !stIsGUID(tid) {
+		if !simIsGUID(tid) {
 			return fmt.Errorf("sim: platform.integrations[%d]: tenant_id %q is not a GUID", i, in.TenantID)
 		}
 		if ps.orgByID[in.OrganizationID] == nil {
@@ -255,7 +255,7 @@ func (c *pfCtx) err(status int, code, msg string, extra ...string) {
 }
 
 func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
-	c := &pfCtx{st: st, w: w, r: r, reqID: "req_" + strings.ReplaceAll(stRequestID(), "-", "")}
+	c := &pfCtx{st: st, w: w, r: r, reqID: "req_" + strings.ReplaceAll(simNewGUID(), "-", "")}
 	w.Header().Set("X-Request-Id", c.reqID)
 
 	key, secret, ok := r.BasicAuth()
@@ -267,12 +267,9 @@ func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Render under the lock, write to the network after it is released.
-	buf := &grRecorder{h: w.Header()}
+	buf, unlock := st.lockForResponse(w)
+	defer unlock()
 	c.w = buf
-	defer stFlush(w, buf)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.tickLocked()
 	if wait, limited := st.pfRateLimitLocked(); limited {
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		c.err(http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("rate limit of %d requests per minute exceeded; retry after %d s", st.PlatformRateLimit, wait))
@@ -509,7 +506,7 @@ func (c *pfCtx) createIntegration() {
 	}
 	tid := strings.ToLower(strings.TrimSpace(body.TenantID))
 	switch {
-	case !stIsGUID(tid):
+	case !simIsGUID(tid):
 		c.err(http.StatusBadRequest, "invalid_request", "tenant_id must be a GUID")
 		return
 	case body.OrganizationID == "":

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"itdr-onboard/internal/testutil"
 )
 
 func TestBuiltinScenariosLoad(t *testing.T) {
@@ -158,37 +158,11 @@ func TestLoadScenarioFromFileAndUnknownName(t *testing.T) {
 
 func obj2(m map[string]any, k string) map[string]any { return m[k].(map[string]any) }
 
-func simCompileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "docs", "scenario.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("scenario.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("scenario.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
-}
-
 func TestBuiltinScenariosMatchSchema(t *testing.T) {
-	sch := simCompileSchema(t)
+	sch := testutil.MustLoadSchema(t, filepath.Join("..", "docs", "scenario.schema.json"))
 	for _, n := range BuiltinScenarios() {
 		b, _ := BuiltinScenarioJSON(n)
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sch.Validate(inst); err != nil {
+		if err := testutil.ValidateJSON(t, sch, b); err != nil {
 			t.Errorf("%s: %v", n, err)
 		}
 	}

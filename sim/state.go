@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -371,7 +370,7 @@ func NewState(sc *Scenario, now func() time.Time) (*State, error) {
 		tenantName:        sc.Tenant.DisplayName,
 		PlatformRateLimit: 60,
 	}
-	if !stIsGUID(st.tenantID) {
+	if !simIsGUID(st.tenantID) {
 		return nil, fmt.Errorf("sim: tenant.id %q is not a GUID", sc.Tenant.ID)
 	}
 	if st.initialDomain == "" {
@@ -492,7 +491,7 @@ func NewState(sc *Scenario, now func() time.Time) (*State, error) {
 	// Service principals present at start.
 	for i, s := range sc.ServicePrincipals {
 		appID := strings.ToLower(strings.TrimSpace(s.AppID))
-		if !stIsGUID(appID) {
+		if !simIsGUID(appID) {
 			return nil, fmt.Errorf("sim: service_principals[%d]: app_id %q is not a GUID", i, s.AppID)
 		}
 		if !s.SoftDeleted && st.liveSPByAppID(appID) != nil {
@@ -755,7 +754,13 @@ func (st *State) newGUID() string {
 			b[i+j] = byte(v >> (8 * j))
 		}
 	}
-	b[6] = (b[6] & 0x0f) | 0x40
+	return simGUID(b[:], 4)
+}
+
+// simGUID formats the first 16 bytes of b as a GUID of the given version
+// (4: random, 5: name-based), setting the version and RFC 4122 variant bits.
+func simGUID(b []byte, version byte) string {
+	b[6] = (b[6] & 0x0f) | version<<4
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
@@ -772,37 +777,7 @@ func (st *State) newOpaqueID() string {
 // stNameGUID derives a stable version 5 style GUID from a name.
 func stNameGUID(kind, name string) string {
 	h := sha1.Sum([]byte("sim-" + kind + "\x00" + strings.ToUpper(name)))
-	h[6] = (h[6] & 0x0f) | 0x50
-	h[8] = (h[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
-}
-
-// stRequestID is a fresh request id (crypto random; needs no lock).
-func stRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func stIsGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return simGUID(h[:], 5)
 }
 
 func stDefault(s, def string) string {

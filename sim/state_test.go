@@ -251,7 +251,7 @@ func TestBuiltinScenariosBuildState(t *testing.T) {
 				t.Fatalf("NewState: %v", err)
 			}
 			u := st.SignInUser()
-			if u.UPN == "" || !stIsGUID(u.ObjectID) || !stIsGUID(u.HomeTenant) {
+			if u.UPN == "" || !simIsGUID(u.ObjectID) || !simIsGUID(u.HomeTenant) {
 				t.Fatalf("SignInUser = %+v", u)
 			}
 			snap := st.Snapshot()

@@ -87,7 +87,5 @@ func (ts *TokenStore) Len() int {
 // (the scenario tenant unless users[].home_tenant is set).
 func ObjectIDFor(tenantID, upn string) string {
 	h := sha1.Sum([]byte("sim-user\x00" + strings.ToLower(tenantID) + "\x00" + strings.ToLower(upn)))
-	h[6] = (h[6] & 0x0f) | 0x50 // version 5
-	h[8] = (h[8] & 0x3f) | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	return simGUID(h[:], 5)
 }

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"itdr-onboard/internal/atomicfile"
 )
 
 // ProgressVersion is the format version of progress.json.
@@ -29,7 +31,7 @@ type Store struct {
 }
 
 // TenantDir is where a tenant's files live: the same directory as its
-// receipts (steps.Receipts.TenantDir uses the same rule; a cli test pins it).
+// receipts (steps.Receipts.TenantDir calls this; a cli test pins it).
 func (s Store) TenantDir(tenantID string) string {
 	return filepath.Join(s.Dir, "tenants", SafeName(tenantID))
 }
@@ -47,42 +49,6 @@ func SafeName(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// WriteFileAtomic writes data to a temp file in the same directory, syncs
-// it and renames it over path (then syncs the directory), so a crash never
-// leaves a torn file. (Same as steps.WriteFileAtomic, without importing the
-// engine.)
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // StepTiming is when a step ran in the last run and how it ended.
@@ -175,7 +141,7 @@ func (s Store) SaveProgress(p *Progress) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, ProgressFile), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ProgressFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("state: writing progress: %w", err)
 	}
 	return nil

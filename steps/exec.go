@@ -11,6 +11,7 @@ import (
 
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
+	"itdr-onboard/internal/httpx"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 )
@@ -82,17 +83,7 @@ func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
 	if x.Sleep != nil {
 		return x.Sleep(ctx, d)
 	}
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpx.SleepContext(ctx, d)
 }
 
 // App returns the platform's app manifest, read once per run.

@@ -144,7 +144,7 @@ func (p *PrereqStep) Enter(s *Session) []Effect {
 	p.resolving, p.lookingUp, p.needLookup = false, false, false
 	effs := p.run(p.before)
 	if s.Opt.Tenant != "" && s.TenantID == "" {
-		if isGUID(s.Opt.Tenant) {
+		if auth.IsGUID(s.Opt.Tenant) {
 			s.TenantID = strings.ToLower(s.Opt.Tenant)
 		} else {
 			p.resolving = true
@@ -318,22 +318,3 @@ func (p *PrereqStep) Snapshot(s *Session) Snapshot {
 
 // Reset makes the step pending again (an earlier step failed in the background).
 func (p *PrereqStep) Reset() { p.status = StatusPending }
-
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}

@@ -42,6 +42,22 @@ func feedTo(e *Engine, id ID, ev Event) []Job {
 	return e.Handle(Outcome{Step: id, Attempt: e.Attempt(id), Event: ev})
 }
 
+// applyAll answers each ApplyChange the engine asks for, one at a time, as
+// done (request id "r-<change id>"). It returns the change ids in the order
+// asked and the jobs that followed the last one.
+func applyAll(e *Engine, jobs []Job) ([]string, []Job) {
+	var applied []string
+	for len(jobs) == 1 {
+		ac, ok := jobs[0].Effect.(ApplyChange)
+		if !ok {
+			break
+		}
+		applied = append(applied, ac.Change.ID)
+		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, RequestID: "r-" + ac.Change.ID}})
+	}
+	return applied, jobs
+}
+
 func signIn(t *testing.T, e *Engine) {
 	t.Helper()
 	jobs := feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "ABCD-EFGH", VerificationURL: "https://x/devicelogin"}})
@@ -201,15 +217,7 @@ func TestRolePlanAskApplyVerifyReceipt(t *testing.T) {
 	}
 	jobs = feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
 	// Dependency order: Order 10 (by id) before Order 30.
-	var applied []string
-	for len(jobs) == 1 {
-		ac, ok := jobs[0].Effect.(ApplyChange)
-		if !ok {
-			break
-		}
-		applied = append(applied, ac.Change.ID)
-		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, RequestID: "r-" + ac.Change.ID}})
-	}
+	applied, jobs := applyAll(e, jobs)
 	if want := []string{"rg/Audit Logs", "rg/Transport Rules", "audit"}; !reflect.DeepEqual(applied, want) {
 		t.Fatalf("applied %v, want %v", applied, want)
 	}
@@ -244,15 +252,7 @@ func TestDeclinedAuditSkipsOnlyAudit(t *testing.T) {
 	e, _, _ := toRoles(t, Options{})
 	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
 	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "no"})
-	var applied []string
-	for len(jobs) == 1 {
-		ac, ok := jobs[0].Effect.(ApplyChange)
-		if !ok {
-			break
-		}
-		applied = append(applied, ac.Change.ID)
-		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change}})
-	}
+	applied, _ := applyAll(e, jobs)
 	if len(applied) != 2 || applied[0] == "audit" || applied[1] == "audit" {
 		t.Fatalf("applied %v", applied)
 	}
@@ -279,14 +279,7 @@ func toMapping(t *testing.T, opt Options) (*Engine, *Session) {
 	t.Helper()
 	e, s, _ := toRoles(t, opt)
 	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
-	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
-	for len(jobs) == 1 {
-		ac, ok := jobs[0].Effect.(ApplyChange)
-		if !ok {
-			break
-		}
-		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change}})
-	}
+	applyAll(e, feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"}))
 	feed(e, pass("exo.audit-log"))
 	feed(e, pass("exo.role-group"))
 	feed(e, ReceiptWritten{})

@@ -1,17 +1,14 @@
 package simtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"itdr-onboard/checks"
+	"itdr-onboard/internal/testutil"
 )
 
 // The report of a real run against the simulator matches the published
@@ -28,29 +25,8 @@ func TestReportAgainstSimMatchesSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f, err := os.Open("../../docs/check-report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Validate(v); err != nil {
+	s := testutil.MustLoadSchema(t, "../../docs/check-report.schema.json")
+	if err := testutil.ValidateJSON(t, s, b); err != nil {
 		t.Fatalf("report does not match schema: %v\n%s", err, b)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"itdr-onboard/internal/testsim"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 	"itdr-onboard/sim"
@@ -20,19 +21,7 @@ func start(t *testing.T, name string) *sim.Server {
 
 func startWith(t *testing.T, name string, edit func(*sim.Scenario)) *sim.Server {
 	t.Helper()
-	sc, err := sim.LoadScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		edit(sc)
-	}
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
+	return testsim.Start(t, name, edit)
 }
 
 func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"itdr-onboard/internal/testsim"
 	"itdr-onboard/sim"
 )
 
@@ -25,19 +26,12 @@ type env struct {
 
 func start(t *testing.T, scenario string, edit func(*sim.Scenario)) *env {
 	t.Helper()
-	sc, err := sim.LoadScenario(scenario)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.SignIn.ApproveDelay = 0
-	if edit != nil {
-		edit(sc)
-	}
-	srv, err := sim.Start(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := testsim.Start(t, scenario, func(sc *sim.Scenario) {
+		sc.SignIn.ApproveDelay = 0
+		if edit != nil {
+			edit(sc)
+		}
+	})
 	return &env{
 		t: t, srv: srv, hc: srv.HTTPClient(),
 		graphTok: srv.IssueToken("https://graph.microsoft.com"),
