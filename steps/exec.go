@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"itdr-onboard/auth"
@@ -67,9 +68,10 @@ type Executor struct {
 	Now          func() time.Time
 	Sleep        func(ctx context.Context, d time.Duration) error
 
-	appOnce sync.Once
-	app     platform.App
-	appErr  error
+	appMu sync.Mutex
+	app   *platform.App
+
+	existingStale atomic.Bool
 }
 
 func (x *Executor) now() time.Time {
@@ -88,14 +90,17 @@ func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
 
 // App returns the platform's app manifest, read once per run.
 func (x *Executor) App(ctx context.Context) (platform.App, error) {
-	x.appOnce.Do(func() { x.app, x.appErr = x.Platform.App(ctx) })
-	if x.appErr != nil {
-		// Do not cache a failure: the next caller tries again.
-		err := x.appErr
-		x.appOnce = sync.Once{}
-		return platform.App{}, err
+	x.appMu.Lock()
+	defer x.appMu.Unlock()
+	if x.app != nil {
+		return *x.app, nil
 	}
-	return x.app, nil
+	a, err := x.Platform.App(ctx)
+	if err != nil {
+		return platform.App{}, err // not cached: the next caller tries again
+	}
+	x.app = &a
+	return a, nil
 }
 
 // Do performs one effect and returns its event. emit delivers intermediate
@@ -434,7 +439,7 @@ func containsAll(scope string, want []string) bool {
 // found it right after sign-in (nothing in this run writes integrations
 // before the mapping), or read now when that lookup did not happen.
 func (x *Executor) existingIntegration(ctx context.Context) (*platform.Integration, error) {
-	if s := x.Session; s != nil && s.ExistingChecked {
+	if s := x.Session; s != nil && s.ExistingChecked && !x.existingStale.Load() {
 		return s.Existing, nil
 	}
 	return x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
@@ -448,6 +453,12 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 	if err != nil {
 		return platform.Integration{}, err
 	}
+	if existing != nil && existing.OrganizationID != orgID && remap {
+		// About to delete: read afresh (an earlier attempt may already have).
+		if existing, err = x.Platform.IntegrationForTenant(ctx, tenant); err != nil {
+			return platform.Integration{}, err
+		}
+	}
 	if existing != nil {
 		if existing.OrganizationID == orgID {
 			return *existing, nil
@@ -457,9 +468,12 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 				Message: "tenant already mapped", OrganizationID: existing.OrganizationID,
 				OrganizationName: existing.OrganizationName, Call: "GET /v1/integrations"}
 		}
-		if err := x.Platform.DeleteIntegration(ctx, existing.ID); err != nil {
+		if err := x.Platform.DeleteIntegration(ctx, existing.ID); err != nil && !platform.IsNotFound(err) {
 			return platform.Integration{}, fmt.Errorf("remap: removing the mapping to %s: %w", existing.OrganizationName, err)
 		}
+		x.audit("mapping/remove", "Removed the mapping of the tenant to "+existing.OrganizationName+" ("+existing.ID+")",
+			"DELETE /v1/integrations/"+existing.ID, "")
+		x.existingStale.Store(true) // the prerequisites' lookup no longer holds
 	}
 	in, err := x.Platform.CreateIntegration(ctx, tenant, orgID)
 	if err != nil {
@@ -467,6 +481,11 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 		if errors.As(err, &pe) && pe.Code == "tenant_already_mapped" && remap {
 			return platform.Integration{}, fmt.Errorf("remap: the tenant is still mapped to %s: %w", pe.OrganizationName, err)
 		}
+		if existing != nil && remap {
+			return platform.Integration{}, fmt.Errorf("the old mapping to %s was removed, so the tenant is not mapped now; retry to map it: %w", existing.OrganizationName, err)
+		}
+		return in, err
 	}
-	return in, err
+	x.audit("mapping/create", "Mapped the tenant to "+in.OrganizationName+" ("+in.ID+")", "POST /v1/integrations", in.RequestID)
+	return in, nil
 }

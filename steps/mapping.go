@@ -127,6 +127,10 @@ func (p *MappingStep) Enter(s *Session) []Effect {
 	if p.consentOnly {
 		return p.startConsent(s)
 	}
+	if o := s.OrgFromFlag; o != nil {
+		// --org was resolved before sign-in (prerequisites).
+		return p.choose(s, *o)
+	}
 	p.allOrgs = s.Opt.Org == ""
 	return []Effect{FindOrgs{Query: s.Opt.Org}}
 }
@@ -150,26 +154,39 @@ func matchOrg(orgs []platform.Organization, q string) *platform.Organization {
 	return found
 }
 
-// closest ranks organization names by similarity to q.
+// closest ranks organization names by similarity to q: names containing
+// it first, then names whose start (or whole) is within a few edits of it.
+// Names that are not close are left out; at least one name is returned.
 func closest(orgs []platform.Organization, q string, n int) []string {
 	type sc struct {
 		name string
 		d    int
 	}
-	ql := strings.ToLower(q)
-	var all []sc
+	ql := strings.ToLower(strings.TrimSpace(q))
+	limit := len([]rune(ql))/3 + 1
+	var close, all []sc
 	for _, o := range orgs {
 		nl := strings.ToLower(o.Name)
 		d := levenshtein(ql, nl)
-		if strings.Contains(nl, ql) || strings.Contains(ql, nl) {
-			d -= 100
+		if r := []rune(nl); len(r) > len([]rune(ql)) {
+			d = min(d, levenshtein(ql, string(r[:len([]rune(ql))])))
+		}
+		if ql != "" && strings.Contains(nl, ql) {
+			d = -1
 		}
 		all = append(all, sc{o.Name, d})
+		if d <= limit {
+			close = append(close, sc{o.Name, d})
+		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
+	if len(close) == 0 {
+		close = all
+		n = min(n, 3)
+	}
+	sort.SliceStable(close, func(i, j int) bool { return close[i].d < close[j].d })
 	var out []string
-	for i := 0; i < len(all) && i < n; i++ {
-		out = append(out, all[i].name)
+	for i := 0; i < len(close) && i < n; i++ {
+		out = append(out, close[i].name)
 	}
 	return out
 }
@@ -307,7 +324,9 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		// Suggest the organization named like the tenant (the technician
 		// still confirms it).
 		def := ""
-		if o := matchOrg(ev.Orgs, s.Org.DisplayName); o != nil && s.Org.DisplayName != "" {
+		if s.Existing != nil {
+			def = s.Existing.OrganizationID // where the tenant is mapped now
+		} else if o := matchOrg(ev.Orgs, s.Org.DisplayName); o != nil && s.Org.DisplayName != "" {
 			def = o.ID
 		}
 		return []Effect{Ask{Q: Question{ID: QPickOrg, Kind: AskSelect, Flag: "--org",

@@ -107,6 +107,8 @@ type PrereqStep struct {
 	resolving      bool // ResolveTenant is running
 	lookingUp      bool // FindIntegration is running
 	needLookup     bool // FindIntegration waits for the tenant id
+	findingOrg     bool // FindOrgs for --org is running
+	orgAll         bool // the FindOrgs running lists every organization
 }
 
 // NewPrereqStep builds the step from the registered prerequisite checks.
@@ -143,6 +145,11 @@ func (p *PrereqStep) Enter(s *Session) []Effect {
 	p.pending = map[string]bool{}
 	p.resolving, p.lookingUp, p.needLookup = false, false, false
 	effs := p.run(p.before)
+	if s.Opt.Org != "" && s.OrgFromFlag == nil {
+		// An unknown --org must stop the run before anything changes.
+		p.findingOrg, p.orgAll = true, false
+		effs = append(effs, FindOrgs{Query: s.Opt.Org})
+	}
 	if s.Opt.Tenant != "" && s.TenantID == "" {
 		if auth.IsGUID(s.Opt.Tenant) {
 			s.TenantID = strings.ToLower(s.Opt.Tenant)
@@ -184,7 +191,7 @@ func (p *PrereqStep) startTenant(s *Session) []Effect {
 }
 
 func (p *PrereqStep) complete() bool {
-	return len(p.pending) == 0 && !p.resolving && !p.lookingUp && !p.needLookup
+	return len(p.pending) == 0 && !p.resolving && !p.lookingUp && !p.needLookup && !p.findingOrg
 }
 
 func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
@@ -220,6 +227,32 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 		}
 		delete(p.pending, ev.ID)
 		s.record(ev.ID, ev.Result)
+	case OrgsFound:
+		if !p.findingOrg {
+			return nil
+		}
+		if ev.Err != nil {
+			// Not decisive here: the mapping step lists them again.
+			p.findingOrg = false
+			break
+		}
+		if o := matchOrg(ev.Orgs, s.Opt.Org); o != nil {
+			p.findingOrg = false
+			org := *o
+			s.OrgFromFlag = &org
+			break
+		}
+		if !p.orgAll {
+			// Not an exact name among the filtered ones: list all to suggest.
+			p.orgAll = true
+			return []Effect{FindOrgs{Query: ""}}
+		}
+		p.findingOrg = false
+		p.status = StatusFailed
+		p.fail = &Failure{Kind: FailUsage,
+			Message: fmt.Sprintf("No platform organization is named %q. Nothing was changed.", s.Opt.Org),
+			Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (or its id) to --org, or leave --org out to pick from the list."}
+		return nil
 	case IntegrationFound:
 		p.lookingUp = false
 		// A failed lookup is not fatal here: the mapping step asks again.
@@ -253,7 +286,7 @@ func (p *PrereqStep) beforeDone() bool {
 			return false
 		}
 	}
-	return !p.resolving
+	return !p.resolving && !p.findingOrg
 }
 
 func (p *PrereqStep) failBlocking(s *Session, b []CheckInfo) {

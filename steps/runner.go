@@ -43,6 +43,13 @@ func (r *Runner) jobCtx(j Job) context.Context {
 	if ok && a.attempt == j.Attempt {
 		return a.ctx
 	}
+	if ok && j.Attempt < a.attempt {
+		// A job of an attempt already replaced: never run it, and never
+		// let it cancel the live attempt's work.
+		ctx, cancel := context.WithCancel(r.ctx)
+		cancel()
+		return ctx
+	}
 	if ok {
 		a.cancel()
 	}

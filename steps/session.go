@@ -95,7 +95,9 @@ type Session struct {
 	ReceiptPath, AuditPath string
 
 	Organization platform.Organization
-	Integration  platform.Integration
+	// OrgFromFlag is --org resolved before sign-in.
+	OrgFromFlag *platform.Organization
+	Integration platform.Integration
 	// Existing is the tenant's integration found right after sign-in;
 	// ExistingChecked says that lookup succeeded.
 	Existing        *platform.Integration

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -60,6 +61,11 @@ func applyAll(e *Engine, jobs []Job) ([]string, []Job) {
 
 func signIn(t *testing.T, e *Engine) {
 	t.Helper()
+	if e.Session().Opt.Org != "" {
+		// The early --org lookup fails: the mapping step looks it up again
+		// (these flows test the mapping step's own lookup).
+		feedTo(e, Prereqs, OrgsFound{Err: errors.New("platform unavailable")})
+	}
 	jobs := feed(e, DeviceCodeIssued{Code: auth.DeviceCode{UserCode: "ABCD-EFGH", VerificationURL: "https://x/devicelogin"}})
 	if _, ok := jobs[0].Effect.(AwaitDeviceCode); !ok {
 		t.Fatalf("after code: %#v", effects(jobs))
@@ -510,5 +516,48 @@ func TestTenantLookupNetworkFailureIsNotUnknownTenant(t *testing.T) {
 	feedTo(e, Prereqs, TenantResolved{Err: &auth.Error{Class: auth.ClassTenantNotFound, Code: 90002, Message: "Tenant not found."}})
 	if f := e.Failure(); f == nil || ExitCode(e) != 3 || !strings.Contains(f.Remedy, "--tenant") {
 		t.Fatalf("unknown tenant: %+v", f)
+	}
+}
+
+func TestRunnerOldAttemptDoesNotCancelNewOne(t *testing.T) {
+	r := NewRunner(context.Background(), &Executor{}, 2)
+	defer r.Close()
+	newer := r.jobCtx(Job{Step: SignIn, Attempt: 2})
+	older := r.jobCtx(Job{Step: SignIn, Attempt: 1})
+	if older.Err() == nil {
+		t.Fatal("a job of a replaced attempt must get a cancelled context")
+	}
+	if newer.Err() != nil {
+		t.Fatal("an old attempt's job cancelled the live attempt")
+	}
+	if r.jobCtx(Job{Step: SignIn, Attempt: 3}); newer.Err() == nil {
+		t.Fatal("a newer attempt must cancel the older one")
+	}
+}
+
+func TestOrgFlagResolvedBeforeSignIn(t *testing.T) {
+	// Unknown --org: stops before sign-in completes, naming close matches.
+	e, s := New(Options{AuthMethod: auth.MethodDevice, Org: "Contso"}, testInfos)
+	jobs := e.Start()
+	if !reflect.DeepEqual(effects(jobs), []Effect{RunCheck{ID: "platform.subscription"}, FindOrgs{Query: "Contso"}, StartDeviceCode{}}) {
+		t.Fatalf("start: %#v", effects(jobs))
+	}
+	feedTo(e, Prereqs, pass("platform.subscription"))
+	jobs = feedTo(e, Prereqs, OrgsFound{Query: "Contso"})
+	if !reflect.DeepEqual(effects(jobs), []Effect{FindOrgs{Query: ""}}) {
+		t.Fatalf("want the full list for suggestions: %#v", effects(jobs))
+	}
+	feedTo(e, Prereqs, OrgsFound{Orgs: orgs})
+	f := e.Failure()
+	if f == nil || ExitCode(e) != 2 || !strings.Contains(f.Remedy, "Contoso Ltd") || s.SignedIn {
+		t.Fatalf("failure %+v", f)
+	}
+	// Known --org: the mapping step does not look it up again.
+	e, s = New(Options{AuthMethod: auth.MethodDevice, Org: "fabrikam inc"}, testInfos)
+	e.Start()
+	feedTo(e, Prereqs, pass("platform.subscription"))
+	feedTo(e, Prereqs, OrgsFound{Orgs: orgs[1:2]})
+	if s.OrgFromFlag == nil || s.OrgFromFlag.ID != "org_2" {
+		t.Fatalf("org from flag %+v", s.OrgFromFlag)
 	}
 }

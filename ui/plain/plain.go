@@ -126,6 +126,11 @@ func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
 	if q.Kind == steps.AskConfirm && p.Yes {
 		return "yes", nil
 	}
+	// What the question is about (the plan) is read before the question.
+	for _, d := range q.Details {
+		fmt.Fprintf(p.Out, "  - %s\n", text.Line(d))
+	}
+	sel := &selection{choices: q.Choices, def: q.Default}
 	for {
 		switch q.Kind {
 		case steps.AskConfirm:
@@ -136,7 +141,11 @@ func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
 			fmt.Fprintf(p.Out, "%s [%s] ", text.Line(q.Prompt), def)
 		case steps.AskSelect:
 			fmt.Fprintln(p.Out, text.Line(q.Prompt))
-			fmt.Fprintln(p.Out, "Type part of a name to filter, or a number to pick.")
+			hint := "Type part of a name to filter, or the number of a listed one."
+			if d := sel.defaultChoice(); d != nil {
+				hint += " Enter picks " + text.Line(d.Label) + "."
+			}
+			fmt.Fprintln(p.Out, hint)
 		}
 		line, err := readLine(ctx, p.In)
 		if err != nil {
@@ -156,45 +165,82 @@ func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
 			}
 			fmt.Fprintln(p.Out, "Please answer y or n.")
 		case steps.AskSelect:
-			if v, ok := pick(p.Out, q.Choices, line); ok {
+			if v, ok := sel.pick(p.Out, line); ok {
 				return v, nil
 			}
 		}
 	}
 }
 
-// pick chooses among choices: a number from the last listing, or a filter.
-func pick(out io.Writer, choices []steps.Choice, line string) (string, bool) {
-	matches := choices
-	if line != "" {
-		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(choices) && len(choices) <= 20 {
-			return choices[n-1].Value, true
+// selection is the state of one organization question in line mode:
+// numbers refer to the listing printed last, never to a hidden order.
+type selection struct {
+	choices []steps.Choice
+	def     string
+	listing []steps.Choice
+}
+
+func (s *selection) defaultChoice() *steps.Choice {
+	for i := range s.choices {
+		if s.def != "" && s.choices[i].Value == s.def {
+			return &s.choices[i]
 		}
+	}
+	return nil
+}
+
+const maxListing = 20
+
+func (s *selection) picked(out io.Writer, c steps.Choice) (string, bool) {
+	fmt.Fprintf(out, "Picked %s.\n", text.Line(c.Label))
+	return c.Value, true
+}
+
+// pick chooses among the choices: Enter for the suggested one, a number
+// from the last listing, an exact name or id, or a filter.
+func (s *selection) pick(out io.Writer, line string) (string, bool) {
+	if line == "" {
+		if d := s.defaultChoice(); d != nil {
+			return s.picked(out, *d)
+		}
+	}
+	if n, err := strconv.Atoi(line); err == nil {
+		if n >= 1 && n <= len(s.listing) {
+			return s.picked(out, s.listing[n-1])
+		}
+		if len(s.listing) == 0 {
+			fmt.Fprintln(out, "No list to pick from yet: type part of a name first.")
+		} else {
+			fmt.Fprintf(out, "Pick a number from 1 to %d.\n", len(s.listing))
+		}
+		return "", false
+	}
+	matches := s.choices
+	if line != "" {
 		matches = nil
 		l := strings.ToLower(line)
-		for _, c := range choices {
-			if strings.ToLower(c.Label) == l || c.Value == line {
-				return c.Value, true
+		for _, c := range s.choices {
+			if strings.EqualFold(c.Label, line) || c.Value == line {
+				return s.picked(out, c)
 			}
 			if strings.Contains(strings.ToLower(c.Label), l) {
 				matches = append(matches, c)
 			}
 		}
 	}
-	if len(matches) == 1 {
-		fmt.Fprintf(out, "Picked %s.\n", text.Line(matches[0].Label))
-		return matches[0].Value, true
-	}
-	if len(matches) == 0 {
+	switch len(matches) {
+	case 0:
 		fmt.Fprintln(out, "No organization matches; try again.")
 		return "", false
+	case 1:
+		return s.picked(out, matches[0])
 	}
-	for i, c := range matches {
-		if i == 20 {
-			fmt.Fprintf(out, "  … and %d more; type more of the name.\n", len(matches)-20)
-			break
-		}
+	s.listing = matches[:min(len(matches), maxListing)]
+	for i, c := range s.listing {
 		fmt.Fprintf(out, "  %2d. %s\n", i+1, text.Line(c.Label))
+	}
+	if len(matches) > maxListing {
+		fmt.Fprintf(out, "  … and %d more; type more of the name.\n", len(matches)-maxListing)
 	}
 	return "", false
 }

@@ -51,3 +51,33 @@ func TestPromptEOFAndAutoNamesFlag(t *testing.T) {
 		t.Fatalf("--yes: %q %v", v, err)
 	}
 }
+
+func TestPromptNumbersReferToTheListingShown(t *testing.T) {
+	choices := []steps.Choice{{Value: "org_a", Label: "Adatum Corporation"}, {Value: "org_c", Label: "Contoso Ltd"},
+		{Value: "org_f", Label: "Fabrikam Inc"}, {Value: "org_l", Label: "Litware"}, {Value: "org_t", Label: "Tailspin Toys"}}
+	var out bytes.Buffer
+	// "o" lists Adatum Corporation, Contoso Ltd, Tailspin Toys: 3 is Tailspin, not Fabrikam.
+	p := Prompt{In: bufio.NewReader(strings.NewReader("o\n3\n")), Out: &out}
+	v, err := p.Answer(context.Background(), steps.Question{Kind: steps.AskSelect, Prompt: "Which?", Choices: choices})
+	if err != nil || v != "org_t" || !strings.Contains(out.String(), "Picked Tailspin Toys.") {
+		t.Fatalf("got %q %v\n%s", v, err, out.String())
+	}
+	// Enter takes the suggested organization.
+	out.Reset()
+	p = Prompt{In: bufio.NewReader(strings.NewReader("\n")), Out: &out}
+	v, _ = p.Answer(context.Background(), steps.Question{Kind: steps.AskSelect, Prompt: "Which?", Choices: choices, Default: "org_c"})
+	if v != "org_c" || !strings.Contains(out.String(), "Enter picks Contoso Ltd.") {
+		t.Fatalf("default: %q\n%s", v, out.String())
+	}
+}
+
+func TestPromptShowsThePlanBeforeAsking(t *testing.T) {
+	var out bytes.Buffer
+	p := Prompt{In: bufio.NewReader(strings.NewReader("n\n")), Out: &out}
+	p.Answer(context.Background(), steps.Question{Kind: steps.AskConfirm, Prompt: "Apply these 2 changes?",
+		Details: []string{"Add role \"Audit Logs\"", "Assign Exchange Administrator (PIM will alert)"}})
+	o := out.String()
+	if !strings.Contains(o, "Audit Logs") || !strings.Contains(o, "PIM will alert") || strings.Index(o, "Audit Logs") > strings.Index(o, "Apply these") {
+		t.Fatalf("plan not shown before the question:\n%s", o)
+	}
+}
