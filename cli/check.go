@@ -52,7 +52,7 @@ sign-in was stopped (wrong tenant, blocked), 1 error, 2 usage, 130 interrupted.
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.tenant, "tenant", "", "the customer tenant: its GUID or one of its verified domains (the sign-in must be for this tenant)")
-	fl.StringVar(&f.epFile, "endpoints", "", "an endpoints file (written by `sim serve`) instead of Microsoft's cloud")
+	fl.StringVar(&f.epFile, "endpoints", "", "an endpoints file (written by sim serve) instead of Microsoft's cloud")
 	fl.StringVar(&f.cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
 	fl.StringVar(&f.clientID, "client-id", "", "the public client application to sign in with (default: Microsoft Graph Command Line Tools)")
 	fl.StringVar(&f.auth, "auth", "auto", "sign-in method: auto (device code when headless, else browser; switches when a tenant blocks device code), device, browser")

@@ -42,7 +42,7 @@ type lcFlags struct {
 func (f *lcFlags) addTarget(c *cobra.Command, tenantHelp string) {
 	fl := c.Flags()
 	fl.StringVar(&f.tenant, "tenant", "", tenantHelp)
-	fl.StringVar(&f.epFile, "endpoints", "", "an endpoints file (written by `sim serve`) instead of Microsoft's cloud")
+	fl.StringVar(&f.epFile, "endpoints", "", "an endpoints file (written by sim serve) instead of Microsoft's cloud")
 	fl.StringVar(&f.cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
 }
 

@@ -118,9 +118,15 @@ func newRoot(io IO) *cobra.Command {
 prerequisites → sign-in → role fixes → mapping → health wait, from any terminal
 (including a headless box over SSH).
 
-Exit codes: 0 healthy, 1 failed, 2 usage, 3 stopped for the technician
-(a required prerequisite failed, the plan was declined, wrong tenant),
-4 health still pending when the wait ended, 130 interrupted.`,
+Exit codes: 0 healthy (or a dry run), 1 failed (including a platform app
+whose permissions cannot be granted), 2 usage (a bad flag, or a question no
+flag answered), 3 stopped for the technician (a required prerequisite failed,
+the plan was declined, wrong tenant, mapped elsewhere, another run holds the
+tenant), 4 health still pending when the wait ended, 130 interrupted.
+
+Environment: ITDR_API_KEY and ITDR_API_SECRET hold the platform API key
+(not needed for demo), NO_COLOR turns colours off, SSH_CONNECTION/DISPLAY
+choose device code or browser sign-in with --auth auto.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -131,6 +137,7 @@ Exit codes: 0 healthy, 1 failed, 2 usage, 3 stopped for the technician
 	pf.StringVar(&g.logFile, "log-file", "", "write a structured JSON diagnostic log here (never contains tokens or codes)")
 	pf.StringVar(&g.stateDir, "state-dir", "", "where receipts, the audit trail and resume state live (default $XDG_STATE_HOME/itdr-onboard)")
 
+	root.MarkFlagsMutuallyExclusive("plain", "json")
 	root.AddCommand(newDemoCmd(g, io), newOnboardCmd(g, io), newSimCmd(g, io), newVersionCmd(io))
 	root.AddCommand(newSupportBundleCmd(g, io)) // issue 7 (cli/bundle.go)
 	root.AddCommand(newStatusCmd(g, io), newReauthorizeCmd(g, io), newUnmapCmd(g, io))
@@ -311,7 +318,7 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 	addRunFlags(c, f)
 	fl := c.Flags()
 	fl.StringVar(&f.tenant, "tenant", "", "the customer tenant: its GUID or one of its verified domains (refuses to change another tenant)")
-	fl.StringVar(&epFile, "endpoints", "", "an endpoints file (written by `sim serve`) instead of Microsoft's cloud")
+	fl.StringVar(&epFile, "endpoints", "", "an endpoints file (written by sim serve) instead of Microsoft's cloud")
 	fl.StringVar(&cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
 	fl.StringVar(&clientID, "client-id", "", "the public client application to sign in with (default: Microsoft Graph Command Line Tools)")
 	fl.StringVar(&cache, "token-cache", "memory", "where tokens live: memory (default), file (0600 in the state dir), keyring")

@@ -146,7 +146,7 @@ func (p *HealthStep) Snapshot(s *Session) Snapshot {
 		snap.Line = "Healthy: data is flowing"
 	case p.status == StatusFailed:
 		if p.fail != nil && p.fail.Kind != FailPending {
-			snap.Next = []Option{OptRetry}
+			snap.Next = retryUnlessFinal(p.fail)
 		}
 	case p.status == StatusRunning:
 		st := d.Integration.Status

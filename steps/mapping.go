@@ -485,7 +485,7 @@ func (p *MappingStep) Snapshot(s *Session) Snapshot {
 	snap := Snapshot{ID: Mapping, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &d}
 	switch {
 	case p.status == StatusFailed:
-		snap.Next = []Option{OptRetry}
+		snap.Next = retryUnlessFinal(p.fail)
 	case d.Phase == "finding":
 		snap.Line = "listing the platform's organizations"
 	case d.Phase == "picking":

@@ -305,7 +305,7 @@ func (p *PrereqStep) failBlocking(s *Session, b []CheckInfo) {
 			kind = FailStopped
 		}
 	}
-	p.fail = &Failure{Kind: kind,
+	p.fail = &Failure{Kind: kind, Final: kind == FailError,
 		Message: "A required prerequisite failed: " + strings.Join(names, ", ") + ".",
 		Remedy:  strings.Join(remedies, "\n")}
 }
@@ -344,7 +344,7 @@ func (p *PrereqStep) Snapshot(s *Session) Snapshot {
 		snap.Line = "checking the tenant"
 	}
 	if p.status == StatusFailed {
-		snap.Next = []Option{OptRetry}
+		snap.Next = retryUnlessFinal(p.fail)
 	}
 	return snap
 }

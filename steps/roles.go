@@ -129,7 +129,7 @@ func (p *RolesStep) plan(s *Session) []Effect {
 	p.status = StatusWaiting
 	if len(roleChanges) > 0 {
 		return []Effect{Ask{Q: Question{ID: QConfirmPlan, Kind: AskConfirm, Flag: "--yes",
-			Prompt:  fmt.Sprintf("Apply these %d change(s) to the tenant?", len(roleChanges)),
+			Prompt:  fmt.Sprintf("Apply %s to the tenant?", plural(len(roleChanges), "this change", "these %d changes")),
 			Details: planLines(roleChanges), Default: "no"}}}
 	}
 	return p.askAudit(audit)
@@ -294,6 +294,14 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 	return nil
 }
 
+// plural picks the singular text for 1 and the plural (with %d) otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
+}
+
 func yes(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "y", "yes", "true", "1":
@@ -312,7 +320,7 @@ func (p *RolesStep) Snapshot(s *Session) Snapshot {
 	snap.Items = tmp.items(s)
 	switch {
 	case p.status == StatusFailed:
-		snap.Next = []Option{OptRetry}
+		snap.Next = retryUnlessFinal(p.fail)
 	case p.phase == rolesChecking:
 		snap.Line = "checking Exchange roles and the platform's service principal"
 	case p.phase == rolesAsking:

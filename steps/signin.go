@@ -178,7 +178,7 @@ func (p *SignInStep) Snapshot(s *Session) Snapshot {
 	snap := Snapshot{ID: SignIn, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &d}
 	switch {
 	case p.status == StatusFailed:
-		snap.Next = []Option{OptRetry}
+		snap.Next = retryUnlessFinal(p.fail)
 		if p.d.Err != nil && p.d.Err.SwitchToBrowser() {
 			snap.Next = append(snap.Next, OptUseBrowser)
 		}

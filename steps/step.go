@@ -93,10 +93,21 @@ const (
 
 // Failure describes why a step failed.
 type Failure struct {
+	// Final marks a failure that a retry cannot change (a broken app
+	// manifest, an unknown --org): no retry is offered.
+	Final   bool
 	Kind    FailKind
 	Message string // one sentence: what happened
 	Remedy  string // what to do next
 	Err     error
+}
+
+// retryUnlessFinal is the Next of a failed step.
+func retryUnlessFinal(f *Failure) []Option {
+	if f == nil || f.Final || f.Kind == FailUsage {
+		return nil
+	}
+	return []Option{OptRetry}
 }
 
 func (f *Failure) Error() string {

@@ -422,9 +422,12 @@ func (j *JSON) Finished(e *steps.Engine, code int, err error) {
 	outcome := "healthy"
 	switch {
 	case err != nil:
-		outcome = "stopped"
-		if code == 130 {
+		outcome = "failed"
+		switch code {
+		case 130:
 			outcome = "interrupted"
+		case 2:
+			outcome = "needs-input" // a question no flag answered
 		}
 		f["message"] = err.Error()
 	case e.Failure() != nil:

@@ -70,7 +70,7 @@ func TestFullRunHealthy(t *testing.T) {
 	h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
 	v = h.view()
 	mustContain(t, v, "Signed in: admin@contoso.example", "Evil", "Plan: 2 change(s)",
-		"New-ManagementRoleAssignment -Role \"Audit Logs\"", "PIM may raise an alert", "Apply these 2 change(s) to the tenant? [y/N]", "y yes", "enter no (default)")
+		"New-ManagementRoleAssignment -Role \"Audit Logs\"", "PIM may raise an alert", "Apply these 2 changes to the tenant? [y/N]", "y yes", "enter no (default)")
 	if strings.ContainsRune(ansi.Strip(h.m.View().Content), 0x1b) || strings.Contains(h.m.View().Content, "]52;") {
 		t.Error("hostile tenant name reached the terminal")
 	}
