@@ -507,7 +507,7 @@ func roleName(templateID string) string {
 }
 
 // confirm asks y/N on a terminal; headless without --yes it names --yes.
-func confirm(io IO, asJSON, yes bool, prompt string) (bool, error) {
+func confirm(ctx context.Context, io IO, asJSON, yes bool, prompt string) (bool, error) {
 	if yes {
 		return true, nil
 	}
@@ -515,12 +515,22 @@ func confirm(io IO, asJSON, yes bool, prompt string) (bool, error) {
 		return false, usageError("%s — no terminal to ask on; answer it with --yes", strings.TrimSuffix(prompt, "?"))
 	}
 	fmt.Fprintf(io.Out, "%s [y/N] ", prompt)
-	line, _ := bufio.NewReader(io.In).ReadString('\n')
+	line, ok := readLineCtx(ctx, io.In)
+	if !ok {
+		return false, &exitError{code: ExitInterrupted}
+	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return true, nil
 	}
 	return false, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }
 
 func newUnmapCmd(g *globalFlags, io IO) *cobra.Command {
@@ -612,7 +622,7 @@ are left as they are: other tools may rely on them.`,
 					fmt.Fprintln(io.Out, "  (not changed: the Organization Management role-group roles and audit logging)")
 				}
 			}
-			ok, err := confirm(io, g.json, f.yes, fmt.Sprintf("Apply these %d change(s)?", len(lines)))
+			ok, err := confirm(cmd.Context(), io, g.json, f.yes, fmt.Sprintf("Apply %s?", plural(len(lines), "this change", "these %d changes")))
 			if err != nil {
 				return err
 			}

@@ -164,7 +164,10 @@ func (rg *runGuard) offerResume(opt *steps.Options, prev *state.Progress) bool {
 		}
 		fmt.Fprintf(rg.io.Out, "An unfinished onboarding of %s from %s was found (last completed: %s). Resume it? [y/N] ",
 			text.Line(who), at, last)
-		line := readRawLine(rg.io.In)
+		line, ok := readLineCtx(rg.ctx, rg.io.In)
+		if !ok {
+			return false // interrupted: the run ends with 130 at once
+		}
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "y", "yes":
 			resume = true
@@ -382,6 +385,20 @@ func (r *guardReporter) Finished(e *steps.Engine, code int, err error) {
 
 // readRawLine reads one line a byte at a time, so nothing after it is
 // buffered away from the front-end's own reader.
+// readLineCtx is readRawLine that gives up when ctx ends (ctrl+c): ok is
+// false then. The reading goroutine stays blocked on the terminal until the
+// process exits, which it is about to.
+func readLineCtx(ctx context.Context, r io.Reader) (string, bool) {
+	ch := make(chan string, 1)
+	go func() { ch <- readRawLine(r) }()
+	select {
+	case l := <-ch:
+		return l, true
+	case <-ctx.Done():
+		return "", false
+	}
+}
+
 func readRawLine(r io.Reader) string {
 	var b strings.Builder
 	var c [1]byte
