@@ -6,7 +6,6 @@ package cli
 // principal and its directory roles, after a plan and a confirmation).
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -375,7 +374,7 @@ func (r *signedInRun) drive(ctx context.Context, g *globalFlags, io IO, extra ..
 	}
 	var ans plain.Answerer = plain.Auto{Yes: r.s.Opt.Yes}
 	if io.IsTTY && !g.json {
-		ans = plain.Prompt{Yes: r.s.Opt.Yes, In: bufio.NewReader(io.In), Out: io.Out}
+		ans = plain.Prompt{Yes: r.s.Opt.Yes, Lines: plain.NewLines(io.In), Out: io.Out}
 	}
 	return plain.Run(ctx, eng, run, ans, lcReporter{rep})
 }

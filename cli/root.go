@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -258,9 +257,9 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	default:
 		var ans plain.Answerer = plain.Auto{Yes: opt.Yes}
 		if io.IsTTY {
-			ans = plain.Prompt{Yes: opt.Yes, In: bufio.NewReader(io.In), Out: io.Out}
+			ans = plain.Prompt{Yes: opt.Yes, Lines: plain.NewLines(io.In), Out: io.Out}
 		}
-		code = plain.Run(ctx, eng, r, ans, rg.reporter(&plain.Text{W: io.Out}))
+		code = plain.Run(ctx, eng, r, ans, rg.reporter(&plain.Text{W: io.Out, CanPaste: io.IsTTY}))
 	}
 	code = rg.finish(eng, code) // issue 7: final progress; 3 when another run holds the tenant
 	log.Info("finished", "exit_code", code, "outcome", s.Outcome)

@@ -54,6 +54,7 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			rep.StepStarted(e, c)
 		}
 	}
+	pasteOff := false
 	rep.StepStarted(e, e.Steps()[0])
 	cur = e.Steps()[0].ID()
 	queue := e.Start()
@@ -87,10 +88,24 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			rep.Finished(e, code, nil)
 			return code
 		}
+		var pasted chan lineRead
+		if pr, ok := ans.(Prompt); ok && pr.Lines != nil && !pasteOff && offersPaste(e) {
+			pasted = pr.Lines.ch
+		}
 		select {
 		case <-ctx.Done():
 			rep.Finished(e, 130, ErrInterrupted)
 			return 130
+		case l := <-pasted:
+			if l.err != nil {
+				// Input ended: keep that for a later question, stop reading.
+				pasteOff = true
+				go func() { pasted <- l }()
+				continue
+			}
+			if u := strings.TrimSpace(l.s); u != "" {
+				queue = e.Intent(steps.PasteRedirect{URL: u})
+			}
 		case o := <-r.Outcomes():
 			fresh := o.Attempt == e.Attempt(o.Step)
 			queue = e.Handle(o)
@@ -100,6 +115,19 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			announce()
 		}
 	}
+}
+
+// offersPaste reports whether the sign-in screen takes a pasted URL now.
+func offersPaste(e *steps.Engine) bool {
+	if e.Current().ID() != steps.SignIn {
+		return false
+	}
+	for _, o := range e.Current().Snapshot(e.Session()).Next {
+		if o == steps.OptPasteURL {
+			return true
+		}
+	}
+	return false
 }
 
 // Auto answers from flags only: --yes confirms; anything else needs a flag.
@@ -117,8 +145,57 @@ func (a Auto) Answer(_ context.Context, q steps.Question) (string, error) {
 // readers); --yes still answers confirmations.
 type Prompt struct {
 	Yes bool
-	In  *bufio.Reader
-	Out io.Writer
+	// Lines is the terminal, read by one goroutine (NewLines); when set,
+	// Run also accepts a pasted sign-in URL from it. In is used otherwise.
+	Lines *Lines
+	In    *bufio.Reader
+	Out   io.Writer
+}
+
+// Lines reads a terminal line by line in one goroutine, so a question and a
+// pasted sign-in URL never race for the same input, and a read abandoned by
+// ctrl+c cannot swallow the next answer.
+type Lines struct {
+	ch chan lineRead
+}
+
+type lineRead struct {
+	s   string
+	err error
+}
+
+// NewLines starts reading r.
+func NewLines(r io.Reader) *Lines {
+	l := &Lines{ch: make(chan lineRead)}
+	go func() {
+		br := bufio.NewReader(r)
+		for {
+			s, err := br.ReadString('\n')
+			if s != "" {
+				l.ch <- lineRead{s: s}
+			}
+			if err != nil {
+				l.ch <- lineRead{err: err}
+				return
+			}
+		}
+	}()
+	return l
+}
+
+// Next returns the next line, or an error when ctx ends or input closes.
+func (l *Lines) Next(ctx context.Context) (string, error) {
+	select {
+	case <-ctx.Done():
+		return "", ErrInterrupted
+	case r := <-l.ch:
+		if r.err == io.EOF {
+			// Keep reporting the end to later readers.
+			go func() { l.ch <- r }()
+			return "", errors.New("standard input closed before the question was answered")
+		}
+		return r.s, r.err
+	}
 }
 
 // Answer implements Answerer.
@@ -147,7 +224,13 @@ func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
 			}
 			fmt.Fprintln(p.Out, hint)
 		}
-		line, err := readLine(ctx, p.In)
+		var line string
+		var err error
+		if p.Lines != nil {
+			line, err = p.Lines.Next(ctx)
+		} else {
+			line, err = readLine(ctx, p.In)
+		}
 		if err != nil {
 			return "", err
 		}

@@ -51,10 +51,12 @@ func OutcomeWord(o checks.Outcome) string {
 
 // Text prints human lines.
 type Text struct {
-	W    io.Writer
-	Now  func() time.Time
-	mu   sync.Mutex
-	seen map[steps.ID]bool
+	// CanPaste says a pasted sign-in URL is read from the terminal.
+	CanPaste bool
+	W        io.Writer
+	Now      func() time.Time
+	mu       sync.Mutex
+	seen     map[steps.ID]bool
 }
 
 func (t *Text) now() time.Time {
@@ -124,6 +126,12 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			t.printf("  %s\n", text.Line(d.Notice))
 		}
 		t.printBrowser(ev.Prompt)
+	case steps.RedirectDelivered:
+		if ev.Err != nil {
+			t.printf("  That URL did not complete the sign-in: %s\n  Paste the whole address from the browser's address bar (it starts with http://localhost).\n", text.Line(ev.Err.Error()))
+		} else {
+			t.printf("  Got it; finishing the sign-in…\n")
+		}
 	case steps.SignedIn:
 		if snap.Status != steps.StatusFailed {
 			t.printf("  Signed in as %s (tenant %s)\n", text.Line(ev.Account.Username), ev.Account.TenantID)
@@ -219,7 +227,11 @@ func (t *Text) printBrowser(p auth.BrowserPrompt) {
 	}
 	if p.SSHCommand != "" {
 		t.printf("  Over SSH, forward the port first:  %s\n", text.Line(p.SSHCommand))
-		t.printf("  or paste here the URL the browser ends on (it starts with http://localhost:%d).\n", p.Port)
+		if t.CanPaste {
+			t.printf("  or paste here the URL the browser ends on (it starts with http://localhost:%d) and press Enter.\n", p.Port)
+		}
+	} else if t.CanPaste && !p.Opened {
+		t.printf("  If the browser is on another machine, paste here the URL it ends on (http://localhost:%d/…) and press Enter.\n", p.Port)
 	}
 }
 
