@@ -53,7 +53,7 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 			// With --consent handoff the simulator also plays the Global
 			// Administrator who opens the admin-consent URL elsewhere.
 			consent := func(ctx context.Context, u string) error { return srv.PlayBrowser(ctx, u) }
-			w, err := wire(wireOptions{Endpoints: srv.Endpoints(), Tenant: opt.Tenant, StateDir: stateDir, OpenBrowser: play, OpenConsent: consent, Log: log})
+			w, err := wire(wireOptions{Endpoints: srv.Endpoints(), Tenant: opt.Tenant, StateDir: stateDir, OpenBrowser: play, OpenConsent: consent, Log: log, Env: io.Env})
 			if err != nil {
 				return err
 			}

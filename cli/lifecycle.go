@@ -354,7 +354,7 @@ func startSignedIn(cmd *cobra.Command, g *globalFlags, io IO, f *lcFlags, ep end
 		return nil, err
 	}
 	stateDir := g.stateDirOr(defaultStateDir())
-	w, err := wire(wireOptions{Endpoints: ep, Tenant: tenantID, StateDir: stateDir, Log: log})
+	w, err := wire(wireOptions{Endpoints: ep, Tenant: tenantID, StateDir: stateDir, Log: log, Env: io.Env})
 	if err != nil {
 		log.Close()
 		return nil, err

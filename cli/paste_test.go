@@ -37,7 +37,7 @@ func TestPlainBrowserSignInWithPastedRedirect(t *testing.T) {
 	if authorize == "" {
 		t.Fatalf("no authorize URL printed:\n%s", out.String())
 	}
-	if !strings.Contains(out.String(), "paste here the URL") {
+	if !strings.Contains(out.String(), "paste here the URL") || !strings.Contains(out.String(), "ssh -L") {
 		t.Fatalf("the paste instruction is missing:\n%s", out.String())
 	}
 	hc := &http.Client{

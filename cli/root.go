@@ -307,7 +307,7 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 			if cm == auth.CacheFile {
 				fmt.Fprintln(io.Err, "warning: --token-cache file keeps a refresh token for this tenant on disk (mode 0600) in", stateDir, "— run `itdr-onboard signout` when done.")
 			}
-			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log})
+			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log, Env: io.Env})
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,8 @@ type wireOptions struct {
 	// OpenConsent is handed the admin-consent URL of a --consent handoff.
 	OpenConsent func(context.Context, string) error
 	Log         *runLog
+	// Env reads the environment (SSH and display detection for sign-in).
+	Env func(string) string
 }
 
 func wire(o wireOptions) (*wiring, error) {
@@ -81,7 +83,7 @@ func wire(o wireOptions) (*wiring, error) {
 		return nil, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
 	}
 	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
-		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser})
+		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser, Env: o.Env})
 	if err != nil {
 		return nil, err
 	}
