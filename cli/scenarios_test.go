@@ -351,7 +351,7 @@ func TestAcceptanceDryRunChangesNothing(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	i := strings.Index(out, "Dry run: the plan above was not applied")
+	i := strings.Index(out, "Dry run: nothing in the tenant changed")
 	if i < 0 {
 		t.Fatalf("no dry-run summary:\n%s", out)
 	}

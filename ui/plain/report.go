@@ -57,6 +57,8 @@ type Text struct {
 	Now      func() time.Time
 	mu       sync.Mutex
 	seen     map[steps.ID]bool
+	// explained holds the consent-retry phases already explained.
+	explained map[string]bool
 }
 
 func (t *Text) now() time.Time {
@@ -85,9 +87,6 @@ func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
 		t.printf("\n== Step %s: %s (continued)\n", stepNumber(e, st.ID()), st.Title())
 	} else {
 		t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
-	}
-	if who := e.Session().Who(); who != "" {
-		t.printf("   signed in: %s\n", text.Line(who))
 	}
 }
 
@@ -132,13 +131,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		} else {
 			t.printf("  Got it; finishing the sign-in…\n")
 		}
-	case steps.SignedIn:
-		if snap.Status != steps.StatusFailed {
-			t.printf("  Signed in as %s (tenant %s)\n", text.Line(ev.Account.Username), ev.Account.TenantID)
-		}
 	case steps.TenantLoaded:
 		if ev.Err == nil {
-			t.printf("  Tenant: %s\n", text.Line(s.Who()))
+			t.printf("  Signed in as %s to %s (tenant %s)\n", text.Line(s.Account.Username), text.Line(ev.Org.DisplayName), s.Account.TenantID)
 		}
 	case steps.ChangeApplied:
 		if ev.Err != nil && id == steps.Roles && snap.Status != steps.StatusFailed && len(s.Deferred) > 0 {
@@ -182,9 +177,27 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 				t.printf("  %d permission(s) were already granted\n", n)
 			}
 		} else if d != nil && d.Reason != "" && snap.Status != steps.StatusFailed {
-			t.printf("  %s\n", text.Line(d.Reason))
+			// The explanation once; then one short line per attempt.
+			next := ""
 			if !d.RetryAt.IsZero() {
-				t.printf("  next attempt at %s\n", d.RetryAt.Local().Format("15:04:05"))
+				next = "; next attempt at " + clock(d.RetryAt, t.now())
+			}
+			t.mu.Lock()
+			again := t.explained[d.Phase]
+			t.mu.Unlock()
+			if again {
+				t.printf("  attempt %d failed the same way%s\n", d.Attempts, next)
+			} else {
+				t.mu.Lock()
+				if t.explained == nil {
+					t.explained = map[string]bool{}
+				}
+				t.explained[d.Phase] = true
+				t.mu.Unlock()
+				t.printf("  %s\n", text.Line(d.Reason))
+				if next != "" {
+					t.printf("  %s\n", strings.TrimPrefix(next, "; "))
+				}
 			}
 		}
 	case steps.Mapped:
@@ -212,7 +225,7 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		if d != nil && in.Status != "healthy" && snap.Status == steps.StatusRunning {
 			eta := ""
 			if at, ok := d.ETA(); ok {
-				eta = fmt.Sprintf("; first data expected by %s (it can take up to 24 h)", at.Local().Format("Jan 2 15:04"))
+				eta = fmt.Sprintf("; first data expected by %s (it can take up to 24 h)", clock(at, t.now()))
 			}
 			t.printf("  next check in %s%s\n", d.NextIn.Round(time.Second), eta)
 		}
@@ -233,6 +246,15 @@ func (t *Text) printBrowser(p auth.BrowserPrompt) {
 	} else if t.CanPaste && !p.Opened {
 		t.printf("  If the browser is on another machine, paste here the URL it ends on (http://localhost:%d/…) and press Enter.\n", p.Port)
 	}
+}
+
+// clock formats a time as 15:04:05, with the date when it is not today.
+func clock(at, now time.Time) string {
+	at, now = at.Local(), now.Local()
+	if at.YearDay() == now.YearDay() && at.Year() == now.Year() {
+		return at.Format("15:04:05")
+	}
+	return at.Format("2006-01-02 15:04")
 }
 
 // Answered implements Reporter.
@@ -272,13 +294,13 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 		return
 	}
 	if s.Outcome == "dry-run" {
-		t.printf("\nDry run: the plan above was not applied. Nothing in the tenant changed.\n")
+		t.printf("\nDry run: nothing in the tenant changed. The plan that onboard would apply (after asking):\n")
 		for _, c := range s.Plan {
 			t.printf("  - %s  ⟶  %s\n", text.Line(c.Summary), text.Line(c.Call))
 		}
 		return
 	}
-	t.printf("\nHealthy: %s is connected to %s.\n", text.Line(s.Org.DisplayName), text.Line(s.Organization.Name))
+	t.printf("\nHealthy: tenant %s is connected to the platform organization %s.\n", text.Line(s.Org.DisplayName), text.Line(s.Organization.Name))
 	t.printf("  changes made: %d", len(s.Applied))
 	if s.ReceiptPath != "" {
 		t.printf(" (receipt: %s)", s.ReceiptPath)
@@ -296,9 +318,10 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 
 // JSON prints one JSON object per line: every object has time, step and type.
 type JSON struct {
-	W   io.Writer
-	Now func() time.Time
-	mu  sync.Mutex
+	W    io.Writer
+	Now  func() time.Time
+	mu   sync.Mutex
+	seen map[steps.ID]bool
 }
 
 func (j *JSON) emit(step steps.ID, typ string, fields map[string]any) {
@@ -321,7 +344,18 @@ func (j *JSON) emit(step steps.ID, typ string, fields map[string]any) {
 
 // StepStarted implements Reporter.
 func (j *JSON) StepStarted(e *steps.Engine, st steps.Step) {
-	j.emit(st.ID(), "step_started", map[string]any{"title": st.Title(), "number": stepNumber(e, st.ID())})
+	j.mu.Lock()
+	if j.seen == nil {
+		j.seen = map[steps.ID]bool{}
+	}
+	again := j.seen[st.ID()]
+	j.seen[st.ID()] = true
+	j.mu.Unlock()
+	f := map[string]any{"title": st.Title(), "number": stepNumber(e, st.ID())}
+	if again {
+		f["resumed"] = true // the prerequisites continue after sign-in
+	}
+	j.emit(st.ID(), "step_started", f)
 }
 
 // Outcome implements Reporter.
