@@ -15,7 +15,7 @@ import (
 // the summary says how soon it ends.
 const TrialWarnWindow = 14 * 24 * time.Hour
 
-const remedyAPIKey = "set ITDR_API_KEY and ITDR_API_SECRET to a valid API key and secret of an admin-level platform user (platform portal → Settings → API credentials)"
+const remedyAPIKey = "set ITDR_API_KEY and ITDR_API_SECRET to a valid API key and secret of an admin-level platform user (platform portal → Account → API credentials)"
 
 type platformSubscription struct {
 	meta
