@@ -261,6 +261,13 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 		}
 		code = plain.Run(ctx, eng, r, ans, rg.reporter(&plain.Text{W: io.Out, CanPaste: io.IsTTY}))
 	}
+	if code == ExitInterrupted && len(s.Applied) > 0 && x.Receipts != nil {
+		// Interrupted after changes: the receipt still says what was done
+		// (each change is also in the audit trail already).
+		if p, _, err := x.Receipts.Write(s, time.Now()); err == nil {
+			fmt.Fprintf(io.Err, "Interrupted after %d change(s); receipt: %s\n", len(s.Applied), p)
+		}
+	}
 	code = rg.finish(eng, code) // issue 7: final progress; 3 when another run holds the tenant
 	log.Info("finished", "exit_code", code, "outcome", s.Outcome)
 	return code
