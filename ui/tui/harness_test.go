@@ -123,10 +123,11 @@ func (g *fakeGraph) MFARegistration(context.Context) (int, int, error) {
 }
 
 type fakePlatform struct {
-	mu     sync.Mutex
-	orgs   []platform.Organization
-	health []string // statuses returned in turn; the last repeats
-	probes int
+	mu       sync.Mutex
+	orgs     []platform.Organization
+	existing *platform.Integration // the tenant's integration before the run
+	health   []string              // statuses returned in turn; the last repeats
+	probes   int
 }
 
 func (p *fakePlatform) App(context.Context) (platform.App, error) {
@@ -139,7 +140,13 @@ func (p *fakePlatform) AllOrganizations(_ context.Context, filter string) ([]pla
 	return p.orgs, nil
 }
 func (p *fakePlatform) IntegrationForTenant(context.Context, string) (*platform.Integration, error) {
-	return nil, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.existing == nil {
+		return nil, nil
+	}
+	in := *p.existing
+	return &in, nil
 }
 func (p *fakePlatform) CreateIntegration(_ context.Context, tenant, org string) (platform.Integration, error) {
 	return platform.Integration{ID: "int-1", TenantID: tenant, OrganizationID: org, Status: platform.StatusPending}, nil
@@ -205,7 +212,10 @@ type env struct {
 	platform *fakePlatform
 	reg      *checks.Registry
 	infos    []steps.CheckInfo
-	prereq   *fakeCheck
+	// plan is what the roles check proposes (roleChanges unless a test
+	// sets it before the run).
+	plan   []checks.Change
+	prereq *fakeCheck
 	// blockSleep makes the executor's waits (health polls, consent
 	// retries) last until cancelled.
 	blockSleep atomic.Bool
@@ -217,6 +227,7 @@ func newEnv(t *testing.T, nOrgs int) *env {
 		auth:     &fakeAuth{approve: make(chan struct{}), tenantID: "tid-1"},
 		graph:    &fakeGraph{orgName: "Contoso"},
 		platform: &fakePlatform{health: []string{platform.StatusPending, platform.StatusHealthy}},
+		plan:     roleChanges,
 	}
 	for i := 0; i < nOrgs; i++ {
 		ev.platform.orgs = append(ev.platform.orgs, platform.Organization{ID: fmt.Sprintf("org-%d", i), Name: fmt.Sprintf("Customer %04d", i)})
@@ -233,7 +244,7 @@ func newEnv(t *testing.T, nOrgs int) *env {
 	roles := &fakeCheck{id: "exo.role-group", title: "Exchange role group", step: checks.StepRoles, phase: checks.Tenant,
 		result: func(run int) checks.Result {
 			if run == 1 {
-				return checks.Result{Outcome: checks.Fail, Summary: "Organization Management lacks 1 role", Remedy: "apply the plan", Changes: roleChanges}
+				return checks.Result{Outcome: checks.Fail, Summary: "Organization Management lacks 1 role", Remedy: "apply the plan", Changes: ev.plan}
 			}
 			return checks.Result{Outcome: checks.Pass, Summary: "Organization Management has every role"}
 		}}
@@ -296,8 +307,21 @@ func (h *harness) send(msg tea.Msg) {
 	h.run(cmd)
 }
 
+// key presses a key keyGuard after the last message, as a person would
+// (keys sooner after a change of screen are held back; see guarded).
 func (h *harness) key(s string) {
 	h.t.Helper()
+	h.now = h.now.Add(keyGuard)
+	h.send(keyMsg(s))
+}
+
+// keyNow presses a key without letting any time pass.
+func (h *harness) keyNow(s string) {
+	h.t.Helper()
+	h.send(keyMsg(s))
+}
+
+func keyMsg(s string) tea.KeyPressMsg {
 	var k tea.KeyPressMsg
 	switch s {
 	case "enter":
@@ -308,6 +332,14 @@ func (h *harness) key(s string) {
 		k = tea.KeyPressMsg{Code: tea.KeyUp}
 	case "down":
 		k = tea.KeyPressMsg{Code: tea.KeyDown}
+	case "pgdown":
+		k = tea.KeyPressMsg{Code: tea.KeyPgDown}
+	case "pgup":
+		k = tea.KeyPressMsg{Code: tea.KeyPgUp}
+	case "home":
+		k = tea.KeyPressMsg{Code: tea.KeyHome}
+	case "end":
+		k = tea.KeyPressMsg{Code: tea.KeyEnd}
 	case "backspace":
 		k = tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "ctrl+c":
@@ -316,7 +348,7 @@ func (h *harness) key(s string) {
 		r := []rune(s)
 		k = tea.KeyPressMsg{Code: r[0], Text: s}
 	}
-	h.send(k)
+	return k
 }
 
 func (h *harness) typeText(s string) {

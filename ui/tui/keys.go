@@ -30,8 +30,14 @@ type keyMap struct {
 	Down   key.Binding
 	PgUp   key.Binding
 	PgDown key.Binding
+	Home   key.Binding
+	End    key.Binding
 	Pick   key.Binding
 	Clear  key.Binding
+
+	// Scroll is the help line's entry for a body that does not fit (the
+	// keys are Up, Down, PgUp, PgDown, Home and End).
+	Scroll key.Binding
 
 	Retry  key.Binding
 	Detach key.Binding
@@ -64,8 +70,11 @@ func newKeyMap() keyMap {
 		Down:   b([]string{"down", "ctrl+n"}, "↓", "down"),
 		PgUp:   b([]string{"pgup"}, "pgup", "page up"),
 		PgDown: b([]string{"pgdown"}, "pgdn", "page down"),
+		Home:   b([]string{"home"}, "home", "first"),
+		End:    b([]string{"end"}, "end", "last"),
 		Pick:   b([]string{"enter"}, "enter", "pick"),
 		Clear:  b([]string{"esc"}, "esc", "clear filter"),
+		Scroll: b([]string{"up", "down", "pgup", "pgdown", "home", "end"}, "↑↓/pgdn", "scroll"),
 
 		Retry:  b([]string{"r"}, "r", "retry"),
 		Detach: b([]string{"d"}, "d", "detach"),

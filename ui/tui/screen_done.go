@@ -56,6 +56,9 @@ func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, h
 	if s.ReceiptPath != "" {
 		kv("Receipt", san(s.ReceiptPath))
 	}
+	if s.AuditPath != "" {
+		kv("Audit trail", san(s.AuditPath))
+	}
 	if len(s.Consent.Granted) > 0 {
 		kv("Permissions granted", fmt.Sprintf("%d", len(s.Consent.Granted)))
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -83,24 +84,45 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		}
 		out = append(out, wrapStyled(st.App.Text.Render, line, " ", width)...)
 	}
-	if in.Status != platform.StatusHealthy {
-		out = append(out, st.App.Muted.Render(" The first audit data can take up to 24 hours to arrive; you may detach and check later."))
+	// "Up to 24 hours" is said once: by the platform's reason, else by
+	// the remedy, else by the detach hint.
+	said := false
+	once := func(s string) string {
+		if strings.Contains(s, dataDelay) {
+			if said {
+				return withoutDataDelay(s)
+			}
+			said = true
+		}
+		return s
 	}
 	if in.Reason != "" || in.ReasonCode != "" {
 		reason := in.Reason
 		if reason == "" {
 			reason = in.ReasonCode
 		}
-		out = append(out, wrapStyled(st.App.Text.Render, reason, " Reason: ", width)...)
+		out = append(out, wrapStyled(st.App.Text.Render, once(reason), " Reason: ", width)...)
 	}
-	if d.Remedy != "" && in.Status != platform.StatusHealthy {
-		out = append(out, wrapStyled(st.Fail.Remedy.Render, d.Remedy, " "+st.Icons.Arrow+" ", width)...)
+	if in.Status != platform.StatusHealthy {
+		if r := once(d.Remedy); r != "" {
+			out = append(out, wrapStyled(st.Fail.Remedy.Render, r, " "+st.Icons.Arrow+" ", width)...)
+		}
+		if snap.Status == steps.StatusRunning {
+			hint := "You may detach (d) and check later."
+			if !said {
+				hint = "The first audit data can take " + dataDelay + " to arrive; you may detach (d) and check later."
+				said = true
+			}
+			out = append(out, wrapStyled(st.App.Muted.Render, hint, " ", width)...)
+		}
 	}
 	if d.LastErr != nil {
 		out = append(out, wrapStyled(st.Check.Warn.Render, "Last check failed: "+d.LastErr.Error(), " ", width)...)
 	}
 	if snap.Fail != nil {
-		fail := renderFailure(st, snap.Fail, width)
+		f := *snap.Fail
+		f.Message, f.Remedy = once(f.Message), once(f.Remedy)
+		fail := renderFailure(st, &f, width)
 		if height > 0 && len(out)+1+len(fail) > height {
 			// Too small for both: what happened and what to do next come
 			// right under the status, the details after them.
@@ -143,4 +165,45 @@ func healthWake(snap steps.Snapshot, now time.Time) time.Time {
 		}
 	}
 	return w
+}
+
+// dataDelay is how long the first audit data can take, as the texts on the
+// health screen say it.
+const dataDelay = "up to 24 hours"
+
+var (
+	// "(data can take up to 24 hours to arrive)", ", can take up to 24 hours"
+	delayAside = regexp.MustCompile(`\s*\([^()]*` + dataDelay + `[^()]*\)|,[^,;:.()]*` + dataDelay + `[^,;:.()]*`)
+	// "the first audit data can take up to 24 hours to arrive."
+	delayClause = regexp.MustCompile(`[^.;:()]*` + dataDelay + `[^.;:()]*[.;]?`)
+)
+
+// withoutDataDelay drops the aside or the clause of s that says how long
+// the first data can take (already said on the screen); "Nothing to do:
+// the first audit data can take up to 24 hours to arrive." becomes
+// "Nothing to do.", and "Check later with: itdr-onboard status --tenant X
+// (data can take up to 24 hours to arrive)." ends at X.
+func withoutDataDelay(s string) string {
+	t := delayAside.ReplaceAllString(s, "")
+	if t == s {
+		t = delayClause.ReplaceAllString(s, "")
+	}
+	t = strings.TrimSpace(t)
+	if u := strings.TrimRight(t, ":;, "); u != t && u != "" {
+		// A sentence left hanging ("Nothing to do:") ends here. A
+		// command left at the end gets no full stop (it would be copied).
+		return u + "."
+	}
+	if f := strings.Fields(strings.TrimSuffix(t, ".")); len(f) > 0 && copyable(f[len(f)-1]) {
+		return strings.TrimSuffix(t, ".")
+	}
+	return t
+}
+
+var guidRe = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// copyable reports whether a word is one a technician copies: a URL, a
+// path, a flag or a GUID.
+func copyable(w string) bool {
+	return strings.Contains(w, "/") || strings.HasPrefix(w, "-") || guidRe.MatchString(w)
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -39,16 +40,16 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 			}
 			out = append(out, wrapStyled(st.App.Text.Render, line, " "+spin, width)...)
 			if d.Reason != "" {
-				out = append(out, wrapStyled(st.App.Muted.Render, d.Reason, "   ", width)...)
+				out = append(out, wrapStyled(st.App.Muted.Render, humanDurations(d.Reason), "   ", width)...)
 			}
 		case "waiting":
 			left := d.RetryAt.Sub(now)
 			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" "+st.Code.Expiring.Render("Retrying consent in "+countdown(left))+
-				st.App.Muted.Render(fmt.Sprintf("  (attempt %d so far)", d.Attempts)))
+				st.App.Muted.Render(fmt.Sprintf("  (%s so far)", plural(d.Attempts, "attempt"))))
 			if d.WaitBudget > 0 {
 				out = append(out, st.App.Muted.Render(fmt.Sprintf("   %s of the %s wait budget planned so far", human(d.WaitUsed), human(d.WaitBudget))))
 			}
-			out = append(out, wrapStyled(st.App.Text.Render, d.Reason, "   ", width)...)
+			out = append(out, wrapStyled(st.App.Text.Render, humanDurations(d.Reason), "   ", width)...)
 			out = append(out, st.App.Muted.Render("   You can leave this running; nothing needs doing in the portal."))
 		case "handoff":
 			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" Waiting for a Global Administrator of the tenant to grant consent.")
@@ -85,4 +86,28 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 		out = append(out, renderFailure(st, snap.Fail, width)...)
 	}
 	return join(fit(st, out, width, height))
+}
+
+// goDuration is a duration as Go prints it with minutes or hours ("15m0s",
+// "1h30m0s"); the screen writes durations one way (human).
+var goDuration = regexp.MustCompile(`\b(?:\d+h)?(?:\d+m)?\d+(?:\.\d+)?s\b`)
+
+// humanDurations rewrites the Go-style durations in a step's text the way
+// the rest of the screen writes them ("15m0s" becomes "15m 00s").
+func humanDurations(s string) string {
+	return goDuration.ReplaceAllStringFunc(s, func(t string) string {
+		d, err := time.ParseDuration(t)
+		if err != nil {
+			return t
+		}
+		return human(d)
+	})
+}
+
+// plural is "1 attempt", "2 attempts".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -15,7 +15,18 @@ func renderPrereqs(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 		out = append(out, st.App.Muted.Render(" "+san(snap.Line)))
 	}
 	out = append(out, "")
-	out = append(out, renderItems(st, snap.Items, width, now)...)
+	items := snap.Items
+	if snap.Status.Terminal() || snap.Fail != nil {
+		// The run stopped: checks still running, or waiting for the
+		// sign-in, will not run.
+		items = append([]steps.Item(nil), items...)
+		for i := range items {
+			if items[i].Running || items[i].Outcome == "" {
+				items[i].Running, items[i].Summary = false, "not checked (the run stopped)"
+			}
+		}
+	}
+	out = append(out, renderItems(st, items, width, now)...)
 	if snap.Fail != nil {
 		out = append(out, "")
 		out = append(out, renderFailure(st, snap.Fail, width)...)

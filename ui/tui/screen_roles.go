@@ -28,6 +28,12 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 		out = append(out, " "+st.App.Muted.Render(line))
 	}
 	out = append(out, "")
+	if snap.Fail != nil {
+		// What happened and what to do next come first; the plan and the
+		// rows follow (the body scrolls when they do not fit).
+		out = append(out, renderFailure(st, snap.Fail, width)...)
+		out = append(out, "")
+	}
 	// With a plan on screen the plan is the remedy: rows stay one line.
 	hasPlan := d != nil && len(d.Plan) > 0
 	if !hasPlan || snap.Status != steps.StatusWaiting {
@@ -42,11 +48,8 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 		out = append(out, renderPlan(st, d, width, now)...)
 	}
 	if s != nil && s.ReceiptPath != "" {
-		out = append(out, "", " Receipt: "+st.App.Strong.Render(san(s.ReceiptPath)))
-	}
-	if snap.Fail != nil {
 		out = append(out, "")
-		out = append(out, renderFailure(st, snap.Fail, width)...)
+		out = append(out, wrapStyled(st.App.Strong.Render, s.ReceiptPath, " Receipt: ", width)...)
 	}
 	return join(fit(st, out, width, height))
 }

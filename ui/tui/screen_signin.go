@@ -144,7 +144,7 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		if d.Notice != "" {
 			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
 		}
-		if !compact && d.CodesIssued > 1 {
+		if !compact && d.CodesIssued > 1 && d.Notice == "" {
 			out = append(out, st.App.Muted.Render(" This is a new code; the earlier one no longer works."))
 		}
 	case d != nil && d.Method == auth.MethodBrowser && d.Browser != nil:

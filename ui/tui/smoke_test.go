@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,11 @@ func TestProgramRunsToHealthy(t *testing.T) {
 	ev := newEnv(t, 3)
 	close(ev.auth.approve) // the technician signs in at once
 	e, r, _ := smokeEngine(t, ev, steps.Options{AuthMethod: auth.MethodDevice, Org: "Contoso Ltd", Yes: true})
-	m := newModel(context.Background(), e, r, Options{Yes: true, Now: func() time.Time { return t0 }})
+	// A clock that moves a second each time it is read: q, typed once the
+	// final screen is drawn, comes after the key guard (keyGuard).
+	var ticks atomic.Int64
+	clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	m := newModel(context.Background(), e, r, Options{Yes: true, Now: clock})
 	m.yesDelay = 0
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)))

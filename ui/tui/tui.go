@@ -113,6 +113,24 @@ type picker struct {
 	results []int
 	cursor  int
 	offset  int
+	rows    int // list rows of the last render (0: not drawn yet)
+}
+
+// toDefault puts the cursor on the suggested organization (the question's
+// Default, the tenant's current one on a remap) when it is in the list.
+func (p *picker) toDefault() {
+	p.cursor, p.offset = 0, 0
+	q, _ := p.job.Effect.(steps.Ask)
+	if q.Q.Default == "" {
+		return
+	}
+	for i, r := range p.results {
+		if p.choices[r].Value == q.Q.Default {
+			p.cursor = i
+			p.offset = max(i-2, 0)
+			return
+		}
+	}
 }
 
 type model struct {
@@ -137,7 +155,17 @@ type model struct {
 	opened *steps.Job // the question whose prompt state is set up
 	pick   picker
 
-	lastStep   steps.ID
+	lastStep steps.ID
+	// shown identifies what is on screen (step, attempt, question, end);
+	// shownAt is when it last changed: keys are held back for keyGuard
+	// after that (see guarded).
+	shown   string
+	shownAt time.Time
+	// scroll is the first line shown of a body that does not fit;
+	// overflow says the last render cut it (the help line adds the keys).
+	scroll   int
+	overflow bool
+
 	showQR     bool
 	paste      lineInput
 	pasteFocus bool
@@ -281,13 +309,7 @@ func (m *model) openAsk() tea.Cmd {
 	case steps.AskSelect:
 		m.pick = picker{job: j, choices: q.Choices, filter: NewOrgFilter(q.Choices)}
 		m.pick.results = m.pick.filter.Filter("")
-		for i, r := range m.pick.results {
-			if q.Default != "" && q.Choices[r].Value == q.Default {
-				m.pick.cursor = i // start on the suggested organization
-				m.pick.offset = max(i-2, 0)
-				break
-			}
-		}
+		m.pick.toDefault() // start on the suggested organization
 	case steps.AskConfirm:
 		if m.opt.Yes {
 			if m.yesDelay <= 0 {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -78,6 +79,9 @@ func (m *model) afterChange() {
 	if id := m.e.Current().ID(); id != m.lastStep {
 		m.lastStep, m.showQR = id, false
 	}
+	if id := m.screenID(); id != m.shown {
+		m.shown, m.shownAt, m.scroll = id, m.now, 0
+	}
 	if !m.browserShown() {
 		m.pasteFocus = false
 	}
@@ -126,9 +130,44 @@ func (m *model) interrupt() tea.Cmd {
 	return tea.Interrupt
 }
 
+// keyGuard is how long after the screen changes (another step, question
+// or the end) keys that act are ignored: a key the technician meant for
+// the screen before (b on the sign-in, n for "new code") must not land on
+// the new one as a filter letter or an answer.
+const keyGuard = 300 * time.Millisecond
+
+// screenID identifies what the keys act on: the step and its attempt, the
+// question on screen, and whether the run is over.
+func (m *model) screenID() string {
+	cur := m.e.Current().ID()
+	id := fmt.Sprintf("%s/%d", cur, m.e.Attempt(cur))
+	if a := m.activeAsk(); a != nil {
+		id += "/" + a.Effect.(steps.Ask).Q.ID
+	}
+	if m.e.Finished() {
+		id += "/end"
+	}
+	return id
+}
+
+// guarded reports whether k is held back because the screen just changed.
+// ctrl+c and the keys that only move (arrows, pages) always work.
+func (m *model) guarded(k tea.KeyPressMsg) bool {
+	if m.shownAt.IsZero() || m.now.Sub(m.shownAt) >= keyGuard {
+		return false
+	}
+	return !key.Matches(k, m.keys.Interrupt, m.keys.Up, m.keys.Down, m.keys.PgUp, m.keys.PgDown, m.keys.Home, m.keys.End)
+}
+
 func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, m.keys.Interrupt) {
 		return m.interrupt()
+	}
+	if m.guarded(k) {
+		return nil
+	}
+	if m.scrollKey(k) {
+		return nil
 	}
 	if m.e.Finished() {
 		return m.finishedKey(k)
@@ -222,8 +261,9 @@ func (m *model) confirmKey(j steps.Job, q steps.Question, k tea.KeyPressMsg) tea
 }
 
 func (m *model) pickerRows() int {
-	// Rows the list gets: the body height minus the picker's header lines
-	// and the mapping screen's lines (see view.go).
+	if m.pick.rows > 0 {
+		return m.pick.rows // as last drawn (see pickerView)
+	}
 	return max(m.bodyHeight()-4, 1)
 }
 
@@ -245,9 +285,9 @@ func (m *model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
 		p.cursor -= rows
 	case key.Matches(k, m.keys.PgDown):
 		p.cursor += rows
-	case k.String() == "home":
+	case key.Matches(k, m.keys.Home):
 		p.cursor = 0
-	case k.String() == "end":
+	case key.Matches(k, m.keys.End):
 		p.cursor = len(p.results) - 1
 	case key.Matches(k, m.keys.Clear):
 		if p.query.Value() == "" {
@@ -268,6 +308,10 @@ func (m *model) refilter() {
 	p := &m.pick
 	p.results = p.filter.Filter(p.query.Value())
 	p.cursor, p.offset = 0, 0
+	if strings.TrimSpace(p.query.Value()) == "" {
+		// Back to the whole list: back to the suggested organization.
+		p.toDefault()
+	}
 }
 
 func (m *model) clampPicker(rows int) {

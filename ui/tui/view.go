@@ -25,9 +25,8 @@ func (m *model) View() tea.View {
 // who was signed in, and the final screen, without the help line.
 func (m *model) finalText() string {
 	w, _ := m.size()
-	top, _ := m.chrome(w)
 	body := m.renderBody(w, 1000)
-	return strings.Join(append(top, "", body), "\n")
+	return strings.Join(append(m.top(w), "", body), "\n")
 }
 
 func (m *model) size() (int, int) {
@@ -41,24 +40,33 @@ func (m *model) size() (int, int) {
 	return max(w, 20), max(h, 6)
 }
 
-// chrome renders the lines above and below the body.
-func (m *model) chrome(width int) (top, bottom []string) {
-	top = append(top, renderRail(m.st, m.e, width))
+// top renders the lines above the body: the rail and who is signed in.
+func (m *model) top(width int) []string {
+	top := []string{renderRail(m.st, m.e, width)}
 	if who := m.e.Session().Who(); who != "" {
 		top = append(top, ansi.Truncate(m.st.App.Header.Render("Signed in: "+san(who)), width, m.st.Icons.Ellipsis))
 	}
+	return top
+}
+
+// bottom renders the lines under the body: the notice and the help line.
+// The help line depends on the body (m.overflow), so render the body first.
+func (m *model) bottom(width int) []string {
+	var bottom []string
 	if m.notice != "" {
 		bottom = append(bottom, ansi.Truncate(m.st.Notice.Render(san(m.notice)), width, m.st.Icons.Ellipsis))
 	}
-	bottom = append(bottom, m.help.ShortHelpView(m.bindings()))
-	return top, bottom
+	return append(bottom, m.help.ShortHelpView(m.bindings()))
 }
 
 // bodyHeight is the number of lines the step body may use.
 func (m *model) bodyHeight() int {
 	w, h := m.size()
-	top, bottom := m.chrome(w)
-	bh := h - len(top) - len(bottom)
+	nBottom := 1 // the help line
+	if m.notice != "" {
+		nBottom++
+	}
+	bh := h - len(m.top(w)) - nBottom
 	if h >= 16 {
 		bh -= 2 // blank lines around the body
 	}
@@ -67,13 +75,12 @@ func (m *model) bodyHeight() int {
 
 func (m *model) render() string {
 	w, h := m.size()
-	top, bottom := m.chrome(w)
 	bh := m.bodyHeight()
 	body := lines(m.renderBody(w, bh))
 	if len(body) > bh {
 		body = body[:bh]
 	}
-	out := append([]string{}, top...)
+	out := m.top(w)
 	if h >= 16 {
 		out = append(out, "")
 	}
@@ -81,7 +88,7 @@ func (m *model) render() string {
 	if h >= 16 {
 		out = append(out, "")
 	}
-	out = append(out, bottom...)
+	out = append(out, m.bottom(w)...)
 	for i, l := range out {
 		if ansi.StringWidth(l) > w {
 			out[i] = ansi.Truncate(l, w, "")
@@ -107,12 +114,18 @@ func screen(id steps.ID) func(theme.Styles, steps.Snapshot, *steps.Session, int,
 	return renderPrereqs
 }
 
-func (m *model) renderBody(width, height int) string {
+// tall is the height long screens are rendered at before they are scrolled.
+const tall = 1000
+
+// bodyParts lays out the body: the lines that may scroll and the lines
+// pinned under them (a question). scroll is false for screens that fit
+// themselves to the height (their render function gets it).
+func (m *model) bodyParts(width, height int) (content, pinned []string, scroll bool) {
 	s := m.e.Session()
 	cur := m.e.Current()
 	snap := cur.Snapshot(s)
 	if m.e.Finished() && snap.Fail == nil {
-		return renderDone(m.st, snap, s, width, height, m.now)
+		return lines(renderDone(m.st, snap, s, width, tall, m.now)), nil, true
 	}
 	render := screen(cur.ID())
 	if a := m.activeAsk(); a != nil {
@@ -126,24 +139,120 @@ func (m *model) renderBody(width, height int) string {
 			if height < 12 {
 				head = head[:1]
 			}
-			return join(append(head, m.pickerView(q, width, height-len(head))...))
+			return append(head, m.pickerView(q, s, width, height-len(head))...), nil, false
 		case steps.AskConfirm:
-			prompt := m.confirmView(q, width)
-			bh := max(height-len(prompt)-1, 1)
-			return join(append(append(lines(render(m.st, snap, s, width, bh, m.now)), ""), prompt...))
+			// The question and its keys stay at the bottom; what it is
+			// about (the plan) scrolls above it.
+			return lines(render(m.st, snap, s, width, tall, m.now)), m.confirmView(q, width), true
 		}
 	}
 	if cur.ID() == steps.SignIn && !m.e.Finished() {
-		return m.signInBody(snap, width, height)
+		return lines(m.signInBody(snap, width, height)), nil, false
 	}
 	if u := m.consentURL(); u != "" && m.showQR {
 		body := lines(render(m.st, snap, s, width, height, m.now))
 		if qr, ok := qrBlock(m.st, u, width, height-len(body)-1); ok {
-			return join(append(append(body, ""), lines(qr)...))
+			return append(append(body, ""), lines(qr)...), nil, false
 		}
-		return join(append(body, m.st.App.Muted.Render(" (window too small for the QR code)")))
+		return append(body, m.st.App.Muted.Render(" (window too small for the QR code)")), nil, false
 	}
-	return render(m.st, snap, s, width, height, m.now)
+	if cur.ID() == steps.Roles || (m.e.Finished() && cur.ID() != steps.Health) {
+		// The plan of a dehydrated tenant is longer than most windows, and
+		// a failure's explanation must be readable whole on a small one.
+		// (The health screen fits itself: its failure comes first.)
+		return lines(render(m.st, snap, s, width, tall, m.now)), nil, true
+	}
+	return lines(render(m.st, snap, s, width, height, m.now)), nil, false
+}
+
+// scrollWindow is the part of a scrolling body on screen: the first line
+// shown and how many (rows); rows == len(content) when it all fits.
+func scrollWindow(content, pinned []string, height, offset int) (first, rows int) {
+	room := height - len(pinned)
+	if len(pinned) > 0 {
+		room-- // the blank line (or the position line) above the question
+	}
+	if len(content) <= room {
+		return 0, len(content)
+	}
+	rows = max(room-1, 1) // one line says where we are
+	if len(pinned) > 0 {
+		rows = max(room, 1) // the position line takes the blank line's place
+	}
+	first = min(max(offset, 0), max(len(content)-rows, 0))
+	return first, rows
+}
+
+func (m *model) renderBody(width, height int) string {
+	content, pinned, scroll := m.bodyParts(width, height)
+	m.overflow = false
+	if !scroll {
+		return join(content)
+	}
+	first, rows := scrollWindow(content, pinned, height, m.scroll)
+	out := append([]string{}, content[first:first+rows]...)
+	if rows < len(content) {
+		m.overflow = true
+		out = append(out, m.st.App.Muted.Render(m.position(first, rows, len(content), width)))
+	} else if len(pinned) > 0 {
+		out = append(out, "")
+	}
+	return join(append(out, pinned...))
+}
+
+// position says which lines of a scrolling body are on screen, as much of
+// it as fits width.
+func (m *model) position(first, rows, total, width int) string {
+	dash, keys := "–", " (↑/↓ PgUp/PgDn to scroll)"
+	if m.st.ASCII {
+		dash, keys = "-", " (up/down PgUp/PgDn to scroll)"
+	}
+	more := ""
+	if first+rows < total {
+		more = ", more below"
+	}
+	s := fmt.Sprintf(" lines %d%s%d of %d", first+1, dash, first+rows, total)
+	for _, c := range []string{s + more + keys, s + more} {
+		if ansi.StringWidth(c) <= width {
+			return c
+		}
+	}
+	return s
+}
+
+// scrollKey scrolls a body that does not fit; ok is false for other keys
+// and when nothing scrolls.
+func (m *model) scrollKey(k tea.KeyPressMsg) bool {
+	if a := m.activeAsk(); a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect {
+		return false // the picker has its own arrows
+	}
+	w, _ := m.size()
+	bh := m.bodyHeight()
+	content, pinned, scroll := m.bodyParts(w, bh)
+	if !scroll {
+		return false
+	}
+	first, rows := scrollWindow(content, pinned, bh, m.scroll)
+	last := max(len(content)-rows, 0)
+	page := max(rows-1, 1)
+	switch {
+	case key.Matches(k, m.keys.Up):
+		first--
+	case key.Matches(k, m.keys.Down):
+		first++
+	case key.Matches(k, m.keys.PgUp):
+		first -= page
+	case key.Matches(k, m.keys.PgDown):
+		first += page
+	case key.Matches(k, m.keys.Home):
+		first = 0
+	case key.Matches(k, m.keys.End):
+		first = last
+	default:
+		return false
+	}
+	m.scroll = min(max(first, 0), last)
+	return true
 }
 
 // signInBody adds the QR code and the paste field to the sign-in screen.
@@ -173,14 +282,19 @@ func (m *model) signInBody(snap steps.Snapshot, width, height int) string {
 func (m *model) withQR(snap steps.Snapshot, url string, width, height int) []string {
 	s := m.e.Session()
 	compactH := min(height, 15)
-	if qr, ok := qrBlock(m.st, url, width, height); ok {
+	// The compact sign-in has no heading: the QR layout keeps it.
+	head := title(m.st, "Sign in to the customer's Microsoft 365 tenant")
+	if qr, ok := qrBlock(m.st, url, width, height-1); ok {
 		qw := lipgloss.Width(qr)
 		if lw := width - qw - 4; lw >= 44 {
 			left := renderSignIn(m.st, snap, s, lw, compactH, m.now)
-			return lines(lipgloss.JoinHorizontal(lipgloss.Top, left, "    ", qr))
+			return append([]string{head}, lines(lipgloss.JoinHorizontal(lipgloss.Top, left, "    ", qr))...)
 		}
 	}
 	body := lines(renderSignIn(m.st, snap, s, width, compactH, m.now))
+	if height >= 16 {
+		body = append([]string{head}, body...)
+	}
 	if qr, ok := qrBlock(m.st, url, width, height-len(body)-1); ok {
 		return append(append(body, ""), lines(qr)...)
 	}
@@ -200,11 +314,11 @@ func (m *model) confirmView(q steps.Question, width int) []string {
 }
 
 // pickerView is the organization picker: the filter field, the count and
-// the visible window of the ranked list.
-func (m *model) pickerView(q steps.Question, width, height int) []string {
+// the visible window of the ranked list, with a line saying how many more
+// there are when the list is cut. When the tenant is already mapped it says
+// to which organization, and marks that organization's row.
+func (m *model) pickerView(q steps.Question, s *steps.Session, width, height int) []string {
 	p := &m.pick
-	rows := max(height-2, 1)
-	m.clampPicker(rows)
 	count := fmt.Sprintf("%d of %d", len(p.results), len(p.choices))
 	fw := max(width-len(count)-2, 12)
 	placeholder := "type part of a name"
@@ -213,26 +327,82 @@ func (m *model) pickerView(q steps.Question, width, height int) []string {
 	}
 	field := ansi.Truncate(p.query.view(m.st, " Filter: ", fw, true, placeholder), fw, "")
 	pad := width - ansi.StringWidth(field) - len(count) - 1
-	out := []string{m.st.Prompt.Question.Render(ansi.Truncate(" "+san(q.Prompt), width, m.st.Icons.Ellipsis))}
-	if height < 4 {
-		out = out[:0]
-		rows = max(height-1, 1)
-		m.clampPicker(rows)
+	var out []string
+	if height >= 4 {
+		out = append(out, m.st.Prompt.Question.Render(ansi.Truncate(" "+san(q.Prompt), width, m.st.Icons.Ellipsis)))
+	}
+	mappedID, mappedName := currentMapping(s, p.choices)
+	if mappedName != "" && height >= 6 {
+		note := wrapStyled(m.st.Notice.Render, "This tenant is currently mapped to "+mappedName+".", " ", width)
+		out = append(out, note[:min(len(note), 2)]...)
 	}
 	out = append(out, field+strings.Repeat(" ", max(pad, 1))+m.st.App.Muted.Render(count))
 	if len(p.results) == 0 {
+		p.rows = 1
 		return append(out, m.st.App.Muted.Render("   no organization matches"))
 	}
+	rows := max(height-len(out), 1)
+	cut := len(p.results) > rows
+	if cut && rows > 1 {
+		rows-- // the "more" line
+	}
+	p.rows = rows
+	m.clampPicker(rows)
 	end := min(p.offset+rows, len(p.results))
+	const mark = " (currently mapped)"
 	for i := p.offset; i < end; i++ {
-		label := ansi.Truncate(san(p.choices[p.results[i]].Label), max(width-4, 4), m.st.Icons.Ellipsis)
+		c := p.choices[p.results[i]]
+		lw := max(width-4, 4)
+		suffix := ""
+		if mappedID != "" && c.Value == mappedID && lw > len(mark)+8 {
+			suffix = mark
+			lw -= len(mark)
+		}
+		label := ansi.Truncate(san(c.Label), lw, m.st.Icons.Ellipsis) + suffix
 		if i == p.cursor {
 			out = append(out, m.st.Prompt.Selected.Render(" > "+label))
 		} else {
 			out = append(out, m.st.Prompt.Choice.Render("   "+label))
 		}
 	}
+	if cut && len(out) < height {
+		out = append(out, m.st.App.Muted.Render(m.pickerMore(p.offset, len(p.results)-end)))
+	}
 	return out
+}
+
+// pickerMore says how many rows of the cut list are above and below.
+func (m *model) pickerMore(above, below int) string {
+	up, down := "↑", "↓"
+	if m.st.ASCII {
+		up, down = "^", "v"
+	}
+	var parts []string
+	if below > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d more", down, below))
+	}
+	if above > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d above", up, above))
+	}
+	return "   " + strings.Join(parts, "  ")
+}
+
+// currentMapping is the organization the tenant is mapped to now (id and
+// name; empty when it is not mapped or the session does not know).
+func currentMapping(s *steps.Session, choices []steps.Choice) (id, name string) {
+	if s == nil || s.Existing == nil || (s.Existing.OrganizationID == "" && s.Existing.OrganizationName == "") {
+		return "", ""
+	}
+	id, name = s.Existing.OrganizationID, san(s.Existing.OrganizationName)
+	if name == "" {
+		name = san(id)
+		for _, c := range choices {
+			if c.Value == id {
+				name = san(c.Label)
+			}
+		}
+	}
+	return id, name
 }
 
 // renderRail renders the progress rail: every step with its state; a
@@ -254,6 +424,10 @@ func renderRail(st theme.Styles, e *steps.Engine, width int) string {
 			}
 		case steps.StatusPaused:
 			icon, style = st.Icons.Paused, st.Rail.Paused
+			if finished {
+				// The run stopped before the step could finish.
+				icon, style = st.Icons.Pending, st.Rail.Pending
+			}
 		case steps.StatusRunning, steps.StatusWaiting:
 			icon, style = st.Icons.Current, st.Rail.Current
 		}
@@ -277,8 +451,23 @@ func renderRail(st theme.Styles, e *steps.Engine, width int) string {
 	return " " + strings.Join(icons, " ") + "  " + st.Rail.Current.Render(fmt.Sprintf("%s (%d/%d)", e.Current().Title(), idx+1, len(all)))
 }
 
-// bindings are the keys that work now, for the help line.
+// bindings are the keys that work now, for the help line. m.overflow
+// (set by the body's render) adds the scroll keys.
 func (m *model) bindings() []key.Binding {
+	b := m.stateBindings()
+	if !m.overflow {
+		return b
+	}
+	// On a question, right after the answers (y, n) so a narrow help line
+	// still shows it; elsewhere after the screen's keys.
+	at := len(b)
+	if a := m.activeAsk(); a != nil && !m.opt.Yes && len(b) > 2 {
+		at = 2
+	}
+	return append(append(append([]key.Binding{}, b[:at]...), m.keys.Scroll), b[at:]...)
+}
+
+func (m *model) stateBindings() []key.Binding {
 	k := m.keys
 	if m.e.Finished() {
 		b := []key.Binding{k.Close}
