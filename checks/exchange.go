@@ -126,7 +126,7 @@ func (c *dehydrated) Run(ctx context.Context) Result {
 			ID: dehydratedChangeID, CheckID: IDDehydrated, Order: OrderEnableCustomization,
 			Summary: "Enable Exchange organization customization",
 			Call:    "Enable-OrganizationCustomization",
-			Warning: "Microsoft may take a while to finish this; later Exchange changes can fail until it has",
+			Warning: "Microsoft may take a while to finish this; later Exchange changes can fail until it has finished",
 		}}}
 }
 
