@@ -57,6 +57,8 @@ type (
 	}
 	// LoadSummary reads billable identities and the MFA registration summary.
 	LoadSummary struct{}
+	// LoadApp reads the platform's app manifest (what consent grants).
+	LoadApp struct{}
 	// Ask is answered by the front-end with Answered.
 	Ask struct{ Q Question }
 	// NewAttempt is not a job: it makes the engine start a new attempt of
@@ -81,6 +83,7 @@ func (Map) isEffect()             {}
 func (ProbeHealth) isEffect()     {}
 func (LoadSummary) isEffect()     {}
 func (Ask) isEffect()             {}
+func (LoadApp) isEffect()         {}
 func (NewAttempt) isEffect()      {}
 
 // Events.
@@ -140,6 +143,10 @@ type (
 		MFATotal      int
 		Err           error
 	}
+	AppLoaded struct {
+		App platform.App
+		Err error
+	}
 	Answered struct {
 		QuestionID string
 		Value      string
@@ -163,6 +170,7 @@ func (Mapped) isEvent()            {}
 func (HealthProbed) isEvent()      {}
 func (SummaryLoaded) isEvent()     {}
 func (Answered) isEvent()          {}
+func (AppLoaded) isEvent()         {}
 
 // ConsentResult says what consent found and did.
 type ConsentResult struct {

@@ -175,6 +175,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		p, ap, err := x.Receipts.Write(x.Session, x.now())
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
+	case LoadApp:
+		app, err := x.App(ctx)
+		return AppLoaded{App: app, Err: err}
 	case FindIntegration:
 		in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
 		return IntegrationFound{Integration: in, Err: err}
@@ -246,6 +249,8 @@ func panicEvent(eff Effect, err error) Event {
 		return OrgsFound{Err: err}
 	case FindIntegration:
 		return IntegrationFound{Err: err}
+	case LoadApp:
+		return AppLoaded{Err: err}
 	case Consent, AwaitConsent:
 		return ConsentDone{Err: err}
 	case Map:

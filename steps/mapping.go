@@ -12,8 +12,14 @@ import (
 	"itdr-onboard/platform"
 )
 
-// QPickOrg is the organization question.
-const QPickOrg = "mapping.org"
+// Question ids of the mapping step.
+const (
+	// QPickOrg is the organization question.
+	QPickOrg = "mapping.org"
+	// QConfirmMapping confirms an organization picked from the list,
+	// naming the permissions consent grants.
+	QConfirmMapping = "mapping.confirm"
+)
 
 // Consent650051 tells the two causes of AADSTS650051 apart.
 type Consent650051 string
@@ -218,6 +224,33 @@ func (p *MappingStep) choose(s *Session, o platform.Organization) []Effect {
 	return p.startConsent(s)
 }
 
+// askOrg asks which organization the tenant is for.
+func (p *MappingStep) askOrg(s *Session, orgs []platform.Organization) []Effect {
+	p.d.Phase = "picking"
+	p.status = StatusWaiting
+	choices := make([]Choice, 0, len(orgs))
+	for _, o := range orgs {
+		choices = append(choices, Choice{Value: o.ID, Label: o.Name})
+	}
+	// Suggest where the tenant is mapped now, or the organization named
+	// like the tenant (the technician still confirms it).
+	def := ""
+	if s.Existing != nil {
+		def = s.Existing.OrganizationID
+	} else if o := matchOrg(orgs, s.Org.DisplayName); o != nil && s.Org.DisplayName != "" {
+		def = o.ID
+	}
+	return []Effect{Ask{Q: Question{ID: QPickOrg, Kind: AskSelect, Flag: "--org",
+		Prompt: "Which platform organization is this tenant for?", Choices: choices, Default: def}}}
+}
+
+func nameOrID(name, id string) string {
+	if name != "" {
+		return name
+	}
+	return id
+}
+
 func (p *MappingStep) startConsent(s *Session) []Effect {
 	p.d.Attempts = 1
 	if s.Opt.ConsentHandoff {
@@ -315,34 +348,55 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 				Remedy: "Create the organization in the platform first, then run again."}
 			return nil
 		}
-		p.d.Phase = "picking"
-		p.status = StatusWaiting
-		choices := make([]Choice, 0, len(ev.Orgs))
-		for _, o := range ev.Orgs {
-			choices = append(choices, Choice{Value: o.ID, Label: o.Name})
-		}
-		// Suggest the organization named like the tenant (the technician
-		// still confirms it).
-		def := ""
-		if s.Existing != nil {
-			def = s.Existing.OrganizationID // where the tenant is mapped now
-		} else if o := matchOrg(ev.Orgs, s.Org.DisplayName); o != nil && s.Org.DisplayName != "" {
-			def = o.ID
-		}
-		return []Effect{Ask{Q: Question{ID: QPickOrg, Kind: AskSelect, Flag: "--org",
-			Prompt: "Which platform organization is this tenant for?", Choices: choices, Default: def}}}
+		return p.askOrg(s, ev.Orgs)
 	case Answered:
+		if ev.QuestionID == QConfirmMapping {
+			if yes(ev.Value) {
+				p.status = StatusRunning
+				return p.startConsent(s)
+			}
+			// Not that one: pick again.
+			p.d.Chosen = nil
+			s.Organization = platform.Organization{}
+			return p.askOrg(s, p.d.Orgs)
+		}
 		if ev.QuestionID != QPickOrg {
 			return nil
 		}
 		p.status = StatusRunning
 		for _, o := range p.d.Orgs {
 			if o.ID == ev.Value {
-				return p.choose(s, o)
+				// Picked from a list: say what mapping grants, then ask.
+				s.Organization = o
+				oc := o
+				p.d.Chosen = &oc
+				p.d.Phase = "confirm"
+				return []Effect{LoadApp{}}
 			}
 		}
 		p.status = StatusFailed
 		p.fail = &Failure{Kind: FailUsage, Message: fmt.Sprintf("Unknown organization %q.", ev.Value)}
+	case AppLoaded:
+		if p.d.Phase != "confirm" {
+			return nil
+		}
+		var details []string
+		if ev.Err == nil {
+			for _, perm := range ev.App.ApplicationPermissions {
+				details = append(details, nameOrID(perm.ResourceDisplayName, perm.ResourceAppID)+": "+perm.Permission+" (application)")
+			}
+			for _, d := range ev.App.DelegatedPermissions {
+				details = append(details, nameOrID(d.ResourceDisplayName, d.ResourceAppID)+": "+strings.Join(d.Scopes, " ")+" (delegated)")
+			}
+		}
+		app := "the platform's app"
+		if ev.Err == nil && ev.App.DisplayName != "" {
+			app = ev.App.DisplayName
+		}
+		p.status = StatusWaiting
+		return []Effect{Ask{Q: Question{ID: QConfirmMapping, Kind: AskConfirm, Flag: "--org", Default: "yes",
+			Prompt:  fmt.Sprintf("Map this tenant to %s and grant %s these permissions in it?", s.Organization.Name, app),
+			Details: details}}}
 	case ConsentHandoff:
 		p.d.ConsentURL = ev.URL
 		p.d.HandoffNote = ev.Note
@@ -488,6 +542,8 @@ func (p *MappingStep) Snapshot(s *Session) Snapshot {
 		snap.Next = retryUnlessFinal(p.fail)
 	case d.Phase == "finding":
 		snap.Line = "listing the platform's organizations"
+	case d.Phase == "confirm":
+		snap.Line = "confirm the organization and the permissions consent grants"
 	case d.Phase == "picking":
 		snap.Line = fmt.Sprintf("pick one of %d organizations", len(d.Orgs))
 	case d.Phase == "consent":

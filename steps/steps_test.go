@@ -561,3 +561,32 @@ func TestOrgFlagResolvedBeforeSignIn(t *testing.T) {
 		t.Fatalf("org from flag %+v", s.OrgFromFlag)
 	}
 }
+
+func TestPickedOrganizationIsConfirmedWithItsPermissions(t *testing.T) {
+	e, s := toMapping(t, Options{})
+	jobs := feed(e, OrgsFound{Orgs: orgs})
+	if a, ok := jobs[0].Effect.(Ask); !ok || a.Q.ID != QPickOrg {
+		t.Fatalf("want the picker: %#v", effects(jobs))
+	}
+	jobs = feed(e, Answered{QuestionID: QPickOrg, Value: "org_2"})
+	if !reflect.DeepEqual(effects(jobs), []Effect{LoadApp{}}) {
+		t.Fatalf("want the app manifest: %#v", effects(jobs))
+	}
+	app := platform.App{DisplayName: "ITDR App", ApplicationPermissions: []platform.AppPermission{{ResourceDisplayName: "Microsoft Graph", Permission: "AuditLog.Read.All"}}}
+	jobs = feed(e, AppLoaded{App: app})
+	a, ok := jobs[0].Effect.(Ask)
+	if !ok || a.Q.ID != QConfirmMapping || !strings.Contains(a.Q.Prompt, "Fabrikam Inc") || len(a.Q.Details) != 1 || !strings.Contains(a.Q.Details[0], "AuditLog.Read.All") {
+		t.Fatalf("confirm: %#v", effects(jobs))
+	}
+	// "No" goes back to the list; "yes" grants consent.
+	jobs = feed(e, Answered{QuestionID: QConfirmMapping, Value: "no"})
+	if a, ok := jobs[0].Effect.(Ask); !ok || a.Q.ID != QPickOrg || s.Organization.ID != "" {
+		t.Fatalf("declined: %#v %+v", effects(jobs), s.Organization)
+	}
+	feed(e, Answered{QuestionID: QPickOrg, Value: "org_1"})
+	feed(e, AppLoaded{App: app})
+	jobs = feed(e, Answered{QuestionID: QConfirmMapping, Value: "yes"})
+	if !reflect.DeepEqual(effects(jobs), []Effect{Consent{}}) || s.Organization.ID != "org_1" {
+		t.Fatalf("confirmed: %#v %+v", effects(jobs), s.Organization)
+	}
+}

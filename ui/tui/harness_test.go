@@ -434,3 +434,21 @@ func (h *harness) sawMsg(pred func(tea.Msg) bool) bool {
 	}
 	return false
 }
+
+// confirmMapping answers the confirmation of an organization picked from
+// the list (it names the permissions consent grants).
+// With --yes it is answered by itself.
+func (h *harness) confirmMapping() {
+	h.t.Helper()
+	asked := func() bool {
+		a := h.m.activeAsk()
+		return a != nil && a.Effect.(steps.Ask).Q.ID == steps.QConfirmMapping
+	}
+	h.pump("the mapping confirmation", func() bool {
+		return asked() || h.e.Finished() || h.e.Current().ID() == steps.Health
+	})
+	if asked() {
+		mustContain(h.t, h.view(), "Map this tenant to")
+		h.key("y")
+	}
+}

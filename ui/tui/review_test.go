@@ -269,6 +269,7 @@ func TestPickerDefaultMoreAndCurrentMapping(t *testing.T) {
 	frameFits(t, h, 100, 30)
 	// Enter keeps the mapping where it is.
 	h.key("enter")
+	h.confirmMapping()
 	h.pump("the end", h.e.Finished)
 	if h.s.Organization.ID != "org-0040" {
 		t.Errorf("picked %q", h.s.Organization.ID)

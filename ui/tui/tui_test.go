@@ -86,6 +86,7 @@ func TestFullRunHealthy(t *testing.T) {
 	v = h.view()
 	mustContain(t, v, "1 of 51", "> Contoso Ltd")
 	h.key("enter")
+	h.confirmMapping()
 	h.pump("the end", h.e.Finished)
 	v = h.view()
 	mustContain(t, v, "Healthy", "Contoso Ltd", "Billable identities", "42", "30 of 40 users (75%)", "Changes made", "q/enter close")
@@ -190,6 +191,7 @@ func TestYesConfirmsThePlanByItself(t *testing.T) {
 	}
 	// The plan stays on record; --yes never answers the picker.
 	h.key("enter")
+	h.confirmMapping()
 	h.pump("the end", h.e.Finished)
 	if h.s.Organization.ID != "org-0" {
 		t.Errorf("enter picked %q, want the first organization", h.s.Organization.ID)

@@ -310,7 +310,15 @@ func (m *model) confirmView(q steps.Question, width int) []string {
 	if m.opt.Yes {
 		hint = "yes (--yes)"
 	}
-	return wrapStyled(m.st.Prompt.Question.Render, san(q.Prompt)+" "+hint, " ", width)
+	var out []string
+	if q.ID != steps.QConfirmPlan && q.ID != steps.QConfirmAudit {
+		// The role-fix plan is drawn by its screen; other questions carry
+		// what they are about in Details.
+		for _, d := range q.Details {
+			out = append(out, wrapStyled(m.st.App.Muted.Render, san(d), "   • ", width)...)
+		}
+	}
+	return append(out, wrapStyled(m.st.Prompt.Question.Render, san(q.Prompt)+" "+hint, " ", width)...)
 }
 
 // pickerView is the organization picker: the filter field, the count and
