@@ -274,8 +274,14 @@ Exit codes: 0 healthy, 4 pending, 1 unhealthy or unreadable, 3 not mapped
 				return err
 			}
 			pc, hc, err := platformOnly(ep)
+			noCreds := err
 			if err != nil {
-				return err
+				// Without credentials the local state is still worth showing.
+				var ue *usageErr
+				if !errors.As(err, &ue) {
+					return err
+				}
+				hc = ep.HTTPClient()
 			}
 			stateDir := g.stateDirOr(defaultStateDir())
 			ctx := cmd.Context()
@@ -292,7 +298,14 @@ Exit codes: 0 healthy, 4 pending, 1 unhealthy or unreadable, 3 not mapped
 			all := make([]tenantStatus, 0, len(tenants))
 			codes := make([]int, 0, len(tenants))
 			for _, t := range tenants {
-				ts := readStatus(ctx, pc, stateDir, t)
+				var ts tenantStatus
+				if pc == nil {
+					ts = tenantStatus{TenantID: t, Status: "error", Error: noCreds.Error() + " — showing only what is saved locally"}
+					ts.Receipt, ts.TenantName = latestReceipt(stateDir, t)
+					ts.ExitCode = statusExit(ts.Status)
+				} else {
+					ts = readStatus(ctx, pc, stateDir, t)
+				}
 				all = append(all, ts)
 				codes = append(codes, ts.ExitCode)
 			}
