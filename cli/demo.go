@@ -69,7 +69,11 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 					fmt.Fprintf(io.Out, "No --org given and no terminal to ask on: using the organization %q.\n", opt.Org)
 				}
 			}
-			return exitCode(drive(cmd.Context(), g, io, w, opt, stateDir, log))
+			code := drive(cmd.Context(), g, io, w, opt, stateDir, log)
+			if code == ExitPending && !g.json {
+				fmt.Fprintln(io.Err, "note: the demo's simulated tenant and platform stop with the demo, so `status` cannot reach them afterwards; against a real platform it reports the integration until it turns healthy.")
+			}
+			return exitCode(code)
 		},
 	}
 	addRunFlags(c, f)
