@@ -314,7 +314,7 @@ func (p *RolesStep) Snapshot(s *Session) Snapshot {
 	d := p.d
 	snap := Snapshot{ID: Roles, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &d}
 	tmp := checkSet{infos: p.infos, pending: p.set.pending}
-	if p.phase != rolesChecking {
+	if p.phase != rolesChecking && p.phase != rolesVerifying {
 		tmp.pending = nil
 	}
 	snap.Items = tmp.items(s)

@@ -59,6 +59,8 @@ type Text struct {
 	seen     map[steps.ID]bool
 	// explained holds the consent-retry phases already explained.
 	explained map[string]bool
+	// held are check results waiting for the checks running beside them.
+	held map[string]checks.Result
 }
 
 func (t *Text) now() time.Time {
@@ -97,16 +99,38 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	snap := st.Snapshot(s)
 	switch ev := ev.(type) {
 	case steps.CheckDone:
-		r := ev.Result
+		// Rows are held until every check running beside them is done, then
+		// printed in the registry's order: a transcript (and a screen
+		// reader) gets the same order every run.
+		t.mu.Lock()
+		if t.held == nil {
+			t.held = map[string]checks.Result{}
+		}
+		t.held[ev.ID] = ev.Result
+		t.mu.Unlock()
+		for _, it := range snap.Items {
+			if it.Running {
+				return
+			}
+		}
 		from := ""
 		if id != e.Current().ID() && st.Status() == steps.StatusPaused {
-			// A background check of an earlier step (prerequisites run
+			// Background checks of an earlier step (prerequisites run
 			// while the technician signs in).
 			from = st.Title() + ": "
 		}
-		t.printf("  %s %s%s: %s\n", OutcomeWord(r.Outcome), from, s.Titles[ev.ID], text.Line(r.Summary))
-		if r.Outcome != checks.Pass && r.Remedy != "" {
-			t.printf("         remedy: %s\n", text.Line(r.Remedy))
+		for _, it := range snap.Items {
+			t.mu.Lock()
+			r, ok := t.held[it.ID]
+			delete(t.held, it.ID)
+			t.mu.Unlock()
+			if !ok {
+				continue
+			}
+			t.printf("  %s %s%s: %s\n", OutcomeWord(r.Outcome), from, s.Titles[it.ID], text.Line(r.Summary))
+			if r.Outcome != checks.Pass && r.Remedy != "" {
+				t.printf("         remedy: %s\n", text.Line(r.Remedy))
+			}
 		}
 	case steps.TenantResolved:
 		if ev.Err == nil {
