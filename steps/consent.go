@@ -224,7 +224,7 @@ func (x *Executor) awaitConsent(ctx context.Context, emit func(Event)) (ConsentR
 	if err := x.precheckMapping(ctx); err != nil {
 		return ConsentResult{}, err
 	}
-	app, err := x.App(ctx)
+	app, err := x.Platform.App(ctx)
 	if err != nil {
 		return ConsentResult{}, err
 	}

@@ -41,6 +41,8 @@ type GraphAPI interface {
 
 // PlatformAPI is what the executor needs of platform.Client.
 type PlatformAPI interface {
+	// App is called by several effects; platform.Client reads the
+	// manifest once and serves it from memory afterwards.
 	App(ctx context.Context) (platform.App, error)
 	Organizations(ctx context.Context, nameFilter, pageToken string, limit int) (platform.OrganizationPage, error)
 	AllOrganizations(ctx context.Context, nameFilter string) ([]platform.Organization, error)
@@ -68,9 +70,6 @@ type Executor struct {
 	Now          func() time.Time
 	Sleep        func(ctx context.Context, d time.Duration) error
 
-	appMu sync.Mutex
-	app   *platform.App
-
 	existingStale atomic.Bool
 }
 
@@ -86,21 +85,6 @@ func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
 		return x.Sleep(ctx, d)
 	}
 	return httpx.SleepContext(ctx, d)
-}
-
-// App returns the platform's app manifest, read once per run.
-func (x *Executor) App(ctx context.Context) (platform.App, error) {
-	x.appMu.Lock()
-	defer x.appMu.Unlock()
-	if x.app != nil {
-		return *x.app, nil
-	}
-	a, err := x.Platform.App(ctx)
-	if err != nil {
-		return platform.App{}, err // not cached: the next caller tries again
-	}
-	x.app = &a
-	return a, nil
 }
 
 // Do performs one effect and returns its event. emit delivers intermediate
@@ -176,7 +160,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		p, ap, err := x.Receipts.Write(x.Session, x.now())
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
 	case LoadApp:
-		app, err := x.App(ctx)
+		app, err := x.Platform.App(ctx)
 		return AppLoaded{App: app, Err: err}
 	case FindIntegration:
 		in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
@@ -275,7 +259,7 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	if err := x.precheckMapping(ctx); err != nil {
 		return res, err
 	}
-	app, err := x.App(ctx)
+	app, err := x.Platform.App(ctx)
 	if err != nil {
 		return res, err
 	}
