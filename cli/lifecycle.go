@@ -23,7 +23,6 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
 	"itdr-onboard/endpoints"
-	"itdr-onboard/internal/secret"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
@@ -62,15 +61,9 @@ func (f *lcFlags) endpoints() (endpoints.Endpoints, error) {
 // platformOnly builds the platform client without any sign-in.
 func platformOnly(ep endpoints.Endpoints) (*platform.Client, *http.Client, error) {
 	hc := ep.HTTPClient()
-	key, apiSecret := ep.PlatformAPIKey, secret.New(ep.PlatformAPISecret)
-	if v := os.Getenv("ITDR_API_KEY"); v != "" {
-		key = v
-	}
-	if v := os.Getenv("ITDR_API_SECRET"); v != "" {
-		apiSecret = secret.New(v)
-	}
-	if key == "" || apiSecret.IsZero() {
-		return nil, nil, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
+	key, apiSecret, err := platformCredentials(ep)
+	if err != nil {
+		return nil, nil, err
 	}
 	return platform.New(hc, ep.Platform, key, apiSecret.Reveal()), hc, nil
 }

@@ -71,16 +71,10 @@ func wire(o wireOptions) (*wiring, error) {
 	// identity requests (MSAL, the tenant lookup) retry in auth.
 	// Issue 7: the API secret is held as a secret.Secret (formats as
 	// [redacted]) and revealed only when the client is built.
-	key, apiSecret := o.Endpoints.PlatformAPIKey, secret.New(o.Endpoints.PlatformAPISecret)
-	if v := os.Getenv("ITDR_API_KEY"); v != "" {
-		key = v
-	}
-	if v := os.Getenv("ITDR_API_SECRET"); v != "" {
-		apiSecret = secret.New(v)
-	}
+	key, apiSecret, err := platformCredentials(o.Endpoints)
 	w.ep.PlatformAPISecret = "" // only apiSecret holds it from here on
-	if key == "" || apiSecret.IsZero() {
-		return nil, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
+	if err != nil {
+		return nil, err
 	}
 	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
 		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser, Env: o.Env})
@@ -116,6 +110,23 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 		Session:     s,
 		OpenConsent: w.openConsent,
 	}
+}
+
+// platformCredentials is the platform API key and secret: from the
+// environment (ITDR_API_KEY, ITDR_API_SECRET), else from the endpoints file
+// (the simulator's demo account). The secret is held as a secret.Secret.
+func platformCredentials(ep endpoints.Endpoints) (string, secret.Secret, error) {
+	key, apiSecret := ep.PlatformAPIKey, secret.New(ep.PlatformAPISecret)
+	if v := os.Getenv("ITDR_API_KEY"); v != "" {
+		key = v
+	}
+	if v := os.Getenv("ITDR_API_SECRET"); v != "" {
+		apiSecret = secret.New(v)
+	}
+	if key == "" || apiSecret.IsZero() {
+		return "", secret.Secret{}, usageError("the platform API credentials are missing: set ITDR_API_KEY and ITDR_API_SECRET (create a key in the platform under Account → API credentials)")
+	}
+	return key, apiSecret, nil
 }
 
 // lazyExchange builds the Exchange client on first use: its URL needs the
