@@ -145,10 +145,9 @@ func (a Auto) Answer(_ context.Context, q steps.Question) (string, error) {
 // readers); --yes still answers confirmations.
 type Prompt struct {
 	Yes bool
-	// Lines is the terminal, read by one goroutine (NewLines); when set,
-	// Run also accepts a pasted sign-in URL from it. In is used otherwise.
+	// Lines is the terminal, read by one goroutine (NewLines); Run also
+	// takes a pasted sign-in URL from it.
 	Lines *Lines
-	In    *bufio.Reader
 	Out   io.Writer
 }
 
@@ -224,13 +223,7 @@ func (p Prompt) Answer(ctx context.Context, q steps.Question) (string, error) {
 			}
 			fmt.Fprintln(p.Out, hint)
 		}
-		var line string
-		var err error
-		if p.Lines != nil {
-			line, err = p.Lines.Next(ctx)
-		} else {
-			line, err = readLine(ctx, p.In)
-		}
+		line, err := p.Lines.Next(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -326,28 +319,4 @@ func (s *selection) pick(out io.Writer, line string) (string, bool) {
 		fmt.Fprintf(out, "  … and %d more; type more of the name.\n", len(matches)-maxListing)
 	}
 	return "", false
-}
-
-func readLine(ctx context.Context, in *bufio.Reader) (string, error) {
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := in.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case <-ctx.Done():
-		return "", ErrInterrupted
-	case r := <-ch:
-		if r.err != nil && r.s == "" {
-			if r.err == io.EOF {
-				return "", errors.New("standard input closed before the question was answered")
-			}
-			return "", r.err
-		}
-		return r.s, nil
-	}
 }
