@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"itdr-onboard/endpoints"
 )
@@ -81,10 +82,29 @@ type openIDConfig struct {
 // ResolveTenant reads the tenant's public openid-configuration (no sign-in
 // needed) to turn a domain into a tenant ID and detect its cloud. An unknown
 // tenant gives an *Error of ClassTenantNotFound; transport failures ClassNetwork.
+//
+// A successful answer is remembered for the life of the process (a tenant's
+// id and cloud do not change): the CLI's cloud detection, the lock and the
+// prerequisites step all ask, and only the first one goes to the network.
 func ResolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints, tenant string) (TenantInfo, error) {
 	if err := ValidateTenantFlag(tenant); err != nil {
 		return TenantInfo{}, err
 	}
+	key := strings.ToLower(ep.AuthorityFor(tenant))
+	if v, ok := resolved.Load(key); ok {
+		return v.(TenantInfo), nil
+	}
+	info, err := resolveTenant(ctx, hc, ep, tenant)
+	if err == nil {
+		resolved.Store(key, info)
+	}
+	return info, err
+}
+
+// resolved holds successful ResolveTenant answers by authority URL.
+var resolved sync.Map
+
+func resolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints, tenant string) (TenantInfo, error) {
 	if hc == nil {
 		hc = ep.HTTPClient()
 	}
