@@ -62,6 +62,9 @@ type IO struct {
 	// IsTTY reports whether In and Out are terminals.
 	IsTTY bool
 	Env   func(string) string
+	// Now is the wizard's clock (nil: time.Now). Tests set it to the
+	// simulator's clock to prove nothing depends on the calendar.
+	Now func() time.Time
 }
 
 // Main runs the CLI and returns the process exit code.
@@ -314,7 +317,7 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 			if cm == auth.CacheFile {
 				fmt.Fprintln(io.Err, "warning: --token-cache file keeps a refresh token for this tenant on disk (mode 0600) in", stateDir, "— run `itdr-onboard signout` when done.")
 			}
-			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log, Env: io.Env})
+			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log, Env: io.Env, Now: io.Now})
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,8 @@ type wiring struct {
 	// openConsent plays the Global Administrator of a --consent handoff
 	// (demo only).
 	openConsent func(context.Context, string) error
+	// now is the wizard's clock (nil: time.Now).
+	now func() time.Time
 }
 
 // closeIdle closes the idle connections of the run's HTTP client (issue 7).
@@ -58,10 +60,12 @@ type wireOptions struct {
 	Log         *runLog
 	// Env reads the environment (SSH and display detection for sign-in).
 	Env func(string) string
+	// Now is the wizard's clock (nil: time.Now).
+	Now func() time.Time
 }
 
 func wire(o wireOptions) (*wiring, error) {
-	w := &wiring{ep: o.Endpoints, openConsent: o.OpenConsent}
+	w := &wiring{ep: o.Endpoints, openConsent: o.OpenConsent, now: o.Now}
 	w.hc = o.Endpoints.HTTPClient()
 	w.baseTransport = w.hc.Transport
 	if o.Log != nil {
@@ -86,7 +90,7 @@ func wire(o wireOptions) (*wiring, error) {
 	w.exchange = &lazyExchange{hc: w.hc, base: o.Endpoints.Exchange, auth: ac}
 	w.platform = platform.New(w.hc, o.Endpoints.Platform, key, apiSecret.Reveal())
 	list := checks.Builtin(checks.Deps{Graph: w.graph, Exchange: w.exchange, Platform: w.platform,
-		Endpoints: o.Endpoints, HTTP: w.hc})
+		Endpoints: o.Endpoints, HTTP: w.hc, Now: o.Now})
 	w.registry, err = checks.NewRegistry(list...)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,7 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 		Receipts:    &steps.Receipts{Dir: stateDir},
 		Session:     s,
 		OpenConsent: w.openConsent,
+		Now:         w.now,
 	}
 }
 

@@ -3,6 +3,8 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,10 +28,23 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		*d = Duration(n * float64(time.Second))
 		return nil
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"2s\" or \"15m\", got %q", s)
+		return fmt.Errorf("want a duration such as \"2s\", \"15m\" or \"60d\", got %q", s)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// parseDuration is time.ParseDuration plus whole days ("60d", "-3d"), the
+// unit scenario dates are written in.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

@@ -90,6 +90,9 @@ func (st *State) pfInit(sc *Scenario) error {
 		}
 		ps.expiresAt = t
 	}
+	if sp.Account.ExpiresIn != 0 {
+		ps.expiresAt = st.created.Add(sp.Account.ExpiresIn.D())
+	}
 	// 0 is "healthy as soon as mapped": scenario files that leave
 	// healthy_after out get the default from ParseScenario.
 	ps.healthyAfter = max(sp.HealthyAfter.D(), 0)

@@ -116,7 +116,11 @@ type PlatformSpec struct {
 		User         string `json:"user"`
 		Role         string `json:"role,omitempty"`       // admin (default) | user
 		Subscription string `json:"subscription"`         // active | trial | expired | cancelled
-		ExpiresAt    string `json:"expires_at,omitempty"` // RFC 3339
+		ExpiresAt    string `json:"expires_at,omitempty"` // RFC 3339; prefer expires_in, which cannot age
+		// ExpiresIn dates the subscription's end relative to the simulator's
+		// start ("60d", "-3d", "36h"), so a scenario never rots with the
+		// calendar. It wins over expires_at.
+		ExpiresIn Duration `json:"expires_in,omitempty"`
 	} `json:"account"`
 	App struct {
 		AppID       string `json:"app_id"`

@@ -65,7 +65,9 @@ func Start(sc *Scenario, opt Options) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	t, err := simNewTLS(now())
+	// Certificates are dated from the real clock, the one the TLS handshake
+	// checks them against, whatever clock the scenario logic runs on.
+	t, err := simNewTLS(time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +145,9 @@ func simGroupOf(p string) (group, rel string) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	wallStart := time.Now()
+	// The Date header is the simulated server's clock (what the wizard's
+	// clock-skew check compares with), not the host's.
+	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
 	group, rel := simGroupOf(r.URL.Path)
 	sw := &simStatusWriter{ResponseWriter: w}
 	fault := s.faults.serve(sw, r, group, rel, s.now, func(w http.ResponseWriter) {
