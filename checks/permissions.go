@@ -30,8 +30,11 @@ func NewPlatformPermissions(g GraphAPI, p PlatformAPI) Check {
 }
 
 func (c *platformPermissions) Run(ctx context.Context) Result {
-	if isNil(c.g) || isNil(c.p) {
+	if isNil(c.g) {
 		return skipped("not signed in")
+	}
+	if isNil(c.p) {
+		return noPlatform()
 	}
 	app, err := c.p.App(ctx)
 	if err != nil {

@@ -65,7 +65,7 @@ func (c *roleGroup) Run(ctx context.Context) Result {
 		return skipped("not signed in to Exchange Online")
 	}
 	if c.p == nil {
-		return skipped("platform API credentials are not configured")
+		return noPlatform()
 	}
 	app, err := c.p.App(ctx)
 	if err != nil {

@@ -49,7 +49,7 @@ func (c *spRoles) Run(ctx context.Context) Result {
 		return skipped("not signed in to Microsoft Graph")
 	}
 	if c.p == nil {
-		return skipped("platform API credentials are not configured")
+		return noPlatform()
 	}
 	app, err := c.p.App(ctx)
 	if err != nil {

@@ -17,6 +17,16 @@ const TrialWarnWindow = 14 * 24 * time.Hour
 
 const remedyAPIKey = "set ITDR_API_KEY and ITDR_API_SECRET to a valid API key and secret of an admin-level platform user (platform portal → Account → API credentials)"
 
+// NoPlatformReason is why a check that needs the platform did not run when
+// no platform API credentials are configured.
+const NoPlatformReason = "the platform API credentials are not configured (ITDR_API_KEY, ITDR_API_SECRET)"
+
+// noPlatform is the result of a check that needs the platform API when no
+// credentials are configured: skipped, naming why and what to do.
+func noPlatform() Result {
+	return Result{Outcome: Skip, Summary: "not run: " + NoPlatformReason, Remedy: remedyAPIKey}
+}
+
 type platformSubscription struct {
 	meta
 	p   PlatformAPI
@@ -39,8 +49,9 @@ func NewPlatformSubscription(p PlatformAPI, now func() time.Time) Check {
 
 func (c *platformSubscription) Run(ctx context.Context) Result {
 	if c.p == nil {
-		return Result{Outcome: Fail, Summary: "platform API credentials are not configured",
-			Remedy: remedyAPIKey, Err: errors.New("no platform client")}
+		// Only `check` runs without credentials (onboard refuses to
+		// start): a read-only report skips what needs the platform.
+		return noPlatform()
 	}
 	acct, err := c.p.Account(ctx)
 	if err != nil {

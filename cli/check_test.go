@@ -14,6 +14,7 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
 	"itdr-onboard/internal/testutil"
+	"itdr-onboard/sim"
 )
 
 var (
@@ -358,5 +359,83 @@ func TestSignoutRemovesFileCache(t *testing.T) {
 	buf.WriteString(out)
 	if strings.Contains(buf.String(), "Removed") {
 		t.Errorf("second signout claims to remove something:\n%s", out)
+	}
+}
+
+// check needs no platform: with an endpoints file that carries no platform
+// API key (and none in the environment) the platform checks are reported as
+// skipped with the reason, the tenant checks still run, and the exit code is
+// theirs (here: the role group and a dehydrated organization fail, exit 3;
+// on a ready tenant, exit 0).
+func TestCheckWithoutPlatformCredentialsRunsTenantChecks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		scenario string
+		code     int
+		fail     []string
+	}{
+		{"dehydrated", ExitStopped, []string{checks.IDDehydrated}},
+		{"ready", 0, nil},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			t.Parallel()
+			ts := startSim(t, tc.scenario, nil)
+			ep := ts.srv.Endpoints()
+			ep.PlatformAPIKey, ep.PlatformAPISecret = "", ""
+			path := filepath.Join(t.TempDir(), "no-platform.json")
+			if err := ep.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			env := func(k string) string {
+				if k == "ITDR_API_KEY" || k == "ITDR_API_SECRET" {
+					return ""
+				}
+				return headlessEnv(k)
+			}
+			code, out, errs := runCLI(t, env, "check", "--endpoints", path, "--state-dir", ts.stateDir, "--tenant", contosoID, "--json")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errs)
+			}
+			if strings.Contains(out+errs, "credentials are missing") {
+				t.Errorf("check stopped on the missing credentials:\n%s", errs)
+			}
+			if !strings.Contains(errs, "the checks that need the platform are skipped") {
+				t.Errorf("no note about the skipped platform checks on stderr:\n%s", errs)
+			}
+			rep := validReport(t, out)
+			if rep.TenantID != contosoID || rep.Account != "admin@contoso.onmicrosoft.com" {
+				t.Errorf("header: tenant %s account %q", rep.TenantID, rep.Account)
+			}
+			needPlatform := map[string]bool{checks.IDPlatformSubscription: true, checks.IDPlatformPermissions: true,
+				checks.IDRoleGroup: true, checks.IDPlatformSPRoles: true}
+			failing := map[string]bool{}
+			for _, id := range tc.fail {
+				failing[id] = true
+			}
+			for _, r := range rep.Checks {
+				switch {
+				case needPlatform[r.ID]:
+					if r.Outcome != checks.Skip || !strings.Contains(r.Summary, "ITDR_API_KEY") || !strings.Contains(r.Remedy, "ITDR_API_SECRET") {
+						t.Errorf("%s: %s %q remedy %q, want skipped naming the credentials", r.ID, r.Outcome, r.Summary, r.Remedy)
+					}
+				case failing[r.ID]:
+					if r.Outcome != checks.Fail {
+						t.Errorf("%s: %s %q, want fail", r.ID, r.Outcome, r.Summary)
+					}
+				default:
+					if r.Outcome != checks.Pass {
+						t.Errorf("%s: %s %q, want pass (a tenant check that needs no platform)", r.ID, r.Outcome, r.Summary)
+					}
+				}
+			}
+			// Not one API call reached the platform (the reachability
+			// probe's HEAD needs no credentials).
+			for _, r := range ts.srv.Requests() {
+				if r.Group == sim.GroupPlatform && r.Method != "HEAD" {
+					t.Errorf("platform request without credentials: %s %s", r.Method, r.Path)
+				}
+			}
+			ts.assertUnchanged(t)
+		})
 	}
 }

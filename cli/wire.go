@@ -40,6 +40,9 @@ type wiring struct {
 	openConsent func(context.Context, string) error
 	// now is the wizard's clock (nil: time.Now).
 	now func() time.Time
+	// noPlatform is set when no platform API credentials are configured
+	// and the command can do without them (check): platform is nil.
+	noPlatform bool
 }
 
 // closeIdle closes the idle connections of the run's HTTP client (issue 7).
@@ -62,6 +65,10 @@ type wireOptions struct {
 	Env func(string) string
 	// Now is the wizard's clock (nil: time.Now).
 	Now func() time.Time
+	// PlatformOptional lets a read-only command run without platform API
+	// credentials: the platform client is left out and the checks that
+	// need it report themselves skipped.
+	PlatformOptional bool
 }
 
 func wire(o wireOptions) (*wiring, error) {
@@ -78,7 +85,10 @@ func wire(o wireOptions) (*wiring, error) {
 	key, apiSecret, err := platformCredentials(o.Endpoints)
 	w.ep.PlatformAPISecret = "" // only apiSecret holds it from here on
 	if err != nil {
-		return nil, err
+		if !o.PlatformOptional {
+			return nil, err
+		}
+		w.noPlatform = true
 	}
 	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
 		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser, Env: o.Env})
@@ -88,9 +98,12 @@ func wire(o wireOptions) (*wiring, error) {
 	w.auth = ac
 	w.graph = m365.NewGraph(w.hc, o.Endpoints.Graph, ac.GraphToken)
 	w.exchange = &lazyExchange{hc: w.hc, base: o.Endpoints.Exchange, auth: ac}
-	w.platform = platform.New(w.hc, o.Endpoints.Platform, key, apiSecret.Reveal())
-	list := checks.Builtin(checks.Deps{Graph: w.graph, Exchange: w.exchange, Platform: w.platform,
-		Endpoints: o.Endpoints, HTTP: w.hc, Now: o.Now})
+	deps := checks.Deps{Graph: w.graph, Exchange: w.exchange, Endpoints: o.Endpoints, HTTP: w.hc, Now: o.Now}
+	if !w.noPlatform {
+		w.platform = platform.New(w.hc, o.Endpoints.Platform, key, apiSecret.Reveal())
+		deps.Platform = w.platform
+	}
+	list := checks.Builtin(deps)
 	w.registry, err = checks.NewRegistry(list...)
 	if err != nil {
 		return nil, err
@@ -102,13 +115,17 @@ func wire(o wireOptions) (*wiring, error) {
 }
 
 func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
+	var pa steps.PlatformAPI
+	if w.platform != nil {
+		pa = w.platform // never a typed nil in the interface
+	}
 	return &steps.Executor{
 		Auth: w.auth,
 		Resolve: func(ctx context.Context, tenant string) (auth.TenantInfo, error) {
 			return auth.ResolveTenant(ctx, w.hc, w.ep, tenant)
 		},
 		Graph:       w.graph,
-		Platform:    w.platform,
+		Platform:    pa,
 		Checks:      w.registry,
 		Receipts:    &steps.Receipts{Dir: stateDir},
 		Session:     s,
