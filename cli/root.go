@@ -153,7 +153,7 @@ func addRunFlags(c *cobra.Command, f *runFlags) {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "show the role-fix plan and stop without changing anything")
 	fl.StringVar(&f.org, "org", "", "the platform organization to map the tenant to (name or id)")
 	fl.BoolVar(&f.remap, "remap", false, "move a tenant that is mapped to another organization")
-	fl.StringVar(&f.wait, "wait", "0", "bound the health wait (e.g. 30m); 0 waits until healthy. Exit 4 if still pending")
+	fl.StringVar(&f.wait, "wait", "0", "bound the health wait (e.g. 30m); 0 waits until healthy, at most 24h. Exit 4 if still pending")
 	fl.DurationVar(&f.pollBase, "poll-base", 5*time.Second, "first health poll interval (grows to 5 min)")
 	fl.DurationVar(&f.consentRetry, "consent-retry", 30*time.Second, "first wait before retrying consent after AADSTS650051 (service principal still being deleted)")
 	_ = fl.MarkHidden("poll-base")

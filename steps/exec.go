@@ -184,7 +184,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		if err := x.sleep(ctx, e.After); err != nil {
 			return HealthProbed{At: x.now(), Err: err}
 		}
-		in, err := x.Platform.Integration(ctx, e.IntegrationID)
+		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		in, err := x.Platform.Integration(pctx, e.IntegrationID)
+		cancel()
 		return HealthProbed{At: x.now(), Integration: in, Err: err}
 	case LoadSummary:
 		var ev SummaryLoaded

@@ -61,6 +61,8 @@ type Text struct {
 	explained map[string]bool
 	// held are check results waiting for the checks running beside them.
 	held map[string]checks.Result
+	// remedy is the health remedy printed last (said again only when it changes).
+	remedy string
 }
 
 func (t *Text) now() time.Time {
@@ -244,11 +246,20 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		}
 		t.printf("%s\n", line)
 		if d != nil && d.Remedy != "" && in.Status == "unhealthy" {
-			t.printf("         remedy: %s\n", text.Line(d.Remedy))
+			t.mu.Lock()
+			again := t.remedy == d.Remedy
+			t.remedy = d.Remedy
+			t.mu.Unlock()
+			if !again {
+				t.printf("         remedy: %s\n", text.Line(d.Remedy))
+			}
+		}
+		if d != nil && snap.Status == steps.StatusWaiting && d.Blocked != "" {
+			t.printf("  %s\n", text.Line(d.Blocked))
 		}
 		if d != nil && in.Status != "healthy" && snap.Status == steps.StatusRunning {
 			eta := ""
-			if at, ok := d.ETA(); ok {
+			if at, ok := d.ETA(); ok && in.Status == "pending" {
 				eta = fmt.Sprintf("; first data expected by %s (it can take up to 24 h)", clock(at, t.now()))
 			}
 			t.printf("  next check in %s%s\n", d.NextIn.Round(time.Second), eta)
@@ -471,6 +482,9 @@ func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			}
 			if d.Remedy != "" {
 				f["remedy"] = d.Remedy
+			}
+			if d.Blocked != "" && snap.Status == steps.StatusWaiting {
+				f["blocked"] = d.Blocked
 			}
 			if at, ok := d.ETA(); ok {
 				f["expected_first_data_at"] = at.UTC().Format(time.RFC3339)

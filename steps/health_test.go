@@ -1,0 +1,149 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"itdr-onboard/checks"
+	"itdr-onboard/platform"
+)
+
+var auditOffIntegration = platform.Integration{ID: "int_1", Status: "unhealthy", ReasonCode: "audit_log_disabled",
+	Reason: "Unified audit logging is turned off in the tenant."}
+
+// Issue 16 §6: audit logging declined → said once, offered once, and a
+// "no" stops the wait with the remedy and the status command (exit 4):
+// no further polling.
+func TestHealthAuditOffDeclinedStopsOnceWithRemedy(t *testing.T) {
+	t.Parallel()
+	e, s := toHealth(t, Options{Org: "org_1"})
+	declined := checks.Change{ID: "exo.audit-log/enable", CheckID: "exo.audit-log", Summary: "Turn on unified audit log ingestion",
+		Call: "Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true"}
+	s.DeclinedChanges = []checks.Change{declined}
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	jobs := feed(e, HealthProbed{At: t0, Integration: auditOffIntegration})
+	ask, ok := jobs[0].Effect.(Ask)
+	if len(jobs) != 1 || !ok || ask.Q.ID != QHealthAudit || !strings.Contains(ask.Q.Prompt, AuditBlocked) ||
+		len(ask.Q.Details) != 1 || !strings.Contains(ask.Q.Details[0], declined.Call) {
+		t.Fatalf("want the one audit offer, got %#v", effects(jobs))
+	}
+	if snap := e.Current().Snapshot(s); snap.Status != StatusWaiting || snap.Line != AuditBlocked {
+		t.Fatalf("snapshot while asking: %s %q", snap.Status, snap.Line)
+	}
+	jobs = feed(e, Answered{QuestionID: QHealthAudit, Value: "no"})
+	f := e.Failure()
+	if len(jobs) != 0 || ExitCode(e) != 4 || f == nil || !strings.Contains(f.Message, AuditBlocked) ||
+		!strings.Contains(f.Remedy, "Set-AdminAuditLogConfig") || !strings.Contains(f.Remedy, "itdr-onboard status --tenant") {
+		t.Fatalf("jobs %#v code %d failure %+v", effects(jobs), ExitCode(e), f)
+	}
+	// A late probe of the old attempt changes nothing.
+	if jobs := feed(e, HealthProbed{At: t0.Add(time.Minute), Integration: auditOffIntegration}); len(jobs) != 0 {
+		t.Fatalf("polled after stopping: %#v", effects(jobs))
+	}
+}
+
+// Accepting the offer turns audit logging on (receipt written), then the
+// wait goes on without asking again while Microsoft takes effect.
+func TestHealthAuditOffAcceptedTurnsItOnAndWaits(t *testing.T) {
+	t.Parallel()
+	e, s := toHealth(t, Options{Org: "org_1", PollBase: 5 * time.Second, PollMax: time.Minute})
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	feed(e, HealthProbed{At: t0, Integration: auditOffIntegration})
+	before := len(s.Applied)
+	jobs := feed(e, Answered{QuestionID: QHealthAudit, Value: "yes"})
+	ac, ok := jobs[0].Effect.(ApplyChange)
+	if len(jobs) != 1 || !ok || ac.Change.CheckID != "exo.audit-log" || !strings.Contains(ac.Change.Call, "-UnifiedAuditLogIngestionEnabled $true") {
+		t.Fatalf("want the audit change, got %#v", effects(jobs))
+	}
+	jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, At: t0.Add(time.Second), RequestID: "r1"}})
+	if len(jobs) != 2 || jobs[0].Effect != (WriteReceipt{}) {
+		t.Fatalf("after apply: %#v", effects(jobs))
+	}
+	if _, ok := jobs[1].Effect.(ProbeHealth); !ok || len(s.Applied) != before+1 {
+		t.Fatalf("after apply: %#v applied %d", effects(jobs), len(s.Applied))
+	}
+	feed(e, ReceiptWritten{Path: "/r.json"})
+	// The platform still says off: no second question, a true remedy.
+	jobs = feed(e, HealthProbed{At: t0.Add(time.Minute), Integration: auditOffIntegration})
+	if _, ok := jobs[0].Effect.(ProbeHealth); !ok {
+		t.Fatalf("want polling, got %#v", effects(jobs))
+	}
+	if d := e.Current().Snapshot(s).Detail.(*HealthDetail); !strings.Contains(d.Remedy, "60 minutes") {
+		t.Fatalf("remedy %q", d.Remedy)
+	}
+	jobs = feed(e, HealthProbed{At: t0.Add(2 * time.Minute), Integration: platform.Integration{ID: "int_1", Status: "healthy"}})
+	if jobs[0].Effect != (LoadSummary{}) {
+		t.Fatalf("healthy: %#v", effects(jobs))
+	}
+}
+
+// A platform outage during the health wait ends within OutageBound of the
+// first failed read with exit 4 ("mapped, check later"); every retry delay
+// is at most ErrorRetryMax.
+func TestHealthPlatformOutageEndsWithinBoundExit4(t *testing.T) {
+	t.Parallel()
+	e, s := toHealth(t, Options{Org: "org_1", PollBase: 5 * time.Second, PollMax: 5 * time.Minute})
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	feed(e, HealthProbed{At: t0, Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	outage := &platform.Error{Status: 503, Code: "unavailable", Call: "GET /v1/integrations/int_1"}
+	at := t0.Add(5 * time.Second)
+	first := at
+	for i := 0; ; i++ {
+		if i > 20 {
+			t.Fatal("the outage never ended the wait")
+		}
+		// Each read takes as long as it may (ProbeTimeout).
+		at = at.Add(ProbeTimeout)
+		jobs := feed(e, HealthProbed{At: at, Err: fmt.Errorf("reading: %w", outage)})
+		if e.Finished() {
+			break
+		}
+		p := jobs[0].Effect.(ProbeHealth)
+		if p.After > ErrorRetryMax {
+			t.Fatalf("retry after %s > %s", p.After, ErrorRetryMax)
+		}
+		at = at.Add(p.After)
+	}
+	f := e.Failure()
+	if ExitCode(e) != 4 || f == nil || !strings.Contains(f.Message, "did not answer") || !strings.Contains(f.Remedy, "status --tenant") || s.Outcome != "pending" {
+		t.Fatalf("code %d failure %+v", ExitCode(e), f)
+	}
+	if took := at.Sub(first); took > OutageBound {
+		t.Fatalf("outage took %s > bound %s", took, OutageBound)
+	}
+
+	// A refusal (401) is not an outage: exit 1.
+	e, _ = toHealth(t, Options{Org: "org_1"})
+	for i := 0; i < maxProbeErrors && !e.Finished(); i++ {
+		feed(e, HealthProbed{At: t0.Add(time.Duration(i) * time.Second), Err: &platform.Error{Status: 401, Code: "unauthorized"}})
+	}
+	if ExitCode(e) != 1 {
+		t.Fatalf("refused: code %d", ExitCode(e))
+	}
+	// A network error is an outage.
+	e, _ = toHealth(t, Options{Org: "org_1"})
+	for i := 0; !e.Finished(); i++ {
+		feed(e, HealthProbed{At: t0.Add(time.Duration(i) * 20 * time.Second), Err: errors.New("connection refused")})
+	}
+	if ExitCode(e) != 4 {
+		t.Fatalf("network: code %d", ExitCode(e))
+	}
+}
+
+// Without --wait the wait is bounded by MaxHealthWait (exit 4).
+func TestHealthWaitDefaultBound(t *testing.T) {
+	t.Parallel()
+	e, _ := toHealth(t, Options{Org: "org_1"})
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	jobs := feed(e, HealthProbed{At: t0, Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	if p := jobs[0].Effect.(ProbeHealth); p.After <= 0 {
+		t.Fatalf("next %s", p.After)
+	}
+	feed(e, HealthProbed{At: t0.Add(MaxHealthWait), Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	if ExitCode(e) != 4 || !strings.Contains(e.Failure().Message, "24h0m0s") {
+		t.Fatalf("code %d %+v", ExitCode(e), e.Failure())
+	}
+}
