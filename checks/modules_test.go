@@ -138,6 +138,8 @@ func TestExchangeLicence(t *testing.T) {
 			nil, Fail, []string{"no enabled licences"}},
 		{"plan disabled", []m365.SKU{sku("ENTERPRISEPACK", "Enabled", 3, "EXCHANGE_S_ENTERPRISE=Disabled")},
 			nil, Fail, []string{"plan Disabled"}},
+		{"enabled beside a suspended one", []m365.SKU{sku("ENTERPRISEPACK", "Suspended", 10, "EXCHANGE_S_ENTERPRISE"), sku("O365_BUSINESS_ESSENTIALS", "Enabled", 1, "EXCHANGE_S_STANDARD")},
+			nil, Pass, []string{"O365_BUSINESS_ESSENTIALS: EXCHANGE_S_STANDARD"}},
 		{"none", []m365.SKU{sku("POWER_BI_STANDARD", "Enabled", 1, "BI_AZURE_P0")}, nil, Fail, []string{"none of the tenant's 1 subscriptions"}},
 		{"empty", nil, nil, Fail, []string{"no subscriptions"}},
 	}
@@ -156,6 +158,128 @@ func TestExchangeLicence(t *testing.T) {
 		t.Error("undecided result without Err")
 	}
 	expect(t, NewExchangeLicence(nil).Run(context.Background()), Skip, "not signed in")
+}
+
+// Issue 16 §5: every documented subscribedSku.capabilityStatus value
+// (Microsoft Graph "subscribedSku resource type" / assignedPlan
+// "capabilityStatus values": Enabled, Warning, Suspended, LockedOut, Deleted)
+// and every servicePlanInfo.provisioningStatus value (Success, Disabled,
+// Error, PendingInput, PendingActivation, PendingProvisioning) has its own
+// outcome, summary and remedy; an unknown or missing value is named, never
+// taken for a usable licence.
+func TestExchangeLicenceEveryCapabilityStatus(t *testing.T) {
+	cases := []struct {
+		status  string
+		outcome Outcome
+		summary []string
+		remedy  string
+	}{
+		{"Enabled", Pass, []string{"licence found", "ENTERPRISEPACK: EXCHANGE_S_ENTERPRISE"}, ""},
+		{"Warning", Warn, []string{"grace period", "ENTERPRISEPACK: EXCHANGE_S_ENTERPRISE", "keeps working"}, "renew the subscription"},
+		{"Suspended", Fail, []string{"subscription Suspended", "data is kept"}, "reactivate or renew"},
+		{"LockedOut", Fail, []string{"subscription LockedOut", "cancelled"}, "reactivate or renew"},
+		{"Deleted", Fail, []string{"subscription Deleted"}, "add a subscription that includes Exchange Online"},
+		{"", Fail, []string{"subscription status not reported"}, "Billing → Your products"},
+		{"Frozen", Fail, []string{`subscription status "Frozen", which this version does not know`}, "Billing → Your products"},
+	}
+	for _, tc := range cases {
+		t.Run("capability "+tc.status, func(t *testing.T) {
+			t.Parallel()
+			s := sku("ENTERPRISEPACK", tc.status, 0, "EXCHANGE_S_ENTERPRISE")
+			// Units sit in the bucket Microsoft reports for the state.
+			switch tc.status {
+			case "Warning":
+				s.PrepaidUnits.Warning = 10
+			case "Suspended":
+				s.PrepaidUnits.Suspended = 10
+			case "LockedOut":
+				s.PrepaidUnits.LockedOut = 10
+			default:
+				s.PrepaidUnits.Enabled = 10
+			}
+			r := NewExchangeLicence(&fakeGraph{skus: []m365.SKU{s}}).Run(context.Background())
+			expect(t, r, tc.outcome, tc.summary...)
+			if tc.remedy != "" {
+				mustContain(t, "remedy", r.Remedy, tc.remedy)
+			}
+		})
+	}
+}
+
+func TestExchangeLicenceEveryProvisioningStatus(t *testing.T) {
+	cases := []struct {
+		status  string
+		outcome Outcome
+		summary string
+		remedy  string
+	}{
+		{"Success", Pass, "licence found", ""},
+		{"Disabled", Fail, "plan Disabled: Exchange Online is turned off", "turn Exchange Online back on"},
+		{"Error", Fail, "plan Error: Microsoft could not provision", "Microsoft support request"},
+		{"PendingInput", Fail, "plan PendingInput: Exchange Online is not provisioned yet", "wait for Microsoft to finish provisioning"},
+		{"PendingActivation", Fail, "plan PendingActivation: Exchange Online is provisioned but an administrator must activate it", "activate Exchange Online"},
+		{"PendingProvisioning", Fail, "plan PendingProvisioning", "wait for Microsoft to finish provisioning"},
+		{"Sleeping", Fail, `plan status "Sleeping", which this version does not know`, "Billing → Your products"},
+	}
+	for _, tc := range cases {
+		t.Run("provisioning "+tc.status, func(t *testing.T) {
+			t.Parallel()
+			s := sku("ENTERPRISEPACK", "Enabled", 5, "EXCHANGE_S_ENTERPRISE="+tc.status)
+			r := NewExchangeLicence(&fakeGraph{skus: []m365.SKU{s}}).Run(context.Background())
+			expect(t, r, tc.outcome, tc.summary)
+			if tc.remedy != "" {
+				mustContain(t, "remedy", r.Remedy, tc.remedy)
+			}
+		})
+	}
+}
+
+// graceGraph adds the directory subscriptions to the fake Graph.
+type graceGraph struct {
+	*fakeGraph
+	subs []m365.CompanySubscription
+	err  error
+}
+
+func (g graceGraph) DirectorySubscriptions(context.Context) ([]m365.CompanySubscription, error) {
+	return g.subs, g.err
+}
+
+// A licence in its grace period passes with a warning naming the day the
+// grace period ends: the nextLifecycleDateTime of the SKU's subscription in
+// Warning (the earliest, when several are); a missing date or an unreadable
+// list is said as such, never shown as 0001-01-01.
+func TestExchangeLicenceGracePeriodNamesItsEnd(t *testing.T) {
+	t.Parallel()
+	s := sku("ENTERPRISEPACK", "Warning", 0, "EXCHANGE_S_ENTERPRISE")
+	s.SkuID, s.PrepaidUnits.Warning = "sku-e3", 10
+	end := time.Date(2031, 3, 4, 23, 59, 59, 0, time.UTC)
+	later := end.Add(40 * 24 * time.Hour)
+	subs := []m365.CompanySubscription{
+		{SkuID: "sku-e3", Status: "Enabled", NextLifecycleDateTime: ptime(later.Add(300 * 24 * time.Hour))},
+		{SkuID: "sku-e3", Status: "Warning", NextLifecycleDateTime: ptime(later)},
+		{SkuID: "SKU-E3", Status: "Warning", NextLifecycleDateTime: ptime(end)},
+		{SkuID: "other", Status: "Warning", NextLifecycleDateTime: ptime(end.Add(-24 * time.Hour))},
+	}
+	r := NewExchangeLicence(graceGraph{&fakeGraph{skus: []m365.SKU{s}}, subs, nil}).Run(context.Background())
+	expect(t, r, Warn, "grace period ends on 2031-03-04 23:59 UTC")
+
+	for name, g := range map[string]graceGraph{
+		"no date":    {&fakeGraph{skus: []m365.SKU{s}}, []m365.CompanySubscription{{SkuID: "sku-e3", Status: "Warning"}, {SkuID: "sku-e3", Status: "Warning", NextLifecycleDateTime: ptime(time.Time{})}}, nil},
+		"unreadable": {&fakeGraph{skus: []m365.SKU{s}}, nil, &m365.APIError{Status: 403, Code: "Authorization_RequestDenied"}},
+	} {
+		r := NewExchangeLicence(g).Run(context.Background())
+		want := "on a day Microsoft did not report"
+		if name == "unreadable" {
+			want = "could not be read (GET /directory/subscriptions: HTTP 403 Authorization_RequestDenied)"
+		}
+		expect(t, r, Warn, want)
+		if strings.Contains(r.Summary, "0001") {
+			t.Errorf("%s: zero date shown: %s", name, r.Summary)
+		}
+	}
+	// A Graph without the subscriptions reader still passes with a warning.
+	expect(t, NewExchangeLicence(&fakeGraph{skus: []m365.SKU{s}}).Run(context.Background()), Warn, "did not report")
 }
 
 // ---- graph.global-admin ----

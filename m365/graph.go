@@ -299,6 +299,13 @@ func (g *Graph) SubscribedSkus(ctx context.Context) ([]SKU, error) {
 	return s, err
 }
 
+// DirectorySubscriptions lists the tenant's commercial subscriptions with
+// their lifecycle dates (GET /directory/subscriptions, Organization.Read.All).
+func (g *Graph) DirectorySubscriptions(ctx context.Context) ([]CompanySubscription, error) {
+	s, _, err := listAll[CompanySubscription](ctx, g, "/directory/subscriptions", nil, nil)
+	return s, err
+}
+
 const spSelect = "id,appId,displayName,appRoles,oauth2PermissionScopes"
 
 // ServicePrincipalByAppID returns the tenant's service principal for an

@@ -3,7 +3,10 @@
 // so the same code talks to Microsoft or to the tenant simulator.
 package m365
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // TokenFunc returns a bearer token for one resource (Graph or Exchange),
 // refreshing it silently when needed.
@@ -50,11 +53,27 @@ type SKU struct {
 	ServicePlans     []ServicePlan `json:"servicePlans"`
 }
 
-// PrepaidUnits is licenseUnitsDetail.
+// PrepaidUnits is licenseUnitsDetail: how many of the SKU's units are in
+// each lifecycle state (learn.microsoft.com/graph/api/resources/licenseunitsdetail).
 type PrepaidUnits struct {
 	Enabled   int `json:"enabled"`
 	Suspended int `json:"suspended"`
 	Warning   int `json:"warning"`
+	LockedOut int `json:"lockedOut"`
+}
+
+// CompanySubscription is one commercial subscription of the tenant
+// (GET /directory/subscriptions; learn.microsoft.com/graph/api/resources/companysubscription).
+// NextLifecycleDateTime is when the subscription moves to its next state if
+// not renewed: for a subscription in Warning, the end of the grace period.
+type CompanySubscription struct {
+	ID                    string     `json:"id"`
+	SkuID                 string     `json:"skuId"`
+	SkuPartNumber         string     `json:"skuPartNumber"`
+	Status                string     `json:"status"`
+	IsTrial               bool       `json:"isTrial"`
+	NextLifecycleDateTime *time.Time `json:"nextLifecycleDateTime"`
+	TotalLicenses         int        `json:"totalLicenses"`
 }
 
 // ServicePlan is servicePlanInfo.

@@ -456,6 +456,8 @@ func (c *grCtx) route() {
 		c.serve(byMethod{http.MethodGet: c.myEligibilities})
 	case c.path == "subscribedSkus":
 		c.serve(byMethod{http.MethodGet: c.subscribedSkus})
+	case c.path == "directory/subscriptions":
+		c.serve(byMethod{http.MethodGet: c.companySubscriptions})
 	case c.path == "users":
 		c.serve(byMethod{http.MethodGet: c.users})
 	case c.path == "reports/authenticationMethods/userRegistrationDetails":
@@ -564,8 +566,10 @@ func (c *grCtx) organization() {
 		var plans []any
 		for _, k := range st.skus {
 			for _, p := range k.Plans {
-				status := "Enabled"
-				if k.Capability != "Enabled" || p.Status != "Success" {
+				// assignedPlan.capabilityStatus follows the SKU's state; a
+				// plan that is not provisioned is not Enabled.
+				status := k.Capability
+				if p.Status != "Success" && status == "Enabled" {
 					status = "Suspended"
 				}
 				service := "Unknown"
@@ -665,11 +669,60 @@ func (c *grCtx) subscribedSkus() {
 			"id": c.st.tenantID + "_" + k.SkuID, "accountId": c.st.tenantID, "accountName": c.st.tenantName,
 			"skuId": k.SkuID, "skuPartNumber": k.PartNumber, "appliesTo": "User", "capabilityStatus": k.Capability,
 			"consumedUnits": k.Consumed, "subscriptionIds": []any{stNameGUID("subscription", c.st.tenantID+k.PartNumber)},
-			"prepaidUnits": map[string]any{"enabled": k.Enabled, "suspended": 0, "warning": 0, "lockedOut": 0},
+			"prepaidUnits": stPrepaidUnits(k),
 			"servicePlans": plans,
 		})
 	}
 	c.list("subscribedSkus", q, items, 0)
+}
+
+// stPrepaidUnits puts the scenario's units in the licenseUnitsDetail bucket
+// of the SKU's state (learn.microsoft.com/graph/api/resources/licenseunitsdetail):
+// a subscription in its grace period has warning units, a suspended one
+// suspended units, a cancelled one lockedOut units, a deleted one none.
+func stPrepaidUnits(k stSKU) map[string]any {
+	u := map[string]any{"enabled": 0, "suspended": 0, "warning": 0, "lockedOut": 0}
+	switch k.Capability {
+	case "Warning":
+		u["warning"] = k.Enabled
+	case "Suspended":
+		u["suspended"] = k.Enabled
+	case "LockedOut":
+		u["lockedOut"] = k.Enabled
+	case "Deleted":
+	default:
+		u["enabled"] = k.Enabled
+	}
+	return u
+}
+
+// companySubscriptions serves GET /directory/subscriptions: one commercial
+// subscription per SKU (learn.microsoft.com/graph/api/resources/companysubscription),
+// its status the SKU's state and nextLifecycleDateTime when it moves on.
+func (c *grCtx) companySubscriptions() {
+	q, ok := c.parseQuery("companySubscription", "skuId", "status", "id")
+	if !ok {
+		return
+	}
+	var items []map[string]any
+	for _, k := range c.st.skus {
+		var next any
+		if !k.NextLifecycle.IsZero() {
+			next = k.NextLifecycle.UTC().Format(time.RFC3339)
+		}
+		plans := []any{}
+		for _, p := range k.Plans {
+			plans = append(plans, map[string]any{"servicePlanId": p.ID, "servicePlanName": p.Name, "provisioningStatus": p.Status, "appliesTo": p.AppliesTo})
+		}
+		id := stNameGUID("subscription", c.st.tenantID+k.PartNumber)
+		items = append(items, map[string]any{
+			"id": id, "commerceSubscriptionId": stNameGUID("commerceSubscription", id),
+			"createdDateTime": c.st.created.Add(-300 * 24 * time.Hour).UTC().Format(time.RFC3339),
+			"isTrial":         false, "nextLifecycleDateTime": next, "ownerId": nil, "ownerTenantId": nil, "ownerType": nil,
+			"serviceStatus": plans, "skuId": k.SkuID, "skuPartNumber": k.PartNumber, "status": k.Capability, "totalLicenses": k.Enabled,
+		})
+	}
+	c.list("directory/subscriptions", q, items, 0)
 }
 
 func (c *grCtx) users() {

@@ -58,6 +58,12 @@ type SKUSpec struct {
 	Enabled          int               `json:"enabled"`                     // prepaid enabled units
 	Consumed         int               `json:"consumed,omitempty"`
 	ServicePlans     []ServicePlanSpec `json:"service_plans"`
+	// NextLifecycleIn is when the SKU's subscription moves to its next
+	// state if not renewed (companySubscription.nextLifecycleDateTime),
+	// relative to the simulator's start: for Warning, the end of the grace
+	// period. Default: 365d Enabled, 30d Warning, 90d Suspended, 30d
+	// LockedOut, none for Deleted.
+	NextLifecycleIn *Duration `json:"next_lifecycle_in,omitempty"`
 }
 
 // ServicePlanSpec is one service plan inside a SKU.

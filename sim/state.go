@@ -299,6 +299,8 @@ type stSKU struct {
 	Enabled    int
 	Consumed   int
 	Plans      []stPlan
+	// NextLifecycle is companySubscription.nextLifecycleDateTime (zero: none).
+	NextLifecycle time.Time
 }
 
 type stExoAssignment struct {
@@ -395,6 +397,9 @@ func NewState(sc *Scenario, now func() time.Time) (*State, error) {
 			Capability: stDefault(k.CapabilityStatus, "Enabled"),
 			Enabled:    k.Enabled,
 			Consumed:   k.Consumed,
+		}
+		if next, ok := stNextLifecycle(sku.Capability, k.NextLifecycleIn); ok {
+			sku.NextLifecycle = st.created.Add(next)
 		}
 		for _, p := range k.ServicePlans {
 			applies := "User"
@@ -910,4 +915,22 @@ func (st *State) exoRoleNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stNextLifecycle is how long after the simulator's start a SKU's
+// subscription moves to its next state: the scenario's next_lifecycle_in, or
+// a default per state (a Warning grace period is typically 30 days).
+func stNextLifecycle(capability string, in *Duration) (time.Duration, bool) {
+	if in != nil {
+		return in.D(), true
+	}
+	switch capability {
+	case "Enabled":
+		return 365 * 24 * time.Hour, true
+	case "Warning", "LockedOut":
+		return 30 * 24 * time.Hour, true
+	case "Suspended":
+		return 90 * 24 * time.Hour, true
+	}
+	return 0, false
 }

@@ -29,6 +29,11 @@ func start(t *testing.T, scenario string) *world {
 		}
 		t.Fatal(err)
 	}
+	return startScenario(t, sc)
+}
+
+func startScenario(t *testing.T, sc *sim.Scenario) *world {
+	t.Helper()
 	srv, err := sim.Start(sc, sim.Options{})
 	if err != nil {
 		t.Fatal(err)
