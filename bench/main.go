@@ -269,25 +269,82 @@ func rowChecks(ins []*run, alone []aloneResult, lat time.Duration, verbose bool)
 	return []row{a, b}, notes
 }
 
-func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, []string) {
-	var ratios []float64
-	for _, r := range ins {
-		ratios = append(ratios, float64(r.Wall)/float64(time.Duration(len(chain(spansOf(r.Recs))))*lat))
+// e2e is one in-process onboarding measured against the declared graph.
+type e2e struct {
+	Wall, Approval, Health time.Duration // waits: not network time
+	Observed               []span        // the observed chain
+	Minimal                []string      // the minimal chain of needs
+	Problems               []string      // log lines the graph does not account for
+}
+
+func (e e2e) net() time.Duration { return e.Wall - e.Approval - e.Health }
+
+// measureE2E reads one run: its observed chain, its minimal chain from the
+// declared graph, and the two waits that are not network time: approval
+// (device code answered → the token request that succeeded) and health (the
+// mapping answered → the last health probe sent).
+func measureE2E(r *run) e2e {
+	e := e2e{Wall: r.Wall, Observed: chain(spansOf(r.Recs))}
+	log := observe(r.Recs, r.Reqs)
+	e.Problems = checkLog(onboardingGraph, log, r.Start)
+	e.Minimal = minimalChain(onboardingGraph, present(onboardingGraph, log))
+	idx := graphIndex(onboardingGraph)
+	var codeEnd, tokenStart, mapEnd, probeStart time.Time
+	for _, o := range log {
+		switch {
+		case idx["id.devicecode"].matches(o):
+			codeEnd = o.End
+		case idx["id.token.device"].matches(o):
+			tokenStart = o.Start
+		case idx["plat.map"].matches(o):
+			mapEnd = o.End
+		case idx["plat.probe"].matches(o):
+			probeStart = o.Start
+		}
 	}
-	ch := chain(spansOf(med.Recs))
-	a := row{ID: "3", Name: "end to end (full onboarding) vs critical path"}
-	a.judge(med.Wall, time.Duration(len(ch))*lat, 1.25)
+	if !codeEnd.IsZero() && tokenStart.After(codeEnd) {
+		e.Approval = tokenStart.Sub(codeEnd)
+	}
+	if !mapEnd.IsZero() && probeStart.After(mapEnd) {
+		e.Health = probeStart.Sub(mapEnd)
+	}
+	return e
+}
+
+func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, []string) {
+	var minRatios, obsRatios []float64
+	for _, r := range ins {
+		e := measureE2E(r)
+		minRatios = append(minRatios, float64(e.net())/float64(time.Duration(len(e.Minimal))*lat))
+		obsRatios = append(obsRatios, float64(r.Wall)/float64(time.Duration(len(e.Observed))*lat))
+	}
+	e := measureE2E(med)
+	ch := e.Observed
+	a := row{ID: "3", Name: "end to end, waits excluded, vs minimal dependency chain"}
+	a.judge(e.net(), time.Duration(len(e.Minimal))*lat, 1.25)
+	a.Bound = fmt.Sprintf("%d × %s = %s", len(e.Minimal), lat, ms(time.Duration(len(e.Minimal))*lat))
+	a2 := row{ID: "3a", Name: "end to end vs the chain the wizard ran (info)"}
+	a2.judge(med.Wall, time.Duration(len(ch))*lat, 1.25)
+	a2.Bound = fmt.Sprintf("%d × %s = %s", len(ch), lat, ms(time.Duration(len(ch))*lat))
+	// Informational: this bound grows with every request the wizard
+	// sequences, so it cannot judge the wizard.
+	a2.Target, a2.Result, a2.fail = "info", "info", false
 	reps := repeatedReads(med.Reqs)
 	redundant := 0
 	for _, r := range reps {
 		redundant += r.Redundant
 	}
 	b := row{ID: "3b", Name: "requests per onboarding; redundant reads", Measured: fmt.Sprintf("%d requests; %d redundant", len(med.Recs), redundant),
-		Bound: fmt.Sprintf("%d one after another", len(ch)), Ratio: "—", Target: "0 redundant reads"}
-	b.pass(redundant == 0)
+		Bound: fmt.Sprintf("%d undeclared", len(e.Problems)), Ratio: "—", Target: "0 redundant, 0 undeclared"}
+	b.pass(redundant == 0 && len(e.Problems) == 0)
 	var notes []string
-	notes = append(notes, fmt.Sprintf("row 3: bound = %d requests that ran one after another (the longest chain of non-overlapping requests in the simulator's log) × %s. Requests: %s; %d TLS handshakes. Ratios of all runs: %s.",
-		len(ch), lat, fmtCounts(countBy(med.Recs)), len(med.Dials), fmtRatios(ratios)))
+	notes = append(notes, fmt.Sprintf("row 3: bound = the minimal chain of the declared dependency graph (bench/depgraph.go), %d requests × %s: %s. Waits excluded from the measured time: approval %s (the bench approves at once; MSAL polls after its interval), health %s (healthy 1 ms after mapping; the wizard's first probe waits --poll-base). Wall time %s, of which network-bound %s. Ratios of all runs: %s.",
+		len(e.Minimal), lat, strings.Join(e.Minimal, " → "), ms(e.Approval), ms(e.Health), ms(med.Wall), ms(e.net()), fmtRatios(minRatios)))
+	notes = append(notes, fmt.Sprintf("row 3a: bound = %d requests that ran one after another (the longest chain of non-overlapping requests in the simulator's log) × %s, waits included; it grows with every request the wizard sequences. Requests: %s; %d TLS handshakes. Ratios of all runs: %s.",
+		len(ch), lat, fmtCounts(countBy(med.Recs)), len(med.Dials), fmtRatios(obsRatios)))
+	for _, p := range e.Problems {
+		notes = append(notes, "row 3b: not in the declared graph: "+p)
+	}
 	if len(reps) > 0 {
 		notes = append(notes, "row 3b: reads sent more than once (redundant = no write anywhere in between):")
 		for _, r := range reps {
@@ -311,7 +368,7 @@ func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, 
 			notes = append(notes, fmt.Sprintf("  +%s conn %d %s", ms(q.At.Sub(med.Start)), q.Conn, k))
 		}
 	}
-	return []row{a, b}, notes
+	return []row{a, a2, b}, notes
 }
 
 // biggestGaps lists the longest pauses between consecutive requests of the

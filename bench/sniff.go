@@ -35,6 +35,7 @@ type sniffed struct {
 	Path   string
 	Query  string
 	Cmdlet string // Exchange InvokeCommand: the cmdlet name
+	Grant  string // identity token request: the grant_type (no other field)
 	Conn   int64  // connection number (one TLS handshake each)
 	// Batch holds the sub-requests of a Graph $batch ("GET /me").
 	Batch []string
@@ -122,6 +123,12 @@ func (s *sniffer) parse(conn int64, host string, r io.Reader, fed *atomic.Int64)
 		body, _ := io.ReadAll(req.Body)
 		req.Body.Close()
 		switch {
+		case strings.HasSuffix(req.URL.Path, "/oauth2/v2.0/token"):
+			// Only the grant type is kept: codes, tokens and secrets in
+			// the rest of the form are dropped here.
+			if v, err := url.ParseQuery(string(body)); err == nil {
+				rec.Grant = v.Get("grant_type")
+			}
 		case strings.HasSuffix(req.URL.Path, "/InvokeCommand"):
 			var cmd struct {
 				CmdletInput struct {
