@@ -60,6 +60,13 @@ type Endpoints struct {
 	ExchangeResource string `json:"exchange_resource,omitempty"`
 	// Platform is the ITDR platform API base; requests go to Platform + "/v1/...".
 	Platform string `json:"platform"`
+	// PartnerCenter is the Partner Center REST API base (GDAP partner flows),
+	// e.g. https://api.partnercenter.microsoft.com; requests go to
+	// PartnerCenter + "/v1/...". Empty where there is none.
+	PartnerCenter string `json:"partner_center,omitempty"`
+	// PartnerCenterResource is the resource identifier used in scopes.
+	// Defaults to https://api.partnercenter.microsoft.com.
+	PartnerCenterResource string `json:"partner_center_resource,omitempty"`
 	// ClientID is the public client application the technician signs in with.
 	ClientID string `json:"client_id,omitempty"`
 	// CACertPEM, when set, is the only CA the HTTP client trusts (the
@@ -119,6 +126,9 @@ func ForCloud(name string) (Endpoints, error) {
 		return Endpoints{}, fmt.Errorf("unknown cloud %q: use one of %s", name, strings.Join(Clouds(), ", "))
 	}
 	e.Platform = DefaultPlatformURL
+	if e.Cloud == CloudGlobal {
+		e.PartnerCenter = PartnerCenterURL
+	}
 	e.ClientID = DefaultClientID
 	e.InstanceDiscovery = true
 	return e, nil
@@ -152,6 +162,19 @@ func (e Endpoints) GraphScope() string {
 		r = e.Graph
 	}
 	return strings.TrimRight(r, "/") + "/.default"
+}
+
+// PartnerCenterURL is Partner Center's REST API (global cloud).
+const PartnerCenterURL = "https://api.partnercenter.microsoft.com"
+
+// PartnerCenterScope is the scope for a Partner Center token (App+User,
+// delegated user_impersonation).
+func (e Endpoints) PartnerCenterScope() string {
+	r := e.PartnerCenterResource
+	if r == "" {
+		r = PartnerCenterURL
+	}
+	return strings.TrimRight(r, "/") + "/user_impersonation"
 }
 
 // ExchangeScope is the scope for an Exchange Online admin API token.

@@ -21,6 +21,9 @@ type RequestRecord struct {
 	LatencyMS float64   `json:"latency_ms"`
 	Group     string    `json:"group"`
 	Fault     string    `json:"fault"`
+	// Tenant is the tenant a request acted on, where the simulator knows it
+	// (the partner simulator: authority or token tenant); "" otherwise.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Endpoint groups.
