@@ -91,6 +91,10 @@ type Integration struct {
 	LastCheckedAt       *time.Time `json:"last_checked_at,omitempty"`
 	FirstDataAt         *time.Time `json:"first_data_at,omitempty"`
 	ExpectedFirstDataAt *time.Time `json:"expected_first_data_at,omitempty"`
+	// FirstEventAt / LastEventAt: the first and the latest audit event the
+	// platform received from the tenant (nil before the first).
+	FirstEventAt *time.Time `json:"first_event_at,omitempty"`
+	LastEventAt  *time.Time `json:"last_event_at,omitempty"`
 	// RequestID of the response that returned this object (not on the wire body).
 	RequestID string `json:"-"`
 }

@@ -288,6 +288,9 @@ func (c *exoCtx) run(cmdlet string, p map[string]any) ([]map[string]any, *exoErr
 	case "get-adminauditlogconfig":
 		return []map[string]any{st.exoAuditConfig()}, nil
 
+	case "search-unifiedauditlog":
+		return c.searchUnifiedAuditLog(p)
+
 	case "set-adminauditlogconfig":
 		v, present, ok := exoBool(p, "UnifiedAuditLogIngestionEnabled")
 		if !ok {
@@ -436,6 +439,15 @@ func (st *State) exoAuditConfig() map[string]any {
 		"UnifiedAuditLogIngestionEnabled": st.exoAudit, "AdminAuditLogEnabled": true,
 		"AdminAuditLogCmdlets": []string{"*"}, "AdminAuditLogParameters": []string{"*"},
 		"AuditLogAgeLimit": "90.00:00:00", "LogLevel": "None", "TestCmdletLoggingEnabled": false,
-		"UnifiedAuditLogFirstOptInDate": nil, "IsValid": true,
+		"UnifiedAuditLogFirstOptInDate": st.exoFirstOptInDate(), "IsValid": true,
 	}
+}
+
+// exoFirstOptInDate is when unified audit logging was first switched on
+// (null when never).
+func (st *State) exoFirstOptInDate() any {
+	if st.audit.optIn.IsZero() {
+		return nil
+	}
+	return st.audit.optIn.UTC().Format(time.RFC3339)
 }

@@ -462,6 +462,8 @@ func (c *grCtx) route() {
 		c.serve(byMethod{http.MethodGet: c.users})
 	case c.path == "reports/authenticationMethods/userRegistrationDetails":
 		c.serve(byMethod{http.MethodGet: c.registrationDetails})
+	case c.path == "auditLogs/directoryAudits":
+		c.serve(byMethod{http.MethodGet: c.directoryAudits})
 	case c.path == "directory/deletedItems/microsoft.graph.servicePrincipal":
 		c.serve(byMethod{http.MethodGet: c.deletedSPs})
 	case c.path == "roleManagement/directory/roleAssignments":

@@ -31,6 +31,10 @@ type pfIntegrationJSON struct {
 	LastCheckedAt       time.Time  `json:"last_checked_at"`
 	FirstDataAt         *time.Time `json:"first_data_at"`
 	ExpectedFirstDataAt time.Time  `json:"expected_first_data_at"`
+	// FirstEventAt / LastEventAt: the first and the latest audit event the
+	// platform received from the tenant (null before the first).
+	FirstEventAt *time.Time `json:"first_event_at"`
+	LastEventAt  *time.Time `json:"last_event_at"`
 }
 
 // pfConsentProblem says why the platform cannot get an app-only token with
@@ -125,13 +129,20 @@ func (st *State) pfIntegrationView(in *pfIntegration) pfIntegrationJSON {
 			return v
 		}
 	}
-	if now.Before(expected) {
+	if eff := st.ualEffectiveAt(); expected.Before(eff) {
+		expected = eff
+		v.ExpectedFirstDataAt = expected.UTC()
+	}
+	first, last := st.pfEventTimes(expected)
+	if now.Before(expected) || first == nil {
 		v.Status, v.ReasonCode = "pending", ReasonWaitingForFirstData
 		v.Reason = fmt.Sprintf("Mapped; waiting for the first audit data (expected by %s, can take up to 24 hours).", expected.UTC().Format(time.RFC3339))
+		if !now.Before(expected) {
+			v.Reason = "Mapped; no audit data has arrived yet (it can take up to 24 hours)."
+		}
 		return v
 	}
-	first := expected.UTC()
-	v.Status, v.FirstDataAt = "healthy", &first
+	v.Status, v.FirstDataAt, v.FirstEventAt, v.LastEventAt = "healthy", first, first, last
 	return v
 }
 

@@ -14,6 +14,8 @@ type Scenario struct {
 	Users    []UserSpec   `json:"users"`
 	Licences []SKUSpec    `json:"licences"`
 	Exchange ExchangeSpec `json:"exchange"`
+	// Audit is the audit pipeline's timing (auditlog.go).
+	Audit AuditSpec `json:"audit,omitempty"`
 	// ServicePrincipals already present in the tenant besides the resource
 	// service principals the simulator always has (Microsoft Graph, Office
 	// 365 Exchange Online, Office 365 Management APIs).

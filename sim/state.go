@@ -351,6 +351,8 @@ type State struct {
 
 	pf pfState
 
+	audit stAudit // the audit pipeline (auditlog.go)
+
 	changes []ChangeRecord
 }
 
@@ -471,6 +473,7 @@ func NewState(sc *Scenario, now func() time.Time) (*State, error) {
 	// Exchange organization.
 	st.exoDehydrated = sc.Exchange.Dehydrated
 	st.exoAudit = sc.Exchange.UnifiedAuditLogIngestionEnabled
+	st.initAudit(sc)
 	for _, r := range sc.Exchange.OrganizationManagementRoles {
 		r = strings.TrimSpace(r)
 		if r == "" || st.exoHasRole(r) {
@@ -585,7 +588,9 @@ func (st *State) Changes() []ChangeRecord {
 }
 
 func (st *State) recordLocked(service, op, target, requestID string) {
-	st.changes = append(st.changes, ChangeRecord{Time: st.now(), Service: service, Op: op, Target: target, RequestID: requestID})
+	rec := ChangeRecord{Time: st.now(), Service: service, Op: op, Target: target, RequestID: requestID}
+	st.changes = append(st.changes, rec)
+	st.auditRecordLocked(rec)
 }
 
 // Snapshot returns a deep copy of the state a test compares.
