@@ -70,6 +70,12 @@ func (s *PartnerServer) serveGraph(w http.ResponseWriter, r *http.Request, rel s
 			"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
 			"id":             p.ObjectID, "userPrincipalName": u.UPN, "displayName": u.DisplayName,
 		})
+	case path == "/v1.0/organization":
+		simWriteJSON(w, http.StatusOK, map[string]any{
+			"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization",
+			"value": []map[string]any{{"id": s.PartnerTenantID(), "displayName": stDefault(s.sc.Partner.DisplayName, s.sc.Partner.Domain), "tenantType": "AAD",
+				"verifiedDomains": []map[string]any{{"name": s.sc.Partner.Domain, "isDefault": true, "isInitial": true}}}},
+		})
 	case path == "/v1.0/me/transitivememberof":
 		s.transitiveMemberOf(w, u)
 	case path == relPrefix:

@@ -1,0 +1,285 @@
+package partner_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"itdr-onboard/auth"
+	"itdr-onboard/m365"
+	"itdr-onboard/partner"
+	"itdr-onboard/platform"
+	"itdr-onboard/sim"
+)
+
+// world is a signed-in partner technician against the partner simulator,
+// with the real clients: MSAL Go (auth), m365.Graph, Partner Center and the
+// platform client.
+type world struct {
+	srv   *sim.PartnerServer
+	auth  *auth.Client
+	graph *m365.Graph
+	pc    *partner.PartnerCenter
+	pf    *platform.Client
+}
+
+func newWorld(t *testing.T, sc *sim.PartnerScenario) *world {
+	t.Helper()
+	srv, err := sim.StartPartner(sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ep := srv.Endpoints()
+	ac, err := auth.New(auth.Options{Endpoints: ep, Tenant: srv.PartnerTenantID(), Env: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dc, err := ac.StartDeviceCode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := ac.AwaitDeviceCode(ctx, dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.TenantID != srv.PartnerTenantID() {
+		t.Fatalf("signed in to %s, want the partner tenant", acct.TenantID)
+	}
+	hc := ep.HTTPClient()
+	return &world{
+		srv:   srv,
+		auth:  ac,
+		graph: m365.NewGraph(hc, ep.Graph, ac.GraphToken),
+		pc:    partner.NewPartnerCenter(hc, ep.PartnerCenter, func(ctx context.Context) (string, error) { return ac.Token(ctx, ep.PartnerCenterScope()) }),
+		pf:    platform.New(hc, ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret),
+	}
+}
+
+func (w *world) discover(t *testing.T) partner.Plan {
+	t.Helper()
+	acct, _ := w.auth.Account()
+	p, err := partner.Discover(context.Background(), partner.Sources{Graph: w.graph, PC: w.pc, Platform: w.pf}, acct.Username, acct.TenantID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// discoveryLane is the lane discovery must find for a generator lane
+// (the post-token lanes look ready from the partner side).
+func discoveryLane(gen string) partner.Lane {
+	switch gen {
+	case sim.LaneReadyConsented, sim.LaneCABlocked, sim.LaneNoExchange:
+		return partner.LaneReady
+	}
+	return partner.Lane(gen)
+}
+
+func TestDiscoveryLanesMatchTheScenarioAndTouchNoCustomer(t *testing.T) {
+	t.Parallel()
+	sc := sim.PartnerDemoScenario()
+	w := newWorld(t, sc)
+	before := len(w.srv.Requests())
+	plan := w.discover(t)
+	custTIDs := map[string]bool{}
+	for _, c := range sc.Customers {
+		custTIDs[strings.ToLower(c.TenantID)] = true
+	}
+	// Nothing discovery sent reached a customer tenant.
+	reqs := w.srv.Requests()[before:]
+	batches := 0
+	for _, r := range reqs {
+		if custTIDs[r.Tenant] {
+			t.Fatalf("discovery sent %s %s to customer tenant %s", r.Method, r.Path, r.Tenant)
+		}
+		if strings.HasSuffix(r.Path, "/$batch") {
+			batches++
+		}
+	}
+	if batches == 0 || batches > 2 {
+		t.Fatalf("access assignments took %d $batch calls, want 1–2 for 25 customers", batches)
+	}
+	if len(plan.Rows) != len(sc.Customers) {
+		t.Fatalf("%d rows for %d customers", len(plan.Rows), len(sc.Customers))
+	}
+	byTID := map[string]partner.Row{}
+	for _, r := range plan.Rows {
+		byTID[r.TenantID] = r
+	}
+	for _, c := range sc.Customers {
+		r := byTID[strings.ToLower(c.TenantID)]
+		if want := discoveryLane(c.Lane); r.Lane != want {
+			t.Errorf("%s (%s): lane %s, want %s — %s", c.DisplayName, c.Lane, r.Lane, want, r.Remedy)
+		}
+		if r.Remedy == "" || len(r.Roles) != 3 {
+			t.Errorf("%s: remedy %q roles %v", c.DisplayName, r.Remedy, r.Roles)
+		}
+		switch r.Lane {
+		case partner.LaneSettling:
+			if r.ReadyAt == nil {
+				t.Errorf("%s: settling without ready-at", c.DisplayName)
+			}
+		case partner.LanePartial:
+			if len(r.HandOff) == 0 {
+				t.Errorf("%s: partial without hand-off", c.DisplayName)
+			}
+		case partner.LaneNoGDAP:
+			if len(c.Relationships) > 0 && c.Relationships[0].Status == "approvalPending" && !strings.Contains(r.InviteURL, "granularAdminRelationships/") {
+				t.Errorf("%s: approval pending without invite link", c.DisplayName)
+			}
+		}
+	}
+	for _, l := range partner.Lanes() {
+		if plan.Counts[l] == 0 {
+			t.Errorf("lane %s not represented: %v", l, plan.Counts)
+		}
+	}
+}
+
+func claims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+func customer(sc *sim.PartnerScenario, lane string) sim.CustomerSpec {
+	for _, c := range sc.Customers {
+		if c.Lane == lane {
+			return c
+		}
+	}
+	panic(lane)
+}
+
+// The real MSAL Go client redeems the partner sign-in at customer
+// authorities (AcquireTokenSilent WithTenantID): 65001 before the consent
+// bootstrap, a customer token after it.
+func TestMSALCustomerTokensBeforeAndAfterConsentBootstrap(t *testing.T) {
+	t.Parallel()
+	sc := sim.PartnerDemoScenario()
+	w := newWorld(t, sc)
+	ctx := context.Background()
+	ep := w.srv.Endpoints()
+	ready := customer(sc, sim.LaneReady)
+
+	_, err := w.auth.TokenForTenant(ctx, ep.GraphScope(), ready.TenantID)
+	var ae *auth.Error
+	if err == nil || !errors.As(err, &ae) || ae.Code != 65001 {
+		t.Fatalf("before consent: %v, want AADSTS65001", err)
+	}
+	if lane, _ := partner.Classify(err, ready.TenantID); lane != partner.LaneNotConsented {
+		t.Fatalf("65001 classified as %s", lane)
+	}
+
+	var slept []time.Duration
+	b := &partner.Bootstrap{PC: w.pc, AppID: ep.ClientID, Token: w.auth.TokenForTenant, GraphScope: ep.GraphScope(), ExchangeScope: ep.ExchangeScope(),
+		Sleep: func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+	res := b.Run(ctx, ready.TenantID)
+	if res.Lane != partner.LaneReady || res.Consent != "created" || !res.GraphOK || !res.ExchangeOK {
+		t.Fatalf("bootstrap: %+v (%v)", res, res.Err)
+	}
+	tok, err := w.auth.TokenForTenant(ctx, ep.GraphScope(), ready.TenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := claims(t, tok); c["tid"] != strings.ToLower(ready.TenantID) {
+		t.Fatalf("customer token tid %v", c["tid"])
+	}
+	// The partner account is still the one MSAL holds (client_info is the
+	// partner home account): partner tokens keep working.
+	if acct, _ := w.auth.Account(); acct.HomeTenantID != w.srv.PartnerTenantID() {
+		t.Fatalf("account home tenant %s", acct.HomeTenantID)
+	}
+	if _, err := w.auth.GraphToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second bootstrap: "already exists" is success.
+	if res := b.Run(ctx, ready.TenantID); res.Consent != "already-existed" || res.Lane != partner.LaneReady {
+		t.Fatalf("second bootstrap: %+v", res)
+	}
+
+	for _, tc := range []struct {
+		gen  string
+		lane partner.Lane
+		code int
+	}{
+		{sim.LaneCABlocked, partner.LaneCABlocked, 53003},
+		{sim.LaneNoExchange, partner.LanePartial, 650052},
+	} {
+		c := customer(sc, tc.gen)
+		res := b.Run(ctx, c.TenantID)
+		if res.Lane != tc.lane || res.AADSTS != tc.code || res.Remedy == "" {
+			t.Errorf("%s: %+v", tc.gen, res)
+		}
+	}
+	// Not assigned: Partner Center refuses (403) before any token.
+	na := customer(sc, sim.LaneNotAssigned)
+	if res := b.Run(ctx, na.TenantID); res.Consent != "failed" || res.Lane != partner.LaneNotAssigned {
+		t.Errorf("not-assigned: %+v", res)
+	}
+}
+
+// Consent propagation: 65001 right after the consent is retried with the
+// bounded back-off until the token works.
+func TestBootstrapWaitsOutConsentPropagation(t *testing.T) {
+	t.Parallel()
+	sc := sim.PartnerDemoScenario()
+	clock := time.Now()
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	now := func() time.Time { <-mu; defer func() { mu <- struct{}{} }(); return clock }
+	advance := func(d time.Duration) { <-mu; clock = clock.Add(d); mu <- struct{}{} }
+	sc.ConsentPropagation = sim.Duration(12 * time.Second)
+	srv, err := sim.StartPartner(sc, sim.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ep := srv.Endpoints()
+	ac, err := auth.New(auth.Options{Endpoints: ep, Tenant: srv.PartnerTenantID(), Env: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dc, err := ac.StartDeviceCode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ac.AwaitDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
+	}
+	pc := partner.NewPartnerCenter(ep.HTTPClient(), ep.PartnerCenter, func(ctx context.Context) (string, error) { return ac.Token(ctx, ep.PartnerCenterScope()) })
+	var slept []time.Duration
+	b := &partner.Bootstrap{PC: pc, AppID: ep.ClientID, Token: ac.TokenForTenant, GraphScope: ep.GraphScope(),
+		Sleep: func(ctx context.Context, d time.Duration) error { slept = append(slept, d); advance(d); return nil }}
+	res := b.Run(ctx, customer(sc, sim.LaneReady).TenantID)
+	if res.Lane != partner.LaneReady || res.Attempts != 3 || len(slept) != 2 {
+		t.Fatalf("result %+v, slept %v", res, slept)
+	}
+	// Bounded: a consent still not propagated after the last back-off ends
+	// as not-consented with its remedy (12 s propagation, 2 s of waiting).
+	var second string
+	for _, c := range sc.Customers {
+		if c.Lane == sim.LaneReady && c.TenantID != customer(sc, sim.LaneReady).TenantID {
+			second = c.TenantID
+			break
+		}
+	}
+	slept = nil
+	b.Backoff = []time.Duration{time.Second, time.Second}
+	res = b.Run(ctx, second)
+	if res.Lane != partner.LaneNotConsented || res.Attempts != 3 || len(slept) != 2 || res.AADSTS != 65001 || res.Remedy == "" {
+		t.Fatalf("never propagated: %+v, slept %v", res, slept)
+	}
+}
