@@ -366,7 +366,7 @@ func printReport(w io.Writer, rep checks.Report, signInFailure *steps.Failure) {
 		if r.Outcome == checks.Fail && r.Severity == checks.Recommended {
 			sev = " (recommended)"
 		}
-		p("  %s %s%s: %s\n", plain.OutcomeWord(r.Outcome), text.Line(r.Title), sev, text.Line(r.Summary))
+		p("  %s %s%s: %s\n", plain.OutcomeWord(steps.MarkOf(r.Outcome)), text.Line(r.Title), sev, text.Line(r.Summary))
 		if r.Outcome != checks.Pass && r.Remedy != "" {
 			p("         remedy: %s\n", text.Line(r.Remedy))
 		}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"itdr-onboard/auth"
-	"itdr-onboard/checks"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/text"
 )
@@ -35,15 +33,15 @@ func findStep(e *steps.Engine, id steps.ID) steps.Step {
 
 // OutcomeWord is the word plain mode shows for a check outcome (no colour,
 // no glyphs a screen reader spells out); `check` prints the same words.
-func OutcomeWord(o checks.Outcome) string {
+func OutcomeWord(o steps.Mark) string {
 	switch o {
-	case checks.Pass:
+	case steps.MarkPass:
 		return "[ok]  "
-	case checks.Warn:
+	case steps.MarkWarn:
 		return "[warn]"
-	case checks.Fail:
+	case steps.MarkFail:
 		return "[FAIL]"
-	case checks.Skip:
+	case steps.MarkSkip:
 		return "[skip]"
 	}
 	return "[....]"
@@ -60,7 +58,7 @@ type Text struct {
 	// explained holds the consent-retry phases already explained.
 	explained map[string]bool
 	// held are check results waiting for the checks running beside them.
-	held map[string]checks.Result
+	held map[string]steps.CheckDone
 	// remedy is the health remedy printed last (said again only when it changes).
 	remedy string
 }
@@ -106,9 +104,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		// reader) gets the same order every run.
 		t.mu.Lock()
 		if t.held == nil {
-			t.held = map[string]checks.Result{}
+			t.held = map[string]steps.CheckDone{}
 		}
-		t.held[ev.ID] = ev.Result
+		t.held[ev.ID] = ev
 		t.mu.Unlock()
 		for _, it := range snap.Items {
 			if it.Running {
@@ -123,14 +121,15 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		}
 		for _, it := range snap.Items {
 			t.mu.Lock()
-			r, ok := t.held[it.ID]
+			done, ok := t.held[it.ID]
 			delete(t.held, it.ID)
 			t.mu.Unlock()
 			if !ok {
 				continue
 			}
-			t.printf("  %s %s%s: %s\n", OutcomeWord(r.Outcome), from, s.Titles[it.ID], text.Line(r.Summary))
-			if r.Outcome != checks.Pass && r.Remedy != "" {
+			r, mark := done.Result, steps.MarkOf(done.Result.Outcome)
+			t.printf("  %s %s%s: %s\n", OutcomeWord(mark), from, s.Titles[it.ID], text.Line(r.Summary))
+			if mark != steps.MarkPass && r.Remedy != "" {
 				t.printf("         remedy: %s\n", text.Line(r.Remedy))
 			}
 		}
@@ -150,7 +149,7 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		if d, ok := snap.Detail.(*steps.SignInDetail); ok && d.Notice != "" {
 			t.printf("  %s\n", text.Line(d.Notice))
 		}
-		t.printBrowser(ev.Prompt)
+		t.printBrowser(steps.ViewBrowser(ev.Prompt))
 	case steps.RedirectDelivered:
 		if ev.Err != nil {
 			t.printf("  That URL did not complete the sign-in: %s\n  Paste the whole address from the browser's address bar (it starts with http://localhost).\n", text.Line(ev.Err.Error()))
@@ -267,7 +266,7 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	}
 }
 
-func (t *Text) printBrowser(p auth.BrowserPrompt) {
+func (t *Text) printBrowser(p steps.BrowserView) {
 	if p.Opened {
 		t.printf("  Opened your browser for sign-in. If it did not open, visit:\n  %s\n", text.Line(p.URL))
 	} else {
@@ -401,7 +400,7 @@ func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	case steps.CheckDone:
 		r := ev.Result
 		f := map[string]any{"id": ev.ID, "title": s.Titles[ev.ID], "outcome": r.Outcome, "summary": r.Summary, "duration_ms": r.Duration.Milliseconds()}
-		if r.Remedy != "" && r.Outcome != checks.Pass {
+		if r.Remedy != "" && steps.MarkOf(r.Outcome) != steps.MarkPass {
 			f["remedy"] = r.Remedy
 		}
 		if len(r.Changes) > 0 {

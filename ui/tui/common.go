@@ -7,7 +7,6 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"itdr-onboard/checks"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/text"
 	"itdr-onboard/ui/theme"
@@ -230,16 +229,16 @@ func human(d time.Duration) string {
 
 // checkIcon is the styled icon of a check row.
 func checkIcon(st theme.Styles, it steps.Item, now time.Time) string {
-	switch {
-	case it.Running:
+	switch it.Mark() {
+	case steps.MarkRunning:
 		return st.Check.Running.Render(st.Spin(frame(now)))
-	case it.Outcome == checks.Pass:
+	case steps.MarkPass:
 		return st.Check.Pass.Render(st.Icons.Pass)
-	case it.Outcome == checks.Warn:
+	case steps.MarkWarn:
 		return st.Check.Warn.Render(st.Icons.Warn)
-	case it.Outcome == checks.Fail:
+	case steps.MarkFail:
 		return st.Check.Fail.Render(st.Icons.Fail)
-	case it.Outcome == checks.Skip:
+	case steps.MarkSkip:
 		return st.Check.Skip.Render(st.Icons.Skip)
 	}
 	return st.Check.Skip.Render(st.Icons.Pending)
@@ -280,7 +279,7 @@ func renderRows(st theme.Styles, items []steps.Item, width int, now time.Time, r
 			out = append(out, row)
 			out = append(out, wrapStyled(st.Check.Summary.Render, summary, "     ", width)...)
 		}
-		if remedies && it.Remedy != "" && !it.Running && it.Outcome != checks.Pass && it.Outcome != "" {
+		if mk := it.Mark(); remedies && it.Remedy != "" && mk != steps.MarkRunning && mk != steps.MarkPass && mk != steps.MarkPending {
 			out = append(out, wrapStyled(st.Check.Remedy.Render, it.Remedy, "     "+st.Icons.Arrow+" ", width)...)
 		}
 	}

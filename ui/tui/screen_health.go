@@ -8,7 +8,6 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"itdr-onboard/platform"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
 )
@@ -39,12 +38,12 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 	status := san(in.Status)
 	stStyle := st.Check.Warn
 	icon := st.Icons.Paused
-	switch in.Status {
-	case platform.StatusHealthy:
+	switch {
+	case d.Healthy():
 		stStyle, icon = st.Check.Pass, st.Icons.Pass
-	case platform.StatusUnhealthy:
+	case d.Unhealthy():
 		stStyle, icon = st.Check.Fail, st.Icons.Fail
-	case "":
+	case in.Status == "":
 		status = "checking"
 	}
 	out = append(out, " Integration: "+stStyle.Render(icon+" "+status))
@@ -77,7 +76,7 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 	} else if snap.Status == steps.StatusRunning {
 		out = append(out, " "+st.Check.Running.Render(st.Icons.Running)+" first check"+st.Icons.Ellipsis)
 	}
-	if eta, ok := d.ETA(); ok && in.Status != platform.StatusHealthy {
+	if eta, ok := d.ETA(); ok && !d.Healthy() {
 		line := "First data expected around " + eta.Local().Format("15:04")
 		if left := eta.Sub(now); left > 0 && snap.Status == steps.StatusRunning {
 			line += " (in about " + minutes(left, true) + ")"
@@ -103,7 +102,7 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		}
 		out = append(out, wrapStyled(st.App.Text.Render, once(reason), " Reason: ", width)...)
 	}
-	if in.Status != platform.StatusHealthy {
+	if !d.Healthy() {
 		if r := once(d.Remedy); r != "" {
 			out = append(out, wrapStyled(st.Fail.Remedy.Render, r, " "+st.Icons.Arrow+" ", width)...)
 		}
@@ -156,7 +155,7 @@ func healthWake(snap steps.Snapshot, now time.Time) time.Time {
 			w = earliest(w, next)
 		}
 	}
-	if eta, ok := d.ETA(); ok && d.Integration.Status != platform.StatusHealthy {
+	if eta, ok := d.ETA(); ok && !d.Healthy() {
 		if left := eta.Sub(now); left > 0 {
 			// "in about N min" shows N = ceil(left / 1 min): it drops to
 			// N-1 when left reaches (N-1) min, and disappears at eta.

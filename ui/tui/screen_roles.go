@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"itdr-onboard/checks"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
 )
@@ -56,9 +55,10 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 
 // renderPlan lists every planned change with its state.
 func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) []string {
-	applied := map[string]checks.Applied{}
+	// applied: change id → already in place (no-op).
+	applied := map[string]bool{}
 	for _, a := range d.Applied {
-		applied[a.Change.ID] = a
+		applied[a.Change.ID] = a.NoOp
 	}
 	declined := map[string]bool{}
 	for _, c := range d.Declined {
@@ -72,10 +72,7 @@ func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) 
 	for i, c := range d.Plan {
 		var mark string
 		sum := st.Plan.Summary
-		switch a, ok := applied[c.ID]; {
-		case ok && a.NoOp:
-			mark = st.Plan.Applied.Render(st.Icons.Pass)
-			sum = st.Plan.Applied
+		switch _, ok := applied[c.ID]; {
 		case ok:
 			mark = st.Plan.Applied.Render(st.Icons.Pass)
 			sum = st.Plan.Applied
@@ -88,7 +85,7 @@ func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) 
 			mark = st.Plan.Pending.Render(fmt.Sprintf("%d.", i+1))
 		}
 		summary := san(c.Summary)
-		if a, ok := applied[c.ID]; ok && a.NoOp {
+		if applied[c.ID] {
 			summary += " (already in place)"
 		}
 		if declined[c.ID] {

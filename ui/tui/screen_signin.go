@@ -8,7 +8,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	qrcode "github.com/skip2/go-qrcode"
 
-	"itdr-onboard/auth"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
 )
@@ -19,21 +18,12 @@ func signInDetail(snap steps.Snapshot) *steps.SignInDetail {
 	return d
 }
 
-// verificationURL is the URL to open for a device code; MSAL versions that
-// returned no URL still carry it in the message.
-func verificationURL(c *auth.DeviceCode) string {
+// verificationURL is the URL to open for a device code.
+func verificationURL(c *steps.CodePrompt) string {
 	if c == nil {
 		return ""
 	}
-	if c.VerificationURL != "" {
-		return san(c.VerificationURL)
-	}
-	for _, f := range strings.Fields(san(c.Message)) {
-		if strings.HasPrefix(f, "https://") {
-			return f
-		}
-	}
-	return ""
+	return san(c.URL)
 }
 
 // spacedCode letter-spaces the user code so it reads unmistakably. A code
@@ -115,9 +105,10 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		}
 		out = append(out, "")
 		out = append(out, renderFailure(st, snap.Fail, width)...)
-	case d != nil && d.Method == auth.MethodDevice && d.Code != nil:
-		url := verificationURL(d.Code)
-		left := d.Code.ExpiresOn.Sub(now)
+	case d.DeviceCode() != nil:
+		code := d.DeviceCode()
+		url := verificationURL(code)
+		left := code.ExpiresOn.Sub(now)
 		cd := "code expires in " + countdown(left)
 		cdStyle := st.Code.Countdown
 		if left < time.Minute {
@@ -139,7 +130,7 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 			}
 		}
 		out = append(out, " 2. Enter the code:")
-		out = append(out, codeBox(st, d.Code.UserCode, width)...)
+		out = append(out, codeBox(st, code.UserCode, width)...)
 		out = append(out, " "+cdStyle.Render(cd))
 		if d.Notice != "" {
 			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
@@ -147,8 +138,8 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		if !compact && d.CodesIssued > 1 && d.Notice == "" {
 			out = append(out, st.App.Muted.Render(" This is a new code; the earlier one no longer works."))
 		}
-	case d != nil && d.Method == auth.MethodBrowser && d.Browser != nil:
-		b := d.Browser
+	case d.BrowserPrompt() != nil:
+		b := d.BrowserPrompt()
 		out = append(out, title(st, "Browser sign-in"))
 		if d.Notice != "" {
 			out = append(out, wrapStyled(st.Notice.Render, d.Notice, " ", width)...)
@@ -183,7 +174,7 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		switch {
 		case s != nil && s.SignedIn:
 			line = "signed in; reading the tenant"
-		case d != nil && d.Method == auth.MethodBrowser:
+		case d.UsesBrowser():
 			line = "starting the browser sign-in"
 		case line == "":
 			line = "starting sign-in"

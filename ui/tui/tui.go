@@ -50,9 +50,11 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 		m.dumb = true
 		m.setStyles(true)
 	}
-	// 20 frames a second is plenty for a 10 fps spinner and typing; on an
-	// idle screen the pacer slows the renderer down to one frame in
-	// idleFrame (see pacer.go).
+	// 20 frames a second is plenty for a 10 fps spinner and typing. On an
+	// idle screen bubbletea (v2.2.0 and later) parks its render ticker
+	// after half a second with nothing to draw and wakes it on the next
+	// Update: the idle health wait costs no frames (bench rows 4 and 4b,
+	// docs/benchmarks.md "Idle renderer").
 	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(fps)}
 	if opt.Input != nil {
 		popts = append(popts, tea.WithInput(opt.Input))
@@ -64,7 +66,6 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 		popts = append(popts, tea.WithColorProfile(colorprofile.ASCII))
 	}
 	prog := tea.NewProgram(m, popts...)
-	m.pacer = newTickerPacer(prog, fps)
 	final, err := prog.Run()
 	m.stop()
 	switch {
@@ -179,11 +180,7 @@ type model struct {
 	anim, listen bool
 	spinPending  bool
 	clockAt      time.Time // the pending clock wake (zero: none)
-	// pacer slows the renderer down on an idle screen (nil: fixed rate).
-	pacer       pacer
-	pacePending bool
-	lastMsg     time.Time
-	yesDelay    time.Duration
+	yesDelay     time.Duration
 
 	interrupted bool
 	quitting    bool

@@ -8,17 +8,12 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"itdr-onboard/auth"
 	"itdr-onboard/steps"
 )
 
-// Update folds one message into the model and paces the renderer.
+// Update folds one message into the model.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	_, cmd := m.update(msg)
-	if p := m.pace(msg); p != nil {
-		cmd = tea.Batch(cmd, p)
-	}
-	return m, cmd
+	return m.update(msg)
 }
 
 func (m *model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -50,8 +45,6 @@ func (m *model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.now = m.clock()
 		return m, m.ticks()
-	case paceMsg:
-		return m, nil
 	case clearNoticeMsg:
 		if msg.seq == m.noticeSeq {
 			m.notice = ""
@@ -98,17 +91,17 @@ func (m *model) signIn() (steps.Snapshot, *steps.SignInDetail) {
 	return snap, signInDetail(snap)
 }
 
-func (m *model) codeShown() *auth.DeviceCode {
+func (m *model) codeShown() *steps.CodePrompt {
 	snap, d := m.signIn()
-	if d == nil || snap.Status.Terminal() || d.Method != auth.MethodDevice {
+	if snap.Status.Terminal() {
 		return nil
 	}
-	return d.Code
+	return d.DeviceCode()
 }
 
 func (m *model) browserShown() bool {
 	snap, d := m.signIn()
-	return d != nil && !snap.Status.Terminal() && d.Method == auth.MethodBrowser && d.Browser != nil
+	return !snap.Status.Terminal() && d.BrowserPrompt() != nil
 }
 
 // consentURL is the admin-consent address of a --consent handoff on screen.
@@ -353,7 +346,7 @@ func (m *model) signInKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 			m.pasteFocus = true
 			return nil, true
 		case key.Matches(k, m.keys.CopyURL):
-			return tea.Batch(tea.SetClipboard(san(d.Browser.URL)), m.setNotice("Copied the sign-in address to the clipboard.")), true
+			return tea.Batch(tea.SetClipboard(san(d.BrowserPrompt().URL)), m.setNotice("Copied the sign-in address to the clipboard.")), true
 		case key.Matches(k, m.keys.CancelSI):
 			return m.interrupt(), true
 		}
