@@ -35,6 +35,13 @@ func selectEndpoints(ctx context.Context, c connFlags, tenant string, notice io.
 		}
 	default:
 		ep = endpoints.Global()
+	}
+	if ep.CACertPEM == "" {
+		if err := endpoints.CheckEnvironment(); err != nil {
+			return ep, usageError("%v", err)
+		}
+	}
+	if c.endpointsFile == "" && c.cloud == "" {
 		if tenant != "" {
 			ep = detectCloud(ctx, ep, tenant, notice)
 		}

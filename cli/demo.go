@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/sim"
 )
 
@@ -114,7 +115,7 @@ func serveScenario(sc *sim.Scenario, so sim.Options, logFlag, logPath string, mo
 
 func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 	c := &cobra.Command{Use: "sim", Short: "The tenant simulator"}
-	var scenario, epOut, logPath, addr string
+	var scenario, epOut, logPath, addr, proxyAddr, caOut string
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a simulated tenant and write an endpoints file for `onboard --endpoints`",
@@ -129,13 +130,35 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 				return err
 			}
 			defer stop()
+			var px *sim.Proxy
+			if proxyAddr != "" {
+				if px, err = srv.StartProxy(proxyAddr); err != nil {
+					return usageError("--proxy: %v", err)
+				}
+				defer px.Close()
+			}
 			if err := srv.Endpoints().Save(epOut); err != nil {
 				return fmt.Errorf("writing %s: %w", epOut, err)
 			}
+			if caOut == "" {
+				caOut = filepath.Join(filepath.Dir(epOut), "itdr-sim-ca.pem")
+			}
+			{
+				// Only the CA certificate: its key never leaves memory.
+				if err := atomicfile.Write(caOut, []byte(srv.Endpoints().CACertPEM), 0o644); err != nil {
+					return fmt.Errorf("writing %s: %w", caOut, err)
+				}
+			}
 			fmt.Fprintf(io.Out, "Simulating scenario %q: tenant %s (%s) at %s\n", sc.Name, sc.Tenant.DisplayName, srv.TenantID(), srv.URL())
 			fmt.Fprintf(io.Out, "Endpoints file: %s\n", epOut)
+			fmt.Fprintf(io.Out, "CA certificate: %s (valid 7 days; for SSL_CERT_FILE / REQUESTS_CA_BUNDLE)\n", caOut)
 			fmt.Fprintf(io.Out, "Device-code page: %s/devicelogin\n", srv.URL())
 			fmt.Fprintf(io.Out, "Run:  itdr-onboard onboard --endpoints %s --tenant %s\n", epOut, srv.TenantID())
+			if px != nil {
+				fmt.Fprintf(io.Out, "Proxy: %s serves %s (every other host is refused)\n", px.URL(), strings.Join(sim.ProxyHosts(), ", "))
+				fmt.Fprintf(io.Out, "Or, with Microsoft's own host names (platform credentials from the endpoints file's platform_api_key/platform_api_secret in ITDR_API_KEY/ITDR_API_SECRET):\n")
+				fmt.Fprintf(io.Out, "      HTTPS_PROXY=%s SSL_CERT_FILE=%s itdr-onboard onboard --tenant %s\n", px.URL(), caOut, srv.TenantID())
+			}
 			fmt.Fprintln(io.Out, "Press ctrl+c to stop.")
 			<-cmd.Context().Done()
 			return nil
@@ -145,6 +168,8 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 	serve.Flags().StringVar(&epOut, "endpoints-out", "itdr-sim-endpoints.json", "where to write the endpoints file")
 	serve.Flags().StringVar(&logPath, "log", "", "append the request log (one JSON line per request) to this file")
 	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address (loopback only)")
+	serve.Flags().StringVar(&proxyAddr, "proxy", "", "also run an HTTPS (CONNECT) proxy on this loopback address that serves the simulator under Microsoft's host names (e.g. 127.0.0.1:8443)")
+	serve.Flags().StringVar(&caOut, "ca-out", "", "where to write the simulator's CA certificate (PEM; default itdr-sim-ca.pem beside the endpoints file)")
 	c.AddCommand(serve)
 	return c
 }

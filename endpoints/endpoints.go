@@ -248,8 +248,10 @@ func (e Endpoints) Save(path string) error {
 }
 
 // HTTPClient returns the client every package must use for these endpoints:
-// it trusts only CACertPEM when set (nothing is installed system-wide), has
-// sane transport timeouts, and an overall per-request timeout.
+// it trusts only CACertPEM when set (nothing is installed system-wide; the
+// simulator on loopback, never through a proxy); otherwise it follows
+// HTTPS_PROXY/NO_PROXY and SSL_CERT_FILE as they are now (env.go). It has
+// sane transport timeouts and an overall per-request timeout.
 func (e Endpoints) HTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSHandshakeTimeout = 10 * time.Second
@@ -260,6 +262,17 @@ func (e Endpoints) HTTPClient() *http.Client {
 		pool.AppendCertsFromPEM([]byte(e.CACertPEM))
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		tr.Proxy = nil // loopback simulator: never through a proxy
+	} else {
+		tr.Proxy = envProxy()
+		if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+			// CheckEnvironment reported a bad file already; an unreadable
+			// one here trusts nothing rather than silently the system.
+			pool, err := loadCAFile(f)
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
 	}
 	return &http.Client{Transport: tr, Timeout: 90 * time.Second}
 }

@@ -105,6 +105,9 @@ func (st *State) serveExchange(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = json.Unmarshal(b, &body)
 	}
+	if err == nil {
+		simNoteCmdlet(r, body.CmdletInput.CmdletName, body.CmdletInput.Parameters)
+	}
 	if err != nil || strings.TrimSpace(body.CmdletInput.CmdletName) == "" {
 		c.plainError(http.StatusBadRequest, "BadRequest", "The request body is not a valid CmdletInput.")
 		return

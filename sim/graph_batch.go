@@ -140,6 +140,7 @@ func (c *grCtx) batchOne(rq grBatchRequest) grBatchResponse {
 	if rec.code == 0 {
 		rec.code = http.StatusOK
 	}
+	simNoteBatch(c.r, BatchRecord{ID: rq.ID, Method: strings.ToUpper(rq.Method), Path: "/v1.0" + u, Status: rec.code})
 	resp := grBatchResponse{ID: rq.ID, Status: rec.code, Headers: map[string]string{}}
 	for k := range rec.h {
 		resp.Headers[k] = rec.h.Get(k)

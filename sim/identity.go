@@ -230,9 +230,62 @@ func simWriteJSON(w http.ResponseWriter, status int, v any) {
 
 // ---- discovery -------------------------------------------------------------
 
+// base is the identity host the client used: https://login.microsoftonline.com
+// (or another login host) when it came through the proxy, else the
+// simulator's loopback URL.
+func (id *simIdentity) base(r *http.Request) string {
+	if b := simPublicBase(r); b != "" {
+		return b
+	}
+	return id.s.base
+}
+
+// simWriteDiscovery writes a discovery document with the identity platform's
+// caching headers (cacheable for a day by the client, readable cross-origin).
+func simWriteDiscovery(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		simWriteJSON(w, http.StatusInternalServerError, map[string]any{"error": "server_error"})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "max-age=86400, private")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// simMultiTenant reports whether a path tenant is one of the multi-tenant
+// aliases, whose documents keep the alias in every endpoint and carry
+// {tenantid} in the issuer.
+func simMultiTenant(t string) bool {
+	switch strings.ToLower(t) {
+	case "organizations", "common", "consumers":
+		return true
+	}
+	return false
+}
+
+// openIDConfig is GET /{tenant}/v2.0/.well-known/openid-configuration, with
+// the fields of Microsoft's document (learn.microsoft.com/entra/identity-
+// platform/v2-protocols-oidc "Fetch the OpenID configuration document"):
+// for a tenant every endpoint names its GUID; for organizations/common the
+// alias stays in the endpoints and the issuer is .../{tenantid}/v2.0.
 func (id *simIdentity) openIDConfig(w http.ResponseWriter, r *http.Request) {
-	base := id.s.base + "/" + id.s.sc.Tenant.ID
-	simWriteJSON(w, http.StatusOK, map[string]any{
+	host := id.base(r)
+	seg := id.s.sc.Tenant.ID
+	issuer := host + "/" + seg + "/v2.0"
+	var region any = "EU"
+	if t := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")[0]; simMultiTenant(t) {
+		seg = strings.ToLower(t)
+		issuer = host + "/{tenantid}/v2.0"
+		region = nil
+	}
+	base := host + "/" + seg
+	simWriteDiscovery(w, map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
@@ -241,32 +294,69 @@ func (id *simIdentity) openIDConfig(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                base + "/v2.0",
+		"issuer":                                issuer,
 		"request_uri_parameter_supported":       false,
+		"userinfo_endpoint":                     "https://graph.microsoft.com/oidc/userinfo",
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
 		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
-		"tenant_region_scope":                   "EU",
-		"cloud_instance_name":                   "sim",
+		"claims_supported":                      []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
+		"kerberos_endpoint":                     base + "/kerberos",
+		"tenant_region_scope":                   region,
+		"cloud_instance_name":                   "microsoftonline.com",
 		"cloud_graph_host_name":                 "graph.windows.net",
 		"msgraph_host":                          "graph.microsoft.com",
+		"rbac_url":                              "https://pas.windows.net",
 	})
 }
 
+// simCloudAliases is the instance-discovery metadata Microsoft publishes for
+// its clouds (GET https://login.microsoftonline.com/common/discovery/instance
+// ?api-version=1.1, as recorded; MSAL's KnownMetadata has the same list).
+var simCloudAliases = []map[string]any{
+	{"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+		"aliases": []string{"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"}},
+	{"preferred_network": "login.partner.microsoftonline.cn", "preferred_cache": "login.partner.microsoftonline.cn",
+		"aliases": []string{"login.partner.microsoftonline.cn", "login.chinacloudapi.cn"}},
+	{"preferred_network": "login.microsoftonline.de", "preferred_cache": "login.microsoftonline.de",
+		"aliases": []string{"login.microsoftonline.de"}},
+	{"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
+		"aliases": []string{"login.microsoftonline.us", "login.usgovcloudapi.net"}},
+	{"preferred_network": "login-us.microsoftonline.com", "preferred_cache": "login-us.microsoftonline.com",
+		"aliases": []string{"login-us.microsoftonline.com"}},
+}
+
+// instanceDiscovery is GET /common/discovery/instance: the tenant discovery
+// endpoint follows the authorization_endpoint the client sends (its host and
+// tenant), and the metadata lists Microsoft's clouds' aliases (plus the
+// simulator's loopback host when that is what the client uses). An
+// authorization_endpoint on a host that is not an identity host is 400
+// invalid_instance (AADSTS50049), as Microsoft answers.
 func (id *simIdentity) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
-	host := strings.TrimPrefix(id.s.base, "https://")
-	tenant := id.s.sc.Tenant.ID
-	simWriteJSON(w, http.StatusOK, map[string]any{
-		"tenant_discovery_endpoint": id.s.base + "/" + tenant + "/v2.0/.well-known/openid-configuration",
+	host := id.base(r)
+	tenant := "common"
+	if ae := r.URL.Query().Get("authorization_endpoint"); ae != "" {
+		u, err := url.Parse(ae)
+		known := err == nil && u.Scheme == "https" && (strings.EqualFold("https://"+u.Host, id.s.base) || simProxyGroup(u.Host) == GroupIdentity)
+		if !known {
+			id.aadError(w, r, http.StatusBadRequest, "invalid_instance", 50049, "Unknown or invalid instance.")
+			return
+		}
+		host = "https://" + strings.ToLower(u.Host)
+		if t := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")[0]; t != "" {
+			tenant = t
+		}
+	}
+	meta := append([]map[string]any(nil), simCloudAliases...)
+	if h := strings.TrimPrefix(host, "https://"); simProxyGroup(h) == "" {
+		meta = append(meta, map[string]any{"preferred_network": h, "preferred_cache": h, "aliases": []string{h}})
+	}
+	simWriteDiscovery(w, map[string]any{
+		"tenant_discovery_endpoint": host + "/" + tenant + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
-		"metadata": []map[string]any{{
-			"preferred_network": host,
-			"preferred_cache":   host,
-			"aliases":           []string{host},
-		}},
+		"metadata":                  meta,
 	})
 }
 
@@ -287,17 +377,12 @@ func (id *simIdentity) resourceOf(w http.ResponseWriter, r *http.Request, scope 
 		}
 		res := simGraphResource
 		if i := strings.LastIndex(sc, "/"); i > 0 {
-			res = strings.ToLower(strings.TrimRight(sc[:i], "/"))
-			switch res {
-			case simGraphAppID:
-				res = simGraphResource
-			case simExchangeAppID:
-				res = simExchangeResource
-			}
-			if res != simGraphResource && res != simExchangeResource {
+			known, ok := simResources[strings.ToLower(strings.TrimRight(sc[:i], "/"))]
+			if !ok {
 				id.aadError(w, r, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", simClip(sc[:i], 120), id.s.sc.Tenant.DisplayName))
 				return "", false
 			}
+			res = known
 		}
 		if resource != "" && resource != res {
 			id.aadError(w, r, http.StatusBadRequest, "invalid_scope", 700022, "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope "+simClip(scope, 200)+" is not valid.")
@@ -410,7 +495,7 @@ func (id *simIdentity) deviceCode(w http.ResponseWriter, r *http.Request) {
 	id.byDevice[dc.deviceCode] = dc
 	id.byUser[simNormUserCode(dc.userCode)] = dc
 	id.mu.Unlock()
-	verify := id.s.base + "/devicelogin"
+	verify := id.base(r) + "/devicelogin"
 	simWriteJSON(w, http.StatusOK, map[string]any{
 		"user_code":        dc.userCode,
 		"device_code":      dc.deviceCode,
@@ -519,7 +604,7 @@ func (id *simIdentity) tokenDeviceCode(w http.ResponseWriter, r *http.Request, c
 			}
 			id.aadErrorExtra(w, r, http.StatusBadRequest, "invalid_grant", 50076, fmt.Sprintf("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '%s'.", appID), map[string]any{"suberror": "basic_action", "claims": `{"access_token":{"capolids":{"essential":true,"values":["00000000-0000-0000-0000-000000000001"]}}}`})
 		default:
-			id.writeTokens(w, id.signInUser(), dc.resource, r.PostForm.Get("scope"), clientID, dc.scope)
+			id.writeTokens(w, r, id.signInUser(), dc.resource, r.PostForm.Get("scope"), clientID, dc.scope)
 		}
 	}
 }
@@ -547,7 +632,7 @@ func (id *simIdentity) tokenRefresh(w http.ResponseWriter, r *http.Request, clie
 	case !now.Before(ent.expires):
 		id.aadError(w, r, http.StatusBadRequest, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on "+ent.expires.Add(-simRefreshLifetime).UTC().Format(time.RFC3339)+" and was inactive for 90.00:00:00.")
 	default:
-		id.writeTokens(w, ent.user, resource, scope, clientID, scope)
+		id.writeTokens(w, r, ent.user, resource, scope, clientID, scope)
 	}
 }
 
@@ -695,7 +780,7 @@ func (id *simIdentity) tokenAuthCode(w http.ResponseWriter, r *http.Request, cli
 		if !ok {
 			return
 		}
-		id.writeTokens(w, ac.user, resource, scope, clientID, ac.scope)
+		id.writeTokens(w, r, ac.user, resource, scope, clientID, ac.scope)
 	}
 }
 
@@ -749,7 +834,7 @@ func (id *simIdentity) issueAccessToken(u UserSpec, resource, scope, clientID st
 // writeTokens answers a successful token request. echo is the scope sent
 // back (the request's scope, which MSAL checks verbatim); granted is the
 // scope of the original grant (decides id_token and refresh_token).
-func (id *simIdentity) writeTokens(w http.ResponseWriter, u UserSpec, resource, echo, clientID, granted string) {
+func (id *simIdentity) writeTokens(w http.ResponseWriter, r *http.Request, u UserSpec, resource, echo, clientID, granted string) {
 	now := id.s.now()
 	if echo == "" {
 		echo = granted
@@ -769,7 +854,7 @@ func (id *simIdentity) writeTokens(w http.ResponseWriter, u UserSpec, resource, 
 	if simHasScope(granted, "openid") || simHasScope(echo, "openid") {
 		body["id_token"] = simJWT(map[string]any{
 			"aud":                clientID,
-			"iss":                id.s.base + "/" + tid + "/v2.0",
+			"iss":                id.base(r) + "/" + tid + "/v2.0",
 			"iat":                now.Unix(),
 			"nbf":                now.Unix(),
 			"exp":                now.Add(time.Hour).Unix(),

@@ -472,7 +472,7 @@ func TestTokenEndpointRejects(t *testing.T) {
 	simCheckAADBody(t, st, body, "invalid_grant", 9002313)
 	st, body = simPost(t, srv, "/"+srv.TenantID()+"/oauth2/v2.0/devicecode", url.Values{"client_id": {srv.Endpoints().ClientID}, "scope": {"https://graph.microsoft.com/.default https://outlook.office365.com/.default"}})
 	simCheckAADBody(t, st, body, "invalid_scope", 700022)
-	st, body = simPost(t, srv, "/"+srv.TenantID()+"/oauth2/v2.0/devicecode", url.Values{"client_id": {srv.Endpoints().ClientID}, "scope": {"https://manage.office.com/.default"}})
+	st, body = simPost(t, srv, "/"+srv.TenantID()+"/oauth2/v2.0/devicecode", url.Values{"client_id": {srv.Endpoints().ClientID}, "scope": {"https://unknown-api.contoso.example/.default"}})
 	simCheckAADBody(t, st, body, "invalid_resource", 500011)
 }
 

@@ -385,6 +385,11 @@ func (c *pfCtx) app() {
 		perms = append(perms, map[string]any{"resource_app_id": p.ResourceAppID, "resource_display_name": p.ResourceName, "permission": p.Permission})
 	}
 	authority := strings.TrimRight(st.AuthorityURL, "/")
+	if simPublicBase(c.r) != "" {
+		// Reached through the proxy under the platform's production host:
+		// its consent URLs name Microsoft's login host, as the real one's do.
+		authority = pfDefaultAuthority
+	}
 	if authority == "" {
 		authority = pfDefaultAuthority
 	}

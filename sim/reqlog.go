@@ -2,17 +2,23 @@ package sim
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 )
 
 // RequestRecord is one line of the simulator's request log. Only the path is
-// recorded: never the query string (it can hold codes) nor any body.
+// recorded: never the query string (it can hold codes) nor any body value.
+// For an Exchange InvokeCommand the cmdlet's name and its parameter NAMES are
+// recorded (never their values, which can be secrets); for a Graph $batch
+// each sub-request's method, path and status.
 type RequestRecord struct {
 	Time      time.Time `json:"time"`
 	Method    string    `json:"method"`
@@ -23,7 +29,76 @@ type RequestRecord struct {
 	Fault     string    `json:"fault"`
 	// Tenant is the tenant a request acted on, where the simulator knows it
 	// (the partner simulator: authority or token tenant); "" otherwise.
-	Tenant string `json:"tenant,omitempty"`
+	Tenant     string        `json:"tenant,omitempty"`
+	Host       string        `json:"host,omitempty"` // the Microsoft host name, when it came through the proxy
+	Cmdlet     string        `json:"cmdlet,omitempty"`
+	Parameters []string      `json:"parameters,omitempty"` // names only, sorted
+	Batch      []BatchRecord `json:"batch,omitempty"`
+}
+
+// BatchRecord is one sub-request of a Graph $batch (path without query).
+type BatchRecord struct {
+	ID     string `json:"id"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+// simLogNote collects what a handler adds to its request's log line.
+type simLogNote struct {
+	mu     sync.Mutex
+	cmdlet string
+	params []string
+	batch  []BatchRecord
+}
+
+type simLogNoteKey struct{}
+
+func simWithLogNote(r *http.Request) (*http.Request, *simLogNote) {
+	n := &simLogNote{}
+	return r.WithContext(context.WithValue(r.Context(), simLogNoteKey{}, n)), n
+}
+
+func simNoteOf(r *http.Request) *simLogNote {
+	n, _ := r.Context().Value(simLogNoteKey{}).(*simLogNote)
+	return n
+}
+
+// simNoteCmdlet records an InvokeCommand's cmdlet and parameter names.
+func simNoteCmdlet(r *http.Request, cmdlet string, params map[string]any) {
+	n := simNoteOf(r)
+	if n == nil {
+		return
+	}
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, simClip(k, 64))
+	}
+	sort.Strings(names)
+	n.mu.Lock()
+	n.cmdlet, n.params = simClip(cmdlet, 80), names
+	n.mu.Unlock()
+}
+
+// simNoteBatch records one $batch sub-request.
+func simNoteBatch(r *http.Request, rec BatchRecord) {
+	n := simNoteOf(r)
+	if n == nil {
+		return
+	}
+	if i := strings.IndexByte(rec.Path, '?'); i >= 0 {
+		rec.Path = rec.Path[:i]
+	}
+	rec.ID, rec.Path = simClip(rec.ID, 40), simClip(rec.Path, 200)
+	n.mu.Lock()
+	n.batch = append(n.batch, rec)
+	n.mu.Unlock()
+}
+
+func (n *simLogNote) fill(rec *RequestRecord) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rec.Cmdlet, rec.Parameters, rec.Batch = n.cmdlet, n.params, n.batch
 }
 
 // Endpoint groups.
@@ -32,6 +107,9 @@ const (
 	GroupGraph    = "graph"
 	GroupExchange = "exchange"
 	GroupPlatform = "platform"
+	GroupARM      = "arm"    // Azure Resource Manager (management.azure.com)
+	GroupManage   = "manage" // Office 365 Management APIs (manage.office.com)
+	GroupProxy    = "proxy"  // the CONNECT proxy's own refusals
 )
 
 // simReqLog keeps the in-memory log and writes JSON lines to an io.Writer.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Server struct {
 	graph    http.Handler
 	exchange http.Handler
 	platform http.Handler
+	arm      http.Handler
+	manage   http.Handler
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,9 +116,11 @@ func (s *Server) mountState() error {
 	st.Tokens = s.tokens
 	st.AuthorityURL = s.base // admin_consent_url points at the simulator's /adminconsent
 	s.state = st
-	s.graph = http.StripPrefix("/graph", st.GraphHandler())
-	s.exchange = http.StripPrefix("/exchange", st.ExchangeHandler())
-	s.platform = http.StripPrefix("/platform", st.PlatformHandler())
+	s.graph = st.GraphHandler()
+	s.exchange = st.ExchangeHandler()
+	s.platform = st.PlatformHandler()
+	s.arm = http.HandlerFunc(st.serveARM)
+	s.manage = http.HandlerFunc(st.serveManage)
 	return nil
 }
 
@@ -132,7 +137,7 @@ func simHostPort(a net.Addr) string {
 
 // simGroupOf maps a request path to its endpoint group.
 func simGroupOf(p string) (group, rel string) {
-	for _, g := range []string{GroupGraph, GroupExchange, GroupPlatform} {
+	for _, g := range []string{GroupGraph, GroupExchange, GroupPlatform, GroupARM, GroupManage} {
 		pre := "/" + g
 		if p == pre || strings.HasPrefix(p, pre+"/") {
 			return g, strings.TrimPrefix(p, pre)
@@ -143,21 +148,37 @@ func simGroupOf(p string) (group, rel string) {
 
 // ServeHTTP routes one request: request log → faults → handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	group, rel := simGroupOf(r.URL.Path)
+	s.serveGroup(w, r, group, rel)
+}
+
+// serveGroup serves one request for an endpoint group; rel is the path the
+// group's handler sees (its prefix stripped). Direct requests come through
+// ServeHTTP, proxied ones (Microsoft's host names) through servePublic.
+func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group, rel string) {
 	start := s.now()
 	wallStart := time.Now()
 	// The Date header is the simulated server's clock (what the wizard's
 	// clock-skew check compares with), not the host's.
 	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
-	group, rel := simGroupOf(r.URL.Path)
 	sw := &simStatusWriter{ResponseWriter: w}
+	r, note := simWithLogNote(r)
+	inner := r
+	if group != GroupIdentity && r.URL.Path != rel {
+		inner = simWithPath(r, rel)
+	}
 	fault := s.faults.serve(sw, r, group, rel, s.now, func(w http.ResponseWriter) {
 		switch group {
 		case GroupGraph:
-			s.graph.ServeHTTP(w, r)
+			s.graph.ServeHTTP(w, inner)
 		case GroupExchange:
-			s.exchange.ServeHTTP(w, r)
+			s.exchange.ServeHTTP(w, inner)
 		case GroupPlatform:
-			s.platform.ServeHTTP(w, r)
+			s.platform.ServeHTTP(w, inner)
+		case GroupARM:
+			s.arm.ServeHTTP(w, inner)
+		case GroupManage:
+			s.manage.ServeHTTP(w, inner)
 		default:
 			s.idp.ServeHTTP(w, r)
 		}
@@ -166,7 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == 0 && !sw.hijacked {
 		status = http.StatusOK
 	}
-	s.log.add(RequestRecord{
+	rec := RequestRecord{
 		Time:      start.UTC(),
 		Method:    r.Method,
 		Path:      r.URL.Path,
@@ -174,7 +195,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		LatencyMS: float64(time.Since(wallStart).Microseconds()) / 1000,
 		Group:     group,
 		Fault:     fault,
-	})
+		Host:      strings.TrimPrefix(simPublicBase(r), "https://"),
+	}
+	note.fill(&rec)
+	s.log.add(rec)
+}
+
+// simWithPath is r with its path replaced (the prefix a parent stripped),
+// like http.StripPrefix does; RequestURI keeps what the client sent.
+func simWithPath(r *http.Request, p string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	r2.URL.Path = p
+	r2.URL.RawPath = ""
+	return r2
 }
 
 // Endpoints returns where every simulated service lives.

@@ -14,8 +14,13 @@ import (
 	"time"
 )
 
-// simTLS is the simulator's in-memory PKI: a CA and a leaf for 127.0.0.1 and
-// localhost, both ECDSA P-256, generated at start and never written to disk.
+// simTLS is the simulator's in-memory PKI: a CA and one leaf, both ECDSA
+// P-256, generated at start; the private keys are never written anywhere
+// (only the CA certificate is, by `sim serve --ca-out`). The CA's name says it
+// is the simulator's and it is valid for 7 days. The leaf names loopback
+// (127.0.0.1, ::1, localhost) and every host the proxy (`sim serve --proxy`)
+// answers for, so a client that trusts the CA can be sent to Microsoft's own
+// host names.
 type simTLS struct {
 	caPEM []byte
 	leaf  tls.Certificate
@@ -57,7 +62,7 @@ func simNewTLS(now time.Time) (*simTLS, error) {
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, ProxyHosts()...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
