@@ -70,6 +70,15 @@ type simlogLine struct {
 	LatencyMS *float64   `json:"latency_ms"`
 	Group     string     `json:"group"`
 	Fault     *string    `json:"fault"`
+	// Issue 17 §15: what an Exchange write or a $batch did, never values.
+	Host       string   `json:"host"`
+	Tenant     string   `json:"tenant"`
+	Cmdlet     string   `json:"cmdlet"`
+	Parameters []string `json:"parameters"`
+	Batch      []struct {
+		ID, Method, Path string
+		Status           int
+	} `json:"batch"`
 }
 
 func simlogRead(t *testing.T, path string) []simlogLine {
@@ -146,6 +155,20 @@ func TestDemoSimLogListsEveryRequest(t *testing.T) {
 		if groups[g] == 0 {
 			t.Errorf("no %s request in the sim log (groups %v)", g, groups)
 		}
+	}
+	// Issue 17 §15: every InvokeCommand names its cmdlet; the writes name
+	// their parameters (names only).
+	cmdlets := map[string][]string{}
+	for _, l := range lines {
+		if l.Group == sim.GroupExchange && l.Method == "POST" && l.Status != nil && *l.Status != 401 {
+			if l.Cmdlet == "" {
+				t.Errorf("InvokeCommand without its cmdlet in the sim log: %+v", l)
+			}
+			cmdlets[l.Cmdlet] = l.Parameters
+		}
+	}
+	if p, ok := cmdlets["New-ManagementRoleAssignment"]; !ok || strings.Join(p, ",") != "Role,SecurityGroup" {
+		t.Errorf("New-ManagementRoleAssignment logged with parameters %v (cmdlets %v); want [Role SecurityGroup]", p, cmdlets)
 	}
 	// Every request the wizard sent (its own log, client side) is in the
 	// simulator's log (server side), and nothing else: same count, same
