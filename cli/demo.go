@@ -16,6 +16,12 @@ import (
 func newDemoCmd(g *globalFlags, io IO) *cobra.Command {
 	f := &runFlags{}
 	var scenario, simLog string
+	pd := struct {
+		on         bool
+		customers  int
+		seed       int64
+		csv, lanes string
+	}{}
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk the whole wizard against the embedded tenant simulator (offline)",
@@ -26,6 +32,9 @@ Built-in scenarios: ` + joinNames(sim.BuiltinScenarios()) + `
 or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pd.on { // issue 20: the partner (GDAP) discovery demo, cli/partner.go
+				return exitCode(runPartnerDemo(cmd.Context(), g, io, pd.customers, pd.seed, pd.csv, pd.lanes, simLog))
+			}
 			opt, err := f.options(io)
 			if err != nil {
 				return err
@@ -79,6 +88,11 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 	}
 	addRunFlags(c, f)
 	c.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")
+	c.Flags().BoolVar(&pd.on, "partner", false, "the partner (MSP) demo: sign in once, GDAP discovery of simulated customers (docs/gdap.md)")
+	c.Flags().IntVar(&pd.customers, "customers", sim.DefaultPartnerCustomers, "with --partner: how many simulated customers (a mix of every lane)")
+	c.Flags().Int64Var(&pd.seed, "seed", 20, "with --partner: the generator's seed (same seed, same customers)")
+	c.Flags().StringVar(&pd.csv, "csv", "", "with --partner: also write the discovery rows to this CSV file")
+	c.Flags().StringVar(&pd.lanes, "lane", "", "with --partner: only these lanes (comma-separated)")
 	c.Flags().StringVar(&simLog, "sim-log", "", "write the simulator's request log (one JSON line per request) here")
 	c.Flags().StringVar(&f.tenant, "tenant", "", "the tenant to onboard (default: the simulated tenant)")
 	return c

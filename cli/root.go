@@ -144,6 +144,7 @@ choose device code or browser sign-in with --auth auto.`,
 	root.AddCommand(newSupportBundleCmd(g, io)) // issue 7 (cli/bundle.go)
 	root.AddCommand(newStatusCmd(g, io), newReauthorizeCmd(g, io), newUnmapCmd(g, io))
 	root.AddCommand(newCheckCmd(g, io), newSignoutCmd(g, io))
+	root.AddCommand(newPartnerCmd(g, io), newBatchCmd(g, io)) // issue 20 (cli/partner.go)
 	return root
 }
 

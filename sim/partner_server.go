@@ -152,6 +152,8 @@ func StartPartner(in *PartnerScenario, opt Options) (*PartnerServer, error) {
 		Tenant:   TenantSpec{ID: sc.Partner.ID, InitialDomain: simInitialDomain(sc.Partner.Domain), DisplayName: stDefault(sc.Partner.DisplayName, "Partner")},
 		Users:    []UserSpec{{UPN: sc.Partner.Users[0].UPN}},
 		Platform: sc.Platform,
+		// Audit data flows, so integrations present at start read healthy.
+		Exchange: ExchangeSpec{UnifiedAuditLogIngestionEnabled: true},
 	}
 	pfsc, err = simNormalize(pfsc)
 	if err != nil {

@@ -58,6 +58,7 @@ type Executor struct {
 	Resolve  func(ctx context.Context, tenant string) (auth.TenantInfo, error)
 	Graph    GraphAPI
 	Platform PlatformAPI
+	Partner  PartnerAPI // partner flows (batch plan): discovery
 	Checks   *checks.Registry
 	Receipts *Receipts
 	Session  *Session // read-only use: receipt contents
@@ -159,6 +160,8 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		p, ap, err := x.Receipts.Write(x.Session, x.now())
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
+	case DiscoverCustomers:
+		return x.discover(ctx)
 	case LoadApp:
 		app, err := x.Platform.App(ctx)
 		return AppLoaded{App: app, Err: err}
@@ -237,6 +240,8 @@ func panicEvent(eff Effect, err error) Event {
 		return IntegrationFound{Err: err}
 	case LoadApp:
 		return AppLoaded{Err: err}
+	case DiscoverCustomers:
+		return CustomersDiscovered{Err: err}
 	case Consent, AwaitConsent:
 		return ConsentDone{Err: err}
 	case Map:

@@ -1,0 +1,96 @@
+package batchview
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"itdr-onboard/partner"
+)
+
+func plan() partner.Plan {
+	roles := func(a, b, c bool) []partner.RoleStatus {
+		return []partner.RoleStatus{{Role: "Cloud Application Administrator", Has: a}, {Role: "Privileged Role Administrator", Has: b}, {Role: "Exchange Administrator", Has: c, Pending: !c}}
+	}
+	p := partner.Plan{User: "tech@msp", Partner: "p", Counts: map[partner.Lane]int{partner.LaneReady: 1, partner.LanePartial: 1, partner.LaneNoGDAP: 1}}
+	p.Rows = []partner.Row{
+		{TenantID: "t1", Name: "Contoso", Domain: "contoso.example", Lane: partner.LaneReady, Roles: roles(true, true, true), Remedy: "Nothing to fix."},
+		{TenantID: "t2", Name: "=cmd|' /C calc'!A0", Domain: "evil.example", Lane: partner.LanePartial, Roles: roles(true, false, false), Remedy: "Missing PRA.", HandOff: []string{"directory roles"}},
+		{TenantID: "t3", Name: "Fabrikam", Domain: "fabrikam.example", Lane: partner.LaneNoGDAP, Roles: roles(false, false, false), Remedy: "Send the invite."},
+	}
+	return p
+}
+
+func key(s string) tea.KeyPressMsg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	}
+	r := []rune(s)
+	return tea.KeyPressMsg{Code: r[0], Text: s}
+}
+
+func TestTableFilterAndDetail(t *testing.T) {
+	t.Parallel()
+	m := New(plan())
+	if len(m.Rows()) != 3 || !strings.Contains(m.Render(), "CAA✓ PRA✓ EXA✓") || !strings.Contains(m.Render(), "CAA✗ PRA✗ EXA…") {
+		t.Fatalf("initial screen:\n%s", m.Render())
+	}
+	for _, k := range []string{"/", "n", "o", "-", "g", "d", "a", "p", "enter"} {
+		m.Update(key(k))
+	}
+	if got := m.Rows(); len(got) != 1 || got[0].TenantID != "t3" {
+		t.Fatalf("filter no-gdap: %v", got)
+	}
+	m.Update(key("enter"))
+	if !strings.Contains(m.Render(), "remedy: Send the invite.") || !strings.Contains(m.Render(), "Exchange Administrator") {
+		t.Fatalf("detail:\n%s", m.Render())
+	}
+	m.Update(key("x"))
+	if len(m.Rows()) != 3 {
+		t.Fatalf("x should clear the filter: %d rows", len(m.Rows()))
+	}
+	m.Update(key("/"))
+	m.Update(key("z"))
+	m.Update(key("z"))
+	if len(m.Rows()) != 0 || !strings.Contains(m.Render(), "no customer matches") {
+		t.Fatalf("no match:\n%s", m.Render())
+	}
+	m.Update(key("backspace"))
+	m.Update(key("backspace"))
+	if len(m.Rows()) != 3 {
+		t.Fatalf("backspace: %d rows", len(m.Rows()))
+	}
+	m.Update(key("enter"))
+	if _, cmd := m.Update(key("q")); cmd == nil || !m.Quit {
+		t.Fatal("q does not quit")
+	}
+}
+
+func TestCSVAndText(t *testing.T) {
+	t.Parallel()
+	p := plan()
+	var b bytes.Buffer
+	if err := WriteCSV(&b, p.Rows); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "'=cmd") || strings.Contains(out, ",=cmd") {
+		t.Fatalf("a formula-like name is not neutralised:\n%s", out)
+	}
+	if !strings.Contains(out, "t2,'=cmd|' /C calc'!A0,evil.example,partial,yes,no,pending") {
+		t.Fatalf("row:\n%s", out)
+	}
+	b.Reset()
+	WriteText(&b, p, p.Rows, p.At)
+	txt := b.String()
+	if strings.Count(txt, "remedy:") != 2 || !strings.Contains(txt, "1 ready, 1 partial, 1 no-gdap") {
+		t.Fatalf("text:\n%s", txt)
+	}
+}
