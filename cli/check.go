@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -15,7 +12,6 @@ import (
 	"itdr-onboard/checks"
 	"itdr-onboard/sim"
 	"itdr-onboard/steps"
-	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
 )
 
@@ -100,8 +96,8 @@ func runCheck(ctx context.Context, g *globalFlags, io IO, f *checkFlags) int {
 	}
 	defer log.Close()
 
-	// Progress (sign-in prompts) goes to stdout in plain mode; with --json
-	// stdout carries only the report, so progress goes to stderr.
+	// With --json, stdout carries only the event stream: the demo's
+	// banner and notes go to stderr.
 	progress := io.Out
 	if g.json {
 		progress = io.Err
@@ -152,273 +148,15 @@ func runCheck(ctx context.Context, g *globalFlags, io IO, f *checkFlags) int {
 	if err != nil {
 		return fail(err)
 	}
-	// Runs before the simulator's Close (defers are LIFO): pooled
-	// connections that never carried a request would make it wait.
-	defer closeIdle(w.hc)
-
 	if w.noPlatform {
 		fmt.Fprintf(progress, "Note: %s; the checks that need the platform are skipped, the tenant checks run.\n", checks.NoPlatformReason)
 	}
 	opt := steps.Options{Tenant: f.tenant, Yes: false}
 	setAuthMethod(&opt, m, io.Env)
-	log.Info("check", "tenant", f.tenant, "auth", string(opt.AuthMethod))
-	cr := &checkRun{w: w, opt: opt, stateDir: stateDir, timeout: f.timeout, parallel: f.parallel, progress: progress}
-	rep, code := cr.run(ctx)
+	code := runFlow(ctx, g, io, w, flowRun{flow: steps.CheckFlow, opt: opt, stateDir: stateDir,
+		limit: f.parallel + 2, checkTimeout: f.timeout}, log)
 	if code == ExitInterrupted {
 		fmt.Fprintln(progress, "\nInterrupted.")
-		return code
-	}
-	if g.json {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return fail(err)
-		}
-		io.Out.Write(append(b, '\n'))
-	} else {
-		printReport(io.Out, rep, cr.signInFailure)
-	}
-	log.Info("finished", "exit_code", code, "outcome", string(rep.Outcome))
-	return code
-}
-
-// checkRun is one `check`: tenant resolution, sign-in through the engine's
-// sign-in step, and every check through checks.RunAll.
-type checkRun struct {
-	w        *wiring
-	opt      steps.Options
-	stateDir string
-	timeout  time.Duration
-	parallel int
-	progress io.Writer
-
-	// signInFailure is set when the report is partial because sign-in did
-	// not complete.
-	signInFailure *steps.Failure
-}
-
-// run returns the report and the exit code.
-func (cr *checkRun) run(ctx context.Context) (checks.Report, int) {
-	all := cr.w.registry.All()
-	var before, tenant []checks.Check
-	for _, c := range all {
-		if c.Phase() == checks.BeforeSignIn {
-			before = append(before, c)
-		} else {
-			tenant = append(tenant, c)
-		}
-	}
-	// The platform and network checks need no sign-in: run them while the
-	// technician signs in.
-	beforeDone := make(chan []checks.Entry, 1)
-	go func() { beforeDone <- checks.RunAll(ctx, before, cr.timeout, cr.parallel) }()
-
-	s := steps.NewSession(cr.opt)
-	signCode := cr.signIn(ctx, s)
-	entries := <-beforeDone
-	if ctx.Err() != nil {
-		return checks.Report{}, ExitInterrupted
-	}
-
-	if signCode == 0 {
-		entries = append(entries, checks.RunAll(ctx, tenant, cr.timeout, cr.parallel)...)
-		if ctx.Err() != nil {
-			return checks.Report{}, ExitInterrupted
-		}
-	} else {
-		detail := ""
-		if cr.signInFailure != nil {
-			detail = cr.signInFailure.Message
-		}
-		for _, c := range tenant {
-			entries = append(entries, checks.Entry{Check: c, Result: checks.Result{Outcome: checks.Skip,
-				Summary: "not checked: sign-in did not complete", Detail: detail}})
-		}
-	}
-	entries = inRegistryOrder(all, entries)
-
-	name := s.Org.DisplayName
-	if name == "" {
-		name = s.Org.InitialDomain()
-	}
-	account := s.User.UserPrincipalName
-	if account == "" {
-		account = s.Account.Username
-	}
-	tenantID := s.TenantID
-	if !s.SignedIn && !auth.IsGUID(tenantID) {
-		tenantID = ""
-	}
-	rep := checks.NewReport(name, tenantID, account, time.Now(), entries)
-	switch {
-	case signCode != 0:
-		return rep, signCode
-	case rep.Outcome == checks.Fail:
-		return rep, ExitStopped
-	}
-	return rep, 0
-}
-
-// signIn resolves --tenant and runs the engine's sign-in step (device code,
-// browser, automatic switch when device code is blocked, wrong-tenant
-// guard). It returns 0 when signed in, else the exit code.
-func (cr *checkRun) signIn(ctx context.Context, s *steps.Session) int {
-	if cr.opt.Tenant != "" {
-		info, err := cr.w.executor(s, cr.stateDir).Resolve(ctx, cr.opt.Tenant)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ExitInterrupted
-			}
-			cr.signInFailure = &steps.Failure{Kind: steps.FailStopped,
-				Message: fmt.Sprintf("Could not find tenant %q: %v", cr.opt.Tenant, err),
-				Remedy:  "check --tenant (a tenant GUID or one of its verified domains)", Err: err}
-			fmt.Fprintf(cr.progress, "\n%s\n  what to do: %s\n", text.Line(cr.signInFailure.Message), cr.signInFailure.Remedy)
-			return ExitStopped
-		}
-		s.TenantID, s.TenantCloud = info.ID, info.Cloud
-	}
-	eng := steps.NewEngine(s, steps.NewSignInStep())
-	r := steps.NewRunner(ctx, cr.w.executor(s, cr.stateDir), 4)
-	defer r.Close()
-	rep := &signInReporter{Text: &plain.Text{W: cr.progress}}
-	code := plain.Run(ctx, eng, r, plain.Auto{}, rep)
-	if code != 0 {
-		cr.signInFailure = eng.Failure()
-		if cr.signInFailure == nil && rep.err != nil {
-			cr.signInFailure = &steps.Failure{Kind: steps.FailError, Message: rep.err.Error()}
-		}
 	}
 	return code
-}
-
-// signInReporter prints the sign-in step like onboard does, without the
-// wizard's step numbering and final "Healthy" line.
-type signInReporter struct {
-	*plain.Text
-	err error
-}
-
-func (r *signInReporter) StepStarted(e *steps.Engine, st steps.Step) {
-	fmt.Fprintf(r.W, "\n== Sign-in\n")
-}
-
-func (r *signInReporter) Finished(e *steps.Engine, code int, err error) {
-	r.err = err
-	if code != 0 && code != ExitInterrupted {
-		r.Text.Finished(e, code, err)
-	}
-}
-
-// closeIdle closes the client's pooled connections (through the log
-// transport, which does not forward CloseIdleConnections).
-func closeIdle(hc *http.Client) {
-	t := hc.Transport
-	if lt, ok := t.(*logTransport); ok {
-		t = lt.next
-	}
-	if ci, ok := t.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
-}
-
-// inRegistryOrder sorts entries into the registry's (display) order.
-func inRegistryOrder(all []checks.Check, entries []checks.Entry) []checks.Entry {
-	pos := map[string]int{}
-	for i, c := range all {
-		pos[c.ID()] = i
-	}
-	out := make([]checks.Entry, len(all))
-	var extra []checks.Entry
-	seen := make([]bool, len(all))
-	for _, e := range entries {
-		if i, ok := pos[e.Check.ID()]; ok && !seen[i] {
-			out[i], seen[i] = e, true
-			continue
-		}
-		extra = append(extra, e)
-	}
-	res := make([]checks.Entry, 0, len(entries))
-	for i := range out {
-		if seen[i] {
-			res = append(res, out[i])
-		}
-	}
-	return append(res, extra...)
-}
-
-// printReport writes the plain report: a row per check with its outcome,
-// what it verified, the remedy and the changes onboard would make.
-func printReport(w io.Writer, rep checks.Report, signInFailure *steps.Failure) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("\n== Check report")
-	switch {
-	case rep.Tenant != "" && rep.TenantID != "":
-		p(": %s (%s)", text.Line(rep.Tenant), text.Line(rep.TenantID))
-	case rep.TenantID != "":
-		p(": tenant %s", text.Line(rep.TenantID))
-	}
-	p("\n")
-	if rep.Account != "" {
-		p("   signed in: %s\n", text.Line(rep.Account))
-	}
-	var failed, warned, skipped, planned int
-	for _, r := range rep.Checks {
-		sev := ""
-		if r.Outcome == checks.Fail && r.Severity == checks.Recommended {
-			sev = " (recommended)"
-		}
-		p("  %s %s%s: %s\n", plain.OutcomeWord(steps.MarkOf(r.Outcome)), text.Line(r.Title), sev, text.Line(r.Summary))
-		if r.Outcome != checks.Pass && r.Remedy != "" {
-			p("         remedy: %s\n", text.Line(r.Remedy))
-		}
-		if r.Error != "" && r.Outcome != checks.Pass {
-			p("         error: %s\n", text.Line(r.Error))
-		}
-		for _, c := range r.Changes {
-			p("         would change: %s  ⟶  %s\n", text.Line(c.Summary), text.Line(c.Call))
-			if c.Warning != "" {
-				p("           warning: %s\n", text.Line(c.Warning))
-			}
-		}
-		planned += len(r.Changes)
-		switch r.Outcome {
-		case checks.Fail:
-			failed++
-		case checks.Warn:
-			warned++
-		case checks.Skip:
-			skipped++
-		}
-	}
-	p("\n")
-	switch {
-	case signInFailure != nil:
-		ran := len(rep.Checks) - skipped
-		p("Result: incomplete: %d of %d checks ran", ran, len(rep.Checks))
-		if failed > 0 {
-			p(" and %d failed", failed)
-		}
-		p("; the other %d need a completed sign-in (see above).\n", skipped)
-	case failed == 0:
-		p("Result: all %d checks passed", len(rep.Checks)-skipped-warned)
-		if warned > 0 {
-			p(", %d warning(s)", warned)
-		}
-		if skipped > 0 {
-			p(", %d skipped", skipped)
-		}
-		p(".\n")
-	default:
-		p("Result: %d of %d checks failed", failed, len(rep.Checks))
-		if warned > 0 {
-			p(", %d warning(s)", warned)
-		}
-		if skipped > 0 {
-			p(", %d skipped", skipped)
-		}
-		p(".\n")
-	}
-	if planned > 0 {
-		p("  `itdr-onboard onboard` would make the %d change(s) listed above (after asking).\n", planned)
-	}
-	p("Nothing in the tenant was changed: check is read-only.\n")
 }

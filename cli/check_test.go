@@ -32,20 +32,35 @@ func checkReportSchema(t *testing.T) *jsonschema.Schema {
 	return schema
 }
 
-// validReport validates stdout against docs/check-report.schema.json and
-// decodes it.
+// validReport takes the report from the "finished" event of check's
+// event stream (stdout), validates it against
+// docs/check-report.schema.json and decodes it. Every line of stdout must
+// be a JSON event with time, step and type, as onboard's.
 func validReport(t *testing.T, stdout string) checks.Report {
 	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(strings.NewReader(stdout))
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	for _, l := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev["time"] == nil || ev["step"] == nil || ev["type"] == nil {
+			t.Fatalf("stdout line is not an event (time, step, type): %v\n%s", err, l)
+		}
+	}
+	var last struct {
+		Type   string          `json:"type"`
+		Report json.RawMessage `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Type != "finished" || len(last.Report) == 0 {
+		t.Fatalf("the last event is not a finished event with the report: %v\n%s", err, stdout)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(last.Report))
 	if err != nil {
-		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
+		t.Fatal(err)
 	}
 	if err := checkReportSchema(t).Validate(v); err != nil {
-		t.Fatalf("report does not match docs/check-report.schema.json: %v\n%s", err, stdout)
+		t.Fatalf("report does not match docs/check-report.schema.json: %v\n%s", err, last.Report)
 	}
 	var rep checks.Report
-	dec := json.NewDecoder(strings.NewReader(stdout))
-	if err := dec.Decode(&rep); err != nil {
+	if err := json.Unmarshal(last.Report, &rep); err != nil {
 		t.Fatal(err)
 	}
 	return rep
@@ -117,9 +132,9 @@ func TestCheckJSONValidatesAndChangesNothing(t *testing.T) {
 	}
 	ts.assertUnchanged(t)
 
-	// Sign-in progress went to stderr; no secret anywhere.
-	if !strings.Contains(errs, "enter the code") {
-		t.Errorf("the device-code prompt is not on stderr:\n%s", errs)
+	// Sign-in is an event like onboard's; no secret anywhere.
+	if !strings.Contains(out, `"type":"device_code"`) {
+		t.Errorf("no device_code event:\n%s", out)
 	}
 	for _, s := range ts.srv.IssuedSecrets() {
 		if len(s) >= 8 && (strings.Contains(out, s) || strings.Contains(errs, s)) {
@@ -253,8 +268,8 @@ func TestCheckWrongTenant(t *testing.T) {
 	}
 	rep := validReport(t, out)
 	for _, want := range []string{contosoID, fabrikamID} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("stderr does not name tenant %s:\n%s", want, errs)
+		if !strings.Contains(out, want) {
+			t.Errorf("the events do not name tenant %s:\n%s", want, out)
 		}
 	}
 	for _, r := range rep.Checks {

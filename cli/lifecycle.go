@@ -21,12 +21,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/auth"
-	"itdr-onboard/checks"
 	"itdr-onboard/endpoints"
-	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
-	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
 )
 
@@ -326,73 +323,36 @@ Exit codes: 0 healthy, 4 pending, 1 unhealthy or unreadable, 3 not mapped
 
 // ------------------------------------------------- sign-in based commands
 
-// lcReporter forwards to a plain/JSON reporter but leaves a successful
-// end to the command (the wrapped reporters would announce onboarding).
-type lcReporter struct{ plain.Reporter }
-
-func (r lcReporter) Finished(e *steps.Engine, code int, err error) {
-	if err != nil || e.Failure() != nil || code != 0 {
-		r.Reporter.Finished(e, code, err)
+// lifecycleRun wires the clients for --tenant and runs a lifecycle flow
+// (steps/lifecycle.go) with the chosen front-end.
+func lifecycleRun(ctx context.Context, g *globalFlags, io IO, f *lcFlags, flow steps.Flow, opt steps.Options) error {
+	if err := auth.ValidateTenantFlag(f.tenant); err != nil {
+		return usageError("%v", err)
 	}
-}
-
-// signedInRun wires the clients for a tenant and runs the engine over the
-// sign-in step plus extra steps, with the plain or JSON front-end.
-type signedInRun struct {
-	w   *wiring
-	s   *steps.Session
-	x   *steps.Executor
-	log *runLog
-}
-
-func startSignedIn(cmd *cobra.Command, g *globalFlags, io IO, f *lcFlags, ep endpoints.Endpoints, tenantID string, opt steps.Options) (*signedInRun, error) {
 	m, err := auth.ParseMethod(f.authM)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return usageError("%v", err)
 	}
 	setAuthMethod(&opt, m, io.Env)
-	opt.Tenant = tenantID
+	opt.Tenant = f.tenant
 	if f.pollBase > 0 {
 		opt.PollBase = f.pollBase
 	}
+	ep, err := f.endpoints()
+	if err != nil {
+		return err
+	}
 	log, err := openLog(g.logFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer log.Close()
 	stateDir := g.stateDirOr(defaultStateDir())
-	w, err := wire(wireOptions{Endpoints: ep, Tenant: tenantID, StateDir: stateDir, Log: log, Env: io.Env})
+	w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, StateDir: stateDir, Log: log, Env: io.Env, Now: io.Now})
 	if err != nil {
-		log.Close()
-		return nil, err
+		return err
 	}
-	s := steps.NewSession(opt)
-	s.TenantID = tenantID
-	return &signedInRun{w: w, s: s, x: w.executor(s, stateDir), log: log}, nil
-}
-
-func (r *signedInRun) drive(ctx context.Context, g *globalFlags, io IO, extra ...steps.Step) int {
-	eng := steps.NewEngine(r.s, append([]steps.Step{steps.NewSignInStep()}, extra...)...)
-	run := steps.NewRunner(ctx, r.x, 4)
-	defer run.Close()
-	var rep plain.Reporter = &plain.Text{W: io.Out}
-	if g.json {
-		rep = &plain.JSON{W: io.Out}
-	}
-	var ans plain.Answerer = plain.Auto{Yes: r.s.Opt.Yes}
-	if io.IsTTY && !g.json {
-		ans = plain.Prompt{Yes: r.s.Opt.Yes, Lines: plain.NewLines(io.In), Out: io.Out}
-	}
-	return plain.Run(ctx, eng, run, ans, lcReporter{rep})
-}
-
-// emitJSON prints one JSON line shaped like the event stream's.
-func emitJSON(w io.Writer, step, typ string, fields map[string]any) {
-	m := map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "step": step, "type": typ}
-	for k, v := range fields {
-		m[k] = v
-	}
-	b, _ := json.Marshal(m)
-	fmt.Fprintln(w, string(b))
+	return exitCode(runFlow(ctx, g, io, w, flowRun{flow: flow, opt: opt, stateDir: stateDir}, log))
 }
 
 // ----------------------------------------------------------- reauthorize
@@ -407,7 +367,8 @@ func newReauthorizeCmd(g *globalFlags, io IO) *cobra.Command {
 exists and holds every permission the platform asks for (with the same guided
 AADSTS650051 handling as onboarding, or --consent handoff), reads the grants
 back, and shows the integration's status. Use it when the platform reports
-consent_missing or consent_revoked.`,
+consent_missing or consent_revoked. What it grants goes to the audit trail and
+a receipt. Runs in the TUI, --plain or --json like onboard.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.tenant == "" {
@@ -417,48 +378,7 @@ consent_missing or consent_revoked.`,
 			if err := setConsentMode(&opt, f.consent); err != nil {
 				return err
 			}
-			ep, err := f.endpoints()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			tid, err := resolveTenantID(ctx, ep.HTTPClient(), ep, f.tenant)
-			if err != nil {
-				return err
-			}
-			r, err := startSignedIn(cmd, g, io, f, ep, tid, opt)
-			if err != nil {
-				return err
-			}
-			defer r.log.Close()
-			code := r.drive(ctx, g, io, steps.NewConsentStep())
-			if code != 0 {
-				return exitCode(code)
-			}
-			res := r.s.Consent
-			in, ierr := r.w.platform.IntegrationForTenant(ctx, tid)
-			if g.json {
-				fields := map[string]any{"outcome": "reauthorized", "exit_code": 0, "tenant_id": tid,
-					"service_principal_id": res.ServicePrincipalID, "created": res.Created,
-					"granted": res.Granted, "already_granted": res.AlreadyGranted}
-				if ierr == nil && in != nil {
-					fields["integration_id"], fields["status"], fields["reason_code"] = in.ID, in.Status, in.ReasonCode
-				}
-				emitJSON(io.Out, "reauthorize", "finished", fields)
-				return nil
-			}
-			fmt.Fprintf(io.Out, "\nReauthorized: the platform's service principal (%s) holds every permission the platform asks for.\n", res.ServicePrincipalID)
-			fmt.Fprintf(io.Out, "  granted now: %d, already held: %d\n", len(res.Granted), len(res.AlreadyGranted))
-			switch {
-			case ierr != nil:
-				fmt.Fprintf(io.Out, "  integration status could not be read: %s\n", text.Line(ierr.Error()))
-			case in == nil:
-				fmt.Fprintf(io.Out, "  the tenant is not mapped yet: run itdr-onboard onboard --tenant %s\n", tid)
-			default:
-				fmt.Fprintf(io.Out, "  integration %s: %s (the platform re-checks on its own schedule; see itdr-onboard status --tenant %s)\n",
-					text.Line(in.ID), text.Line(in.Status), tid)
-			}
-			return nil
+			return lifecycleRun(cmd.Context(), g, io, f, steps.Reauthorize, opt)
 		},
 	}
 	f.addTarget(c, "the tenant (GUID or verified domain)")
@@ -471,73 +391,6 @@ consent_missing or consent_revoked.`,
 
 // ----------------------------------------------------------------- unmap
 
-// unmapPlan is what unmap will delete.
-type unmapPlan struct {
-	Integration *platform.Integration
-	SP          *m365.ServicePrincipal
-	Roles       []m365.RoleAssignment
-	AppRoles    int
-}
-
-func (p unmapPlan) lines(tenantID string) []string {
-	var out []string
-	if p.Integration != nil {
-		out = append(out, fmt.Sprintf("Delete the integration %s (tenant %s mapped to %s)  ⟶  DELETE /v1/integrations/%s",
-			p.Integration.ID, tenantID, p.Integration.OrganizationName, p.Integration.ID))
-	}
-	for _, ra := range p.Roles {
-		name := ra.RoleDefinitionID
-		if n := roleName(ra.RoleDefinitionID); n != "" {
-			name = n
-		}
-		out = append(out, fmt.Sprintf("Remove directory role %s from the platform's service principal  ⟶  DELETE /roleManagement/directory/roleAssignments/%s", name, ra.ID))
-	}
-	if p.SP != nil {
-		out = append(out, fmt.Sprintf("Delete the platform's service principal %s (%s) with its %d application permission(s) and delegated grants  ⟶  DELETE /servicePrincipals/%s",
-			p.SP.DisplayName, p.SP.ID, p.AppRoles, p.SP.ID))
-	}
-	return out
-}
-
-func roleName(templateID string) string {
-	switch strings.ToLower(templateID) {
-	case "29232cdf-9323-42fd-ade2-1d097af3e4de":
-		return "Exchange Administrator"
-	case "92ed04bf-c94a-4b82-9729-b799a7a4c178":
-		return "Organization Branding Administrator"
-	case "62e90394-69f5-4237-9190-012177145e10":
-		return "Global Administrator"
-	}
-	return ""
-}
-
-// confirm asks y/N on a terminal; headless without --yes it names --yes.
-func confirm(ctx context.Context, io IO, asJSON, yes bool, prompt string) (bool, error) {
-	if yes {
-		return true, nil
-	}
-	if !io.IsTTY || asJSON {
-		return false, usageError("%s — no terminal to ask on; answer it with --yes", strings.TrimSuffix(prompt, "?"))
-	}
-	fmt.Fprintf(io.Out, "%s [y/N] ", prompt)
-	line, ok := readLineCtx(ctx, io.In)
-	if !ok {
-		return false, &exitError{code: ExitInterrupted}
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return fmt.Sprintf(many, n)
-}
-
 func newUnmapCmd(g *globalFlags, io IO) *cobra.Command {
 	f := &lcFlags{}
 	c := &cobra.Command{
@@ -546,96 +399,18 @@ func newUnmapCmd(g *globalFlags, io IO) *cobra.Command {
 		Long: `unmap deletes the tenant's integration on the platform (the platform stops reading
 it). With --remove-access it also signs in and removes the platform's service
 principal from the tenant together with its directory-role assignments, its
-application permissions and delegated grants. It prints the plan first and asks
-(--yes answers). The Organization Management role-group roles and audit logging
-are left as they are: other tools may rely on them.`,
+application permissions and delegated grants. It shows the plan first and asks
+(--yes answers). Every deletion goes to the audit trail and a receipt; after a
+crash, running unmap again removes what is left. The Organization Management
+role-group roles and audit logging are left as they are: other tools may rely
+on them. Runs in the TUI, --plain or --json like onboard.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.tenant == "" {
 				return usageError("unmap needs --tenant (the tenant's GUID or verified domain)")
 			}
-			ep, err := f.endpoints()
-			if err != nil {
-				return err
-			}
-			pc, hc, err := platformOnly(ep)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			tid, err := resolveTenantID(ctx, hc, ep, f.tenant)
-			if err != nil {
-				return err
-			}
-			var plan unmapPlan
-			plan.Integration, err = pc.IntegrationForTenant(ctx, tid)
-			if err != nil {
-				return fmt.Errorf("reading the tenant's integration: %w", err)
-			}
-			var run *signedInRun
-			var app platform.App
-			if f.removeAccess {
-				run, err = startSignedIn(cmd, g, io, f, ep, tid, steps.Options{Yes: f.yes})
-				if err != nil {
-					return err
-				}
-				defer run.log.Close()
-				if code := run.drive(ctx, g, io); code != 0 {
-					return exitCode(code)
-				}
-				if app, err = run.w.platform.App(ctx); err != nil {
-					return fmt.Errorf("reading the platform's app: %w", err)
-				}
-				gr := run.w.graph
-				if plan.SP, err = gr.ServicePrincipalByAppID(ctx, app.AppID); err != nil {
-					return fmt.Errorf("looking up the platform's service principal: %w", err)
-				}
-				if plan.SP != nil {
-					if plan.Roles, err = gr.RoleAssignments(ctx, plan.SP.ID); err != nil {
-						return fmt.Errorf("reading the service principal's directory roles: %w", err)
-					}
-					ars, err := gr.AppRoleAssignments(ctx, plan.SP.ID)
-					if err != nil {
-						return fmt.Errorf("reading the service principal's permissions: %w", err)
-					}
-					plan.AppRoles = len(ars)
-				}
-			}
-			lines := plan.lines(tid)
-			if len(lines) == 0 {
-				msg := "Nothing to remove: the tenant is not mapped"
-				if f.removeAccess {
-					msg += " and the platform's service principal is not in it"
-				} else {
-					msg += " (add --remove-access to also remove the platform's service principal)"
-				}
-				if g.json {
-					emitJSON(io.Out, "unmap", "finished", map[string]any{"outcome": "nothing_to_do", "exit_code": 0, "tenant_id": tid, "message": msg})
-				} else {
-					fmt.Fprintln(io.Out, msg+".")
-				}
-				return nil
-			}
-			if g.json {
-				emitJSON(io.Out, "unmap", "plan", map[string]any{"tenant_id": tid, "changes": lines})
-			} else {
-				fmt.Fprintf(io.Out, "\nPlan for tenant %s:\n", tid)
-				for _, l := range lines {
-					fmt.Fprintf(io.Out, "  - %s\n", text.Line(l))
-				}
-				if f.removeAccess {
-					fmt.Fprintln(io.Out, "  (not changed: the Organization Management role-group roles and audit logging)")
-				}
-			}
-			ok, err := confirm(cmd.Context(), io, g.json, f.yes, fmt.Sprintf("Apply %s?", plural(len(lines), "this change", "these %d changes")))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				fmt.Fprintln(io.Out, "Declined; nothing was changed.")
-				return exitCode(ExitStopped)
-			}
-			return doUnmap(ctx, g, io, pc, run, tid, plan, app)
+			opt := steps.Options{Yes: f.yes, RemoveAccess: f.removeAccess}
+			return lifecycleRun(cmd.Context(), g, io, f, steps.UnmapFlow, opt)
 		},
 	}
 	f.addTarget(c, "the tenant (GUID or verified domain)")
@@ -643,88 +418,4 @@ are left as they are: other tools may rely on them.`,
 	c.Flags().BoolVar(&f.removeAccess, "remove-access", false, "also remove the platform's service principal and its directory roles from the tenant (signs in)")
 	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "accept the plan without asking")
 	return c
-}
-
-func doUnmap(ctx context.Context, g *globalFlags, io IO, pc *platform.Client, run *signedInRun, tid string, plan unmapPlan, app platform.App) error {
-	var done []string
-	audit := func(id, summary, call string) {
-		done = append(done, summary)
-		if run != nil {
-			_ = run.x.Receipts.Audit(run.s, checks.Applied{At: time.Now(), Change: checks.Change{ID: id, Summary: summary, Call: call}})
-		}
-	}
-	fail := func(what string, err error) error {
-		if g.json {
-			emitJSON(io.Out, "unmap", "finished", map[string]any{"outcome": "failed", "exit_code": ExitFailed, "tenant_id": tid,
-				"done": done, "message": what + ": " + err.Error()})
-			return exitCode(ExitFailed)
-		}
-		for _, d := range done {
-			fmt.Fprintf(io.Out, "  done: %s\n", text.Line(d))
-		}
-		return fmt.Errorf("%s: %w (what was done before is listed above; running unmap again finishes the rest)", what, err)
-	}
-	if in := plan.Integration; in != nil {
-		if err := pc.DeleteIntegration(ctx, in.ID); err != nil && !platform.IsNotFound(err) {
-			return fail("deleting the integration", err)
-		}
-		audit("unmap/integration", "Deleted the integration "+in.ID+" (mapped to "+in.OrganizationName+")", "DELETE /v1/integrations/"+in.ID)
-	}
-	if run != nil {
-		gr := run.w.graph
-		for _, ra := range plan.Roles {
-			if err := gr.DeleteRoleAssignment(ctx, ra.ID); err != nil && !m365.IsNotFound(err) {
-				return fail("removing a directory role", err)
-			}
-			name := roleName(ra.RoleDefinitionID)
-			if name == "" {
-				name = ra.RoleDefinitionID
-			}
-			audit("unmap/role", "Removed directory role "+name+" from the platform's service principal", "DELETE /roleManagement/directory/roleAssignments")
-		}
-		if plan.SP != nil {
-			if err := gr.DeleteServicePrincipal(ctx, plan.SP.ID); err != nil && !m365.IsNotFound(err) {
-				return fail("deleting the service principal", err)
-			}
-			audit("unmap/service-principal", "Deleted the platform's service principal "+plan.SP.ID, "DELETE /servicePrincipals")
-		}
-	}
-	// Read back.
-	var problems []string
-	if in, err := pc.IntegrationForTenant(ctx, tid); err != nil {
-		problems = append(problems, "could not re-read the integration: "+err.Error())
-	} else if in != nil {
-		problems = append(problems, "the platform still lists integration "+in.ID)
-	}
-	if run != nil && plan.SP != nil {
-		if sp, err := run.w.graph.ServicePrincipalByAppID(ctx, app.AppID); err != nil {
-			problems = append(problems, "could not re-read the service principal: "+err.Error())
-		} else if sp != nil {
-			problems = append(problems, "the service principal "+sp.ID+" is still present")
-		}
-	}
-	code := ExitHealthy
-	if len(problems) > 0 {
-		code = ExitFailed
-	}
-	if g.json {
-		f := map[string]any{"outcome": "unmapped", "exit_code": code, "tenant_id": tid, "done": done}
-		if len(problems) > 0 {
-			f["outcome"], f["problems"] = "failed", problems
-		}
-		emitJSON(io.Out, "unmap", "finished", f)
-		return exitCode(code)
-	}
-	for _, d := range done {
-		fmt.Fprintf(io.Out, "  done: %s\n", text.Line(d))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("verification failed: %s", strings.Join(problems, "; "))
-	}
-	fmt.Fprintf(io.Out, "\nUnmapped: tenant %s is no longer connected to the platform", tid)
-	if run != nil && plan.SP != nil {
-		fmt.Fprint(io.Out, ", and the platform's access to it was removed (the service principal stays in deleted items for 30 days)")
-	}
-	fmt.Fprintln(io.Out, ".")
-	return nil
 }

@@ -319,7 +319,7 @@ func TestLifecycleStatusReauthorizeUnmapThroughEndpoints(t *testing.T) {
 
 	// Unmap with --remove-access: integration, SP and its roles are gone.
 	code, out = e.run(t, "unmap", "--tenant", simTenant, "--remove-access", "--yes", "--plain")
-	if code != 0 || !strings.Contains(out, "Plan for tenant") || !strings.Contains(out, "Unmapped") {
+	if code != 0 || !strings.Contains(out, "Plan:") || !strings.Contains(out, "Unmapped") {
 		t.Fatalf("unmap exit %d\n%s", code, out)
 	}
 	snap = e.srv.State().Snapshot()

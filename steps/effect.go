@@ -179,6 +179,8 @@ type ConsentResult struct {
 	Granted            []string // permissions granted now ("Microsoft Graph: AuditLog.Read.All")
 	AlreadyGranted     []string
 	RequestIDs         []string
+	// At is when consent finished (the receipt's time of its changes).
+	At time.Time
 }
 
 // Job is an effect tagged with the step and attempt that asked for it.

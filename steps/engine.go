@@ -1,5 +1,7 @@
 package steps
 
+import "time"
+
 // Engine owns step order and bookkeeping so no front-end re-implements it:
 // which step is current, which attempt is live (stale outcomes are dropped),
 // when to advance, resume or finish.
@@ -11,6 +13,9 @@ type Engine struct {
 	finished bool
 	// resumeAfter maps a step index that must finish before a paused step resumes.
 	paused []int
+	// flow names the command (Flow.New); final words its end (Flow.Final).
+	flow  string
+	final func(*Engine, time.Time) *Done
 }
 
 // NewEngine builds an engine over steps in order.
@@ -33,8 +38,25 @@ func (e *Engine) Attempt(id ID) int { return e.attempts[id] }
 // Finished reports whether the run is over: every step ended, or the
 // current step failed.
 func (e *Engine) Finished() bool {
-	return e.finished || e.Current().Status() == StatusFailed
+	if e.finished {
+		return true
+	}
+	if e.Current().Status() != StatusFailed {
+		return false
+	}
+	// A paused step that reports on everything (check) finishes its
+	// background work before the run ends.
+	for _, i := range e.paused {
+		if d, ok := e.steps[i].(drainer); ok && d.Draining() {
+			return false
+		}
+	}
+	return true
 }
+
+// drainer is a paused step whose background work must finish even when a
+// later step failed (its results are reported either way).
+type drainer interface{ Draining() bool }
 
 // Failure returns the current step's failure, if any.
 func (e *Engine) Failure() *Failure {

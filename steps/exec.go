@@ -208,6 +208,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		return ev
 	}
+	if ev, ok := x.doFlow(ctx, eff); ok {
+		return ev
+	}
 	panic(fmt.Sprintf("steps: no executor for %T", eff))
 }
 
@@ -252,6 +255,9 @@ func panicEvent(eff Effect, err error) Event {
 		return SummaryLoaded{Err: err}
 	case ResolveTenant:
 		return TenantResolved{Err: err}
+	}
+	if ev := flowPanicEvent(eff, err); ev != nil {
+		return ev
 	}
 	return Waited{}
 }

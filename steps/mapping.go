@@ -285,6 +285,7 @@ func (p *MappingStep) alreadyMapped(s *Session, err error) bool {
 // consented records a successful consent and moves on: deferred role
 // fixes first, then the mapping.
 func (p *MappingStep) consented(s *Session, r ConsentResult, at time.Time) []Effect {
+	r.At = at
 	s.Consent = r
 	p.d.Consent = &r
 	p.d.Reason, p.d.RetryAt = "", time.Time{}

@@ -38,6 +38,9 @@ type Options struct {
 	// ConsentHandoff shows the admin-consent URL instead of granting with
 	// the technician's token (--consent handoff).
 	ConsentHandoff bool
+	// RemoveAccess makes unmap also remove the platform's service
+	// principal and its directory roles from the tenant (--remove-access).
+	RemoveAccess bool
 }
 
 // WithDefaults fills zero values.
@@ -113,6 +116,9 @@ type Session struct {
 	Outcome string
 	// Stop ends the run after the current step (dry run, detach).
 	Stop bool
+	// Done is set by the last step of a lifecycle flow (reauthorize,
+	// unmap): how the run ended, worded for the front-ends.
+	Done *Done
 }
 
 // NewSession starts a session.

@@ -1,19 +1,8 @@
 package steps
 
-// New builds the five-step engine over the registered checks.
+// New builds the five-step onboarding engine over the registered checks.
 func New(opt Options, infos []CheckInfo) (*Engine, *Session) {
-	s := NewSession(opt)
-	for _, in := range infos {
-		s.Titles[in.ID] = in.Title
-	}
-	e := NewEngine(s,
-		NewPrereqStep(infos),
-		NewSignInStep(),
-		NewRolesStep(infos),
-		NewMappingStep(),
-		NewHealthStep(),
-	)
-	return e, s
+	return Onboard.New(opt, infos)
 }
 
 // ExitCode maps how a run ended to the process exit code:

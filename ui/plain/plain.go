@@ -48,15 +48,29 @@ type Reporter interface {
 // Run drives the engine to the end and returns the exit code.
 func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, rep Reporter) (code int) {
 	cur := steps.ID("")
+	announced := map[steps.ID]bool{}
+	// announce reports steps in order: a step that paused before the
+	// current one (its checks go on in the background) is announced
+	// before it; a step that ended without becoming current (nothing to
+	// do, such as a --tenant given as a GUID) is not.
 	announce := func() {
-		if c := e.Current(); c.ID() != cur {
+		c := e.Current()
+		for _, st := range e.Steps() {
+			if st.ID() == c.ID() {
+				break
+			}
+			if !announced[st.ID()] && st.Status() == steps.StatusPaused {
+				announced[st.ID()] = true
+				rep.StepStarted(e, st)
+			}
+		}
+		if c.ID() != cur {
 			cur = c.ID()
+			announced[cur] = true
 			rep.StepStarted(e, c)
 		}
 	}
 	pasteOff := false
-	rep.StepStarted(e, e.Steps()[0])
-	cur = e.Steps()[0].ID()
 	queue := e.Start()
 	announce()
 	for {

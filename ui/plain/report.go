@@ -2,6 +2,7 @@ package plain
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -61,6 +62,8 @@ type Text struct {
 	held map[string]steps.CheckDone
 	// remedy is the health remedy printed last (said again only when it changes).
 	remedy string
+	// heading is the step whose heading was printed last.
+	heading steps.ID
 }
 
 func (t *Text) now() time.Time {
@@ -84,11 +87,50 @@ func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
 	}
 	again := t.seen[st.ID()]
 	t.seen[st.ID()] = true
+	t.heading = st.ID()
 	t.mu.Unlock()
-	if again {
+	switch {
+	case again:
 		t.printf("\n== Step %s: %s (continued)\n", stepNumber(e, st.ID()), st.Title())
-	} else {
+		t.flushHeld(e, st)
+	case st.Status() == steps.StatusPaused:
+		// Its work goes on while the next step runs; the rows are
+		// printed under this step's "(continued)" heading.
+		t.printf("\n== Step %s: %s (runs in the background during %s; its results follow when it continues)\n",
+			stepNumber(e, st.ID()), st.Title(), e.Current().Title())
+	default:
 		t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
+	}
+}
+
+// flushHeld prints the rows of st held while it ran in the background,
+// once none of its rows is running.
+func (t *Text) flushHeld(e *steps.Engine, st steps.Step) {
+	snap := st.Snapshot(e.Session())
+	for _, it := range snap.Items {
+		if it.Running {
+			return
+		}
+	}
+	t.printRows(e, snap, "")
+}
+
+// printRows prints the held results of snap's rows in the step's order.
+func (t *Text) printRows(e *steps.Engine, snap steps.Snapshot, from string) {
+	s := e.Session()
+	for _, it := range snap.Items {
+		t.mu.Lock()
+		done, ok := t.held[it.ID]
+		delete(t.held, it.ID)
+		t.mu.Unlock()
+		if !ok {
+			continue
+		}
+		r, mark := done.Result, steps.MarkOf(done.Result.Outcome)
+		t.printf("  %s %s%s: %s\n", OutcomeWord(mark), from, s.Titles[it.ID], text.Line(r.Summary))
+		if mark != steps.MarkPass && r.Remedy != "" {
+			t.printf("         remedy: %s\n", text.Line(r.Remedy))
+		}
 	}
 }
 
@@ -113,26 +155,17 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 				return
 			}
 		}
-		from := ""
-		if id != e.Current().ID() && st.Status() == steps.StatusPaused {
+		t.mu.Lock()
+		under := t.heading == id
+		t.mu.Unlock()
+		if !under {
 			// Background checks of an earlier step (prerequisites run
-			// while the technician signs in).
-			from = st.Title() + ": "
+			// while the technician signs in), or of a step whose
+			// "(continued)" heading comes next: held for that heading,
+			// so each row is under its own step.
+			return
 		}
-		for _, it := range snap.Items {
-			t.mu.Lock()
-			done, ok := t.held[it.ID]
-			delete(t.held, it.ID)
-			t.mu.Unlock()
-			if !ok {
-				continue
-			}
-			r, mark := done.Result, steps.MarkOf(done.Result.Outcome)
-			t.printf("  %s %s%s: %s\n", OutcomeWord(mark), from, s.Titles[it.ID], text.Line(r.Summary))
-			if mark != steps.MarkPass && r.Remedy != "" {
-				t.printf("         remedy: %s\n", text.Line(r.Remedy))
-			}
-		}
+		t.printRows(e, snap, "")
 	case steps.TenantResolved:
 		if ev.Err == nil {
 			t.printf("  tenant %s resolved to %s (cloud %s)\n", text.Line(s.Opt.Tenant), ev.Info.ID, ev.Info.Cloud)
@@ -307,8 +340,21 @@ func (t *Text) Answered(e *steps.Engine, q steps.Question, v string, auto bool) 
 // Finished implements Reporter.
 func (t *Text) Finished(e *steps.Engine, code int, err error) {
 	s := e.Session()
+	t.flushLeftovers(e)
 	if err != nil {
+		var ni *NeedsInputError
+		if errors.As(err, &ni) && len(ni.Question.Details) > 0 {
+			// What the unanswered question was about.
+			t.printf("\n")
+			for _, d := range ni.Question.Details {
+				t.printf("  - %s\n", text.Line(d))
+			}
+		}
 		t.printf("\nStopped: %s\n", text.Line(err.Error()))
+		return
+	}
+	if d := e.Done(t.now()); d != nil {
+		t.finishedFlow(e, d)
 		return
 	}
 	if f := e.Failure(); f != nil {
@@ -350,6 +396,65 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 	}
 }
 
+// flushLeftovers prints rows still held when the run ends before their
+// step continued (sign-in failed while the prerequisites waited).
+func (t *Text) flushLeftovers(e *steps.Engine) {
+	t.mu.Lock()
+	n := len(t.held)
+	t.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	for _, st := range e.Steps() {
+		if st.ID() == e.Current().ID() {
+			continue
+		}
+		snap := st.Snapshot(e.Session())
+		has := false
+		t.mu.Lock()
+		for _, it := range snap.Items {
+			_, ok := t.held[it.ID]
+			has = has || ok
+		}
+		t.mu.Unlock()
+		if has {
+			t.printf("\n== Step %s: %s (results of its background checks)\n", stepNumber(e, st.ID()), st.Title())
+			t.printRows(e, snap, "")
+		}
+	}
+}
+
+// finishedFlow ends a run of a flow other than onboarding: its failure
+// (unless the report says it), the check report, the headline and lines.
+func (t *Text) finishedFlow(e *steps.Engine, d *steps.Done) {
+	s := e.Session()
+	if f := e.Failure(); f != nil && (d.Report == nil || e.Current().ID() != steps.Checks) {
+		t.printf("\n%s failed: %s\n", e.Current().Title(), text.Line(f.Message))
+		if f.Remedy != "" {
+			for _, l := range strings.Split(f.Remedy, "\n") {
+				t.printf("  what to do: %s\n", text.Line(l))
+			}
+		}
+		if s.ReceiptPath != "" {
+			t.printf("  receipt: %s\n", s.ReceiptPath)
+		}
+	}
+	if d.Report != nil {
+		// The report ends with its own result line.
+		t.mu.Lock()
+		CheckReport(t.W, *d.Report)
+		t.mu.Unlock()
+		return
+	}
+	if e.Failure() != nil {
+		return
+	}
+	t.printf("\n%s\n", text.Line(d.Headline))
+	for _, l := range d.Lines {
+		t.printf("  %s\n", text.Line(l))
+	}
+}
+
 // JSON prints one JSON object per line: every object has time, step and type.
 type JSON struct {
 	W    io.Writer
@@ -358,13 +463,17 @@ type JSON struct {
 	seen map[steps.ID]bool
 }
 
+func (j *JSON) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
 func (j *JSON) emit(step steps.ID, typ string, fields map[string]any) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	now := time.Now()
-	if j.Now != nil {
-		now = j.Now()
-	}
+	now := j.now()
 	m := map[string]any{"time": now.UTC().Format(time.RFC3339Nano), "step": string(step), "type": typ}
 	for k, v := range fields {
 		m[k] = v
@@ -520,6 +629,15 @@ func (j *JSON) Finished(e *steps.Engine, code int, err error) {
 	case s.Outcome == "dry-run":
 		outcome = "dry-run"
 		f["plan"] = s.Plan
+	}
+	if d := e.Done(j.now()); d != nil {
+		if err == nil && e.Failure() == nil {
+			outcome = d.Outcome
+			f["message"] = d.Headline
+		}
+		for k, v := range d.Fields {
+			f[k] = v
+		}
 	}
 	f["outcome"] = outcome
 	if s.Organization.ID != "" {

@@ -87,3 +87,26 @@ func tenantName(s *steps.Session) string {
 	}
 	return t + " (" + id + ")"
 }
+
+// renderFlowDone renders the end of a flow other than onboarding (check,
+// reauthorize, unmap): its headline, the rows it reports and its lines.
+func renderFlowDone(st theme.Styles, d *steps.Done, s *steps.Session, width int, now time.Time) []string {
+	out := []string{st.Done.Title.Render(st.Icons.Done + " " + san(d.Headline)), ""}
+	if t := tenantName(s); t != "" {
+		out = append(out, wrapStyled(st.Done.Value.Render, t, st.Done.Label.Render(fmt.Sprintf(" %-20s", "Tenant")), width)...)
+	}
+	if s.SignedIn {
+		out = append(out, wrapStyled(st.Done.Value.Render, san(s.Account.Username), st.Done.Label.Render(fmt.Sprintf(" %-20s", "Signed in as")), width)...)
+	}
+	if len(d.Items) > 0 {
+		out = append(out, "")
+		out = append(out, renderItems(st, d.Items, width, now)...)
+	}
+	if len(d.Lines) > 0 {
+		out = append(out, "")
+		for _, l := range d.Lines {
+			out = append(out, wrapStyled(st.App.Text.Render, san(l), " ", width)...)
+		}
+	}
+	return out
+}

@@ -8,9 +8,15 @@ import (
 )
 
 // renderPrereqs renders the prerequisites: one row per check as results
-// arrive, with the remedy under every row that did not pass.
+// arrive, with the remedy under every row that did not pass. Steps without
+// a screen of their own (check, unmap) are drawn the same way: title, line,
+// rows, failure.
 func renderPrereqs(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, height int, now time.Time) string {
-	out := []string{title(st, "Prerequisites")}
+	name := snap.Title
+	if name == "" {
+		name = "Prerequisites"
+	}
+	out := []string{title(st, san(name))}
 	if snap.Line != "" {
 		out = append(out, st.App.Muted.Render(" "+san(snap.Line)))
 	}

@@ -403,8 +403,12 @@ func (m *model) needSpin() bool {
 			return d.ConsentURL == ""
 		}
 		return true
+	case steps.Health:
+		return false // the health wait has its own countdown
+	default:
+		// Steps without a screen of their own (check, unmap).
+		return snap.Status == steps.StatusRunning
 	}
-	return false
 }
 
 // nextWake is the next instant after m.now at which the screen changes by

@@ -124,6 +124,9 @@ func (m *model) bodyParts(width, height int) (content, pinned []string, scroll b
 	s := m.e.Session()
 	cur := m.e.Current()
 	snap := cur.Snapshot(s)
+	if d := m.e.Done(m.now); d != nil && snap.Fail == nil {
+		return renderFlowDone(m.st, d, s, width, m.now), nil, true
+	}
 	if m.e.Finished() && snap.Fail == nil {
 		return lines(renderDone(m.st, snap, s, width, tall, m.now)), nil, true
 	}

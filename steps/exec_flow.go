@@ -1,0 +1,132 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+
+	"itdr-onboard/checks"
+	"itdr-onboard/m365"
+	"itdr-onboard/platform"
+)
+
+// AccessRemover is what unmap --remove-access needs of m365.Graph beyond
+// GraphAPI (kept apart so the other flows' fakes need not implement it).
+type AccessRemover interface {
+	RoleAssignments(ctx context.Context, principalID string) ([]m365.RoleAssignment, error)
+	DeleteRoleAssignment(ctx context.Context, id string) error
+	DeleteServicePrincipal(ctx context.Context, id string) error
+}
+
+// doFlow performs the effects of the lifecycle flows (lifecycle.go).
+func (x *Executor) doFlow(ctx context.Context, eff Effect) (Event, bool) {
+	switch e := eff.(type) {
+	case ReadAccess:
+		return x.readAccess(ctx), true
+	case Remove:
+		a, err := x.remove(ctx, e.Change)
+		if err == nil && x.Receipts != nil && x.Session != nil {
+			err = x.Receipts.Audit(x.Session, a)
+		}
+		return ChangeApplied{Applied: a, Err: err}, true
+	case VerifyUnmap:
+		var problems []string
+		if in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID); err != nil {
+			problems = append(problems, "could not re-read the integration: "+err.Error())
+		} else if in != nil {
+			problems = append(problems, "the platform still lists integration "+in.ID)
+		}
+		if e.SP {
+			if sp, err := x.Graph.ServicePrincipalByAppID(ctx, e.AppID); err != nil {
+				problems = append(problems, "could not re-read the service principal: "+err.Error())
+			} else if sp != nil {
+				problems = append(problems, "the service principal "+sp.ID+" is still present")
+			}
+		}
+		return UnmapVerified{Problems: problems}, true
+	}
+	return nil, false
+}
+
+func (x *Executor) remover() (AccessRemover, error) {
+	r, ok := x.Graph.(AccessRemover)
+	if !ok {
+		return nil, fmt.Errorf("the Graph client cannot remove directory roles or service principals")
+	}
+	return r, nil
+}
+
+func (x *Executor) readAccess(ctx context.Context) AccessRead {
+	var ev AccessRead
+	r, err := x.remover()
+	if err != nil {
+		ev.Err = err
+		return ev
+	}
+	if ev.App, ev.Err = x.Platform.App(ctx); ev.Err != nil {
+		ev.Err = fmt.Errorf("reading the platform's app: %w", ev.Err)
+		return ev
+	}
+	if ev.SP, ev.Err = x.Graph.ServicePrincipalByAppID(ctx, ev.App.AppID); ev.Err != nil {
+		ev.Err = fmt.Errorf("looking up the platform's service principal: %w", ev.Err)
+		return ev
+	}
+	if ev.SP == nil {
+		return ev
+	}
+	if ev.Roles, ev.Err = r.RoleAssignments(ctx, ev.SP.ID); ev.Err != nil {
+		ev.Err = fmt.Errorf("reading the service principal's directory roles: %w", ev.Err)
+		return ev
+	}
+	ars, err := x.Graph.AppRoleAssignments(ctx, ev.SP.ID)
+	if err != nil {
+		ev.Err = fmt.Errorf("reading the service principal's permissions: %w", err)
+		return ev
+	}
+	ev.AppRoles = len(ars)
+	return ev
+}
+
+// remove performs one of unmap's deletions; a target already gone counts
+// as done (NoOp), so running unmap again after a crash finishes the rest.
+func (x *Executor) remove(ctx context.Context, c checks.Change) (checks.Applied, error) {
+	a := checks.Applied{Change: c}
+	id := c.Args["id"]
+	var err error
+	switch c.Args["kind"] {
+	case "integration":
+		err = x.Platform.DeleteIntegration(ctx, id)
+		if platform.IsNotFound(err) {
+			a.NoOp, err = true, nil
+		}
+	case "role-assignment", "service-principal":
+		r, rerr := x.remover()
+		if rerr != nil {
+			return a, rerr
+		}
+		if c.Args["kind"] == "role-assignment" {
+			err = r.DeleteRoleAssignment(ctx, id)
+		} else {
+			err = r.DeleteServicePrincipal(ctx, id)
+		}
+		if m365.IsNotFound(err) {
+			a.NoOp, err = true, nil
+		}
+	default:
+		err = fmt.Errorf("unknown removal %q", c.Args["kind"])
+	}
+	a.At = x.now()
+	return a, err
+}
+
+// flowPanicEvent is the event of a lifecycle effect that panicked.
+func flowPanicEvent(eff Effect, err error) Event {
+	switch eff.(type) {
+	case ReadAccess:
+		return AccessRead{Err: err}
+	case Remove:
+		return ChangeApplied{Err: err}
+	case VerifyUnmap:
+		return UnmapVerified{Problems: []string{err.Error()}}
+	}
+	return nil
+}
