@@ -40,6 +40,8 @@ type runGuard struct {
 	lock *state.Lock
 	// stopCode overrides the exit code (3 when the lock is held).
 	stopCode int
+	// dry: a --dry-run writes nothing to disk (no lock, no progress).
+	dry bool
 
 	prog     state.Progress
 	lastSave []byte
@@ -58,8 +60,15 @@ func sshHint(io IO) {
 // It returns nil and an exit code when the run must not start.
 func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.Options, stateDir string, log *runLog) (*runGuard, int) {
 	rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now,
-		timing: map[steps.ID]*state.StepTiming{}}
-	if err := ensureStateDir(stateDir); err != nil {
+		timing: map[steps.ID]*state.StepTiming{}, dry: opt.DryRun}
+	if rg.dry {
+		// A dry run reads the state dir (an unfinished run's organization)
+		// but creates, locks and saves nothing.
+		if st, err := os.Stat(stateDir); err == nil && !st.IsDir() {
+			fmt.Fprintln(io.Err, "error:", text.Line(fmt.Sprintf("--state-dir %s: not a directory", stateDir)))
+			return nil, ExitUsage
+		}
+	} else if err := ensureStateDir(stateDir); err != nil {
 		fmt.Fprintln(io.Err, "error:", text.Line(err.Error()))
 		return nil, ExitUsage
 	}
@@ -89,6 +98,12 @@ func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.
 		}
 	}
 	if rg.key == "" {
+		return rg, 0
+	}
+	if rg.dry {
+		if p, err := rg.store.LoadProgress(rg.key); err == nil && p != nil && !p.Finished && opt.Org == "" && p.OrganizationID != "" {
+			opt.Org = p.OrganizationID // the plan names the organization the unfinished run chose
+		}
 		return rg, 0
 	}
 	if code, ok := rg.takeLock(rg.key); !ok {
@@ -211,7 +226,7 @@ func (rg *runGuard) observe(e *steps.Engine) { rg.fold(e, true) }
 // fold is observe; mayStop=false (the end of a run) never takes a lock late
 // and never stops anything.
 func (rg *runGuard) fold(e *steps.Engine, mayStop bool) {
-	if rg == nil || rg.stopCode != 0 {
+	if rg == nil || rg.stopCode != 0 || rg.dry {
 		return
 	}
 	s := e.Session()

@@ -151,7 +151,7 @@ choose device code or browser sign-in with --auth auto.`,
 func addRunFlags(c *cobra.Command, f *runFlags) {
 	fl := c.Flags()
 	fl.BoolVarP(&f.yes, "yes", "y", false, "accept every confirmation (the role-fix plan, turning on audit logging)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "show the role-fix plan and stop without changing anything")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show the whole plan (role fixes, audit logging, consent, mapping) and stop before the first change; writes nothing")
 	fl.StringVar(&f.org, "org", "", "the platform organization to map the tenant to (name or id)")
 	fl.BoolVar(&f.remap, "remap", false, "move a tenant that is mapped to another organization")
 	fl.StringVar(&f.wait, "wait", "0", "bound the health wait (e.g. 30m); 0 waits until healthy, at most 24h. Exit 4 if still pending")

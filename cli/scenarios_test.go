@@ -361,13 +361,15 @@ func TestAcceptanceDryRunChangesNothing(t *testing.T) {
 		`New-ManagementRoleAssignment -Role "Transport Rules" -SecurityGroup "Organization Management"`,
 		"POST /servicePrincipals",
 		"POST /roleManagement/directory/roleAssignments",
+		"POST /oauth2PermissionGrants", // issue 16: consent and the mapping are in the plan too
+		"POST /v1/integrations",
 	} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, plan)
 		}
 	}
-	if strings.Contains(out, "applied:") || strings.Contains(out, "Step 4/5") {
-		t.Errorf("a dry run applied something or went on to mapping:\n%s", out)
+	if strings.Contains(out, "applied:") || strings.Contains(out, "Step 5/5") {
+		t.Errorf("a dry run applied something or went on to the health wait:\n%s", out)
 	}
 	ts.assertUnchanged(t)
 }

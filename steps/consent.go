@@ -22,6 +22,9 @@ type AwaitConsent struct{}
 
 func (AwaitConsent) isEffect() {}
 
+// AwaitConsent is a write: the handoff's opener (the demo) grants consent.
+func (AwaitConsent) writes() {}
+
 // ConsentHandoff is emitted by AwaitConsent before it polls: the URL to
 // hand to a Global Administrator. Note carries what the last attempt to
 // open it said (the demo plays the administrator), "" otherwise.

@@ -86,6 +86,25 @@ func (Ask) isEffect()             {}
 func (LoadApp) isEffect()         {}
 func (NewAttempt) isEffect()      {}
 
+// Write marks an effect that changes something outside the process: the
+// tenant (Graph, Exchange), the platform, or a file in the state dir. A dry
+// run never performs one: the engine stops before the first (IsWrite).
+type Write interface {
+	Effect
+	writes()
+}
+
+func (ApplyChange) writes()  {}
+func (WriteReceipt) writes() {}
+func (Consent) writes()      {}
+func (Map) writes()          {}
+
+// IsWrite reports whether an effect changes something (see Write).
+func IsWrite(f Effect) bool {
+	_, ok := f.(Write)
+	return ok
+}
+
 // Events.
 type (
 	TenantResolved struct {

@@ -86,6 +86,14 @@ func (e *Engine) tag(id ID, effs []Effect) []Job {
 			e.attempts[id]++
 			continue
 		}
+		if e.s.Opt.DryRun && IsWrite(f) {
+			// The one guard of --dry-run: whatever flow asked for it, the
+			// run ends before its first write (the steps have put the
+			// whole plan into the session by then).
+			e.s.Outcome, e.s.Stop = "dry-run", true
+			e.finished = true
+			return nil
+		}
 		jobs = append(jobs, Job{Step: id, Attempt: e.attempts[id], Effect: f})
 	}
 	return jobs

@@ -180,6 +180,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 	case Wait:
 		_ = x.sleep(ctx, e.D)
 		return Waited{At: x.now()}
+	case PlanChanges:
+		cs, err := x.planChanges(ctx, e)
+		return ChangesPlanned{Changes: cs, Err: err}
 	case Map:
 		in, err := x.mapTenant(ctx, e.OrgID, e.Remap)
 		return Mapped{Integration: in, Err: err}
@@ -249,6 +252,8 @@ func panicEvent(eff Effect, err error) Event {
 		return ConsentDone{Err: err}
 	case Map:
 		return Mapped{Err: err}
+	case PlanChanges:
+		return ChangesPlanned{Err: err}
 	case ProbeHealth:
 		return HealthProbed{Err: err}
 	case LoadSummary:

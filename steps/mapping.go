@@ -137,6 +137,10 @@ func (p *MappingStep) Enter(s *Session) []Effect {
 		// --org was resolved before sign-in (prerequisites).
 		return p.choose(s, *o)
 	}
+	if s.Opt.DryRun && s.Opt.Org == "" {
+		// A dry run asks nothing: the plan names the mapping without an organization.
+		return p.planDry(s)
+	}
 	p.allOrgs = s.Opt.Org == ""
 	return []Effect{FindOrgs{Query: s.Opt.Org}}
 }
@@ -221,7 +225,16 @@ func levenshtein(a, b string) int {
 func (p *MappingStep) choose(s *Session, o platform.Organization) []Effect {
 	s.Organization = o
 	p.d.Chosen = &o
+	if s.Opt.DryRun {
+		return p.planDry(s)
+	}
 	return p.startConsent(s)
+}
+
+// planDry reads what consent and the mapping would change (a dry run).
+func (p *MappingStep) planDry(s *Session) []Effect {
+	p.d.Phase = "planning"
+	return []Effect{PlanChanges{Org: s.Organization, Remap: s.Opt.Remap}}
 }
 
 // askOrg asks which organization the tenant is for.
@@ -398,6 +411,20 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		return []Effect{Ask{Q: Question{ID: QConfirmMapping, Kind: AskConfirm, Flag: "--org", Default: "yes",
 			Prompt:  fmt.Sprintf("Map this tenant to %s and grant %s these permissions in it?", s.Organization.Name, app),
 			Details: details}}}
+	case ChangesPlanned:
+		if p.d.Phase != "planning" {
+			return nil
+		}
+		if ev.Err != nil {
+			p.status = StatusFailed
+			p.fail = &Failure{Kind: FailError, Message: "Dry run: could not read what consent and the mapping would change: " + ev.Err.Error(),
+				Remedy: "Retry; nothing was changed.", Err: ev.Err}
+			return nil
+		}
+		addPlanned(s, ev.Changes)
+		s.Outcome, s.Stop = "dry-run", true
+		p.status = StatusDone
+		return nil
 	case ConsentHandoff:
 		p.d.ConsentURL = ev.URL
 		p.d.HandoffNote = ev.Note
@@ -543,6 +570,8 @@ func (p *MappingStep) Snapshot(s *Session) Snapshot {
 		snap.Next = retryUnlessFinal(p.fail)
 	case d.Phase == "finding":
 		snap.Line = "listing the platform's organizations"
+	case d.Phase == "planning":
+		snap.Line = "dry run: reading what consent and the mapping would change"
 	case d.Phase == "confirm":
 		snap.Line = "confirm the organization and the permissions consent grants"
 	case d.Phase == "picking":
@@ -559,7 +588,9 @@ func (p *MappingStep) Snapshot(s *Session) Snapshot {
 	case d.Phase == "mapping":
 		snap.Line = "mapping the tenant to " + s.Organization.Name
 	}
-	if p.status == StatusDone && p.consentOnly {
+	if p.status == StatusDone && s.Opt.DryRun {
+		snap.Line = "dry run: consent and mapping planned, nothing changed"
+	} else if p.status == StatusDone && p.consentOnly {
 		snap.Line = "consent granted and verified"
 	} else if p.status == StatusDone {
 		snap.Line = "mapped to " + s.Organization.Name

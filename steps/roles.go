@@ -113,7 +113,8 @@ func (p *RolesStep) plan(s *Session) []Effect {
 		return nil
 	}
 	if s.Opt.DryRun {
-		s.Outcome, s.Stop = "dry-run", true
+		// Nothing is asked or applied; the mapping step adds what consent
+		// and the mapping would change, then the run ends.
 		p.status = StatusDone
 		return nil
 	}

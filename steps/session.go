@@ -16,7 +16,8 @@ type Options struct {
 	Tenant string
 	// Yes accepts every confirmation (--yes).
 	Yes bool
-	// DryRun stops after showing the role-fix plan (--dry-run).
+	// DryRun plans everything and stops before the first write (--dry-run;
+	// the engine enforces it for every effect that is a Write).
 	DryRun bool
 	// Org picks the organization by name or id (--org).
 	Org string

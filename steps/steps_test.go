@@ -265,11 +265,48 @@ func TestDeclinedAuditSkipsOnlyAudit(t *testing.T) {
 }
 
 func TestDryRunStopsAfterPlan(t *testing.T) {
+	// The role plan is not applied; the mapping step reads what consent and
+	// the mapping would change, adds it to the plan, and the run ends.
 	e, s, jobs := toRoles(t, Options{DryRun: true})
-	if len(jobs) != 0 || !e.Finished() || ExitCode(e) != 0 || s.Outcome != "dry-run" || len(s.Plan) != 3 {
+	if !reflect.DeepEqual(effects(jobs), []Effect{PlanChanges{}}) || e.Finished() || len(s.Plan) != 3 {
+		t.Fatalf("dry run: jobs %#v finished %v plan %d", effects(jobs), e.Finished(), len(s.Plan))
+	}
+	jobs = feed(e, ChangesPlanned{Changes: []checks.Change{{ID: changeGrantPrefix + "x", CheckID: ConsentChangeCheck}, mapChange(platform.Organization{})}})
+	if len(jobs) != 0 || !e.Finished() || ExitCode(e) != 0 || s.Outcome != "dry-run" || len(s.Plan) != 5 {
 		t.Fatalf("dry run: jobs %#v finished %v code %d outcome %q plan %d", effects(jobs), e.Finished(), ExitCode(e), s.Outcome, len(s.Plan))
 	}
 }
+
+// TestDryRunEngineNeverIssuesAWrite: whatever a step asks for, the engine
+// ends a dry run before its first write effect.
+func TestDryRunEngineNeverIssuesAWrite(t *testing.T) {
+	for _, w := range []Effect{ApplyChange{}, Consent{}, AwaitConsent{}, Map{}, WriteReceipt{}} {
+		s := NewSession(Options{DryRun: true})
+		st := &scriptStep{id: Mapping, enter: []Effect{RunCheck{ID: "a"}, w}}
+		e := NewEngine(s, st)
+		if jobs := e.Start(); len(jobs) != 0 || !e.Finished() || ExitCode(e) != 0 || s.Outcome != "dry-run" {
+			t.Errorf("%T: jobs %#v finished %v outcome %q", w, effects(jobs), e.Finished(), s.Outcome)
+		}
+		s = NewSession(Options{})
+		e = NewEngine(s, &scriptStep{id: Mapping, enter: []Effect{w}})
+		if jobs := e.Start(); len(jobs) != 1 {
+			t.Errorf("%T without --dry-run: jobs %#v", w, effects(jobs))
+		}
+	}
+}
+
+// scriptStep asks for fixed effects on Enter.
+type scriptStep struct {
+	id    ID
+	enter []Effect
+}
+
+func (p *scriptStep) ID() ID                          { return p.id }
+func (p *scriptStep) Title() string                   { return string(p.id) }
+func (p *scriptStep) Enter(*Session) []Effect         { return p.enter }
+func (p *scriptStep) Handle(*Session, Event) []Effect { return nil }
+func (p *scriptStep) Status() Status                  { return StatusRunning }
+func (p *scriptStep) Snapshot(*Session) Snapshot      { return Snapshot{ID: p.id} }
 
 func TestApplyFailureWritesReceiptAndFails(t *testing.T) {
 	e, _, _ := toRoles(t, Options{})

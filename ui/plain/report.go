@@ -378,6 +378,9 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 		for _, c := range s.Plan {
 			t.printf("  - %s  ⟶  %s\n", text.Line(c.Summary), text.Line(c.Call))
 		}
+		if len(s.Plan) == 0 {
+			t.printf("  (none: the tenant is ready and mapped)\n")
+		}
 		return
 	}
 	t.printf("\nHealthy: tenant %s is connected to the platform organization %s.\n", text.Line(s.Org.DisplayName), text.Line(s.Organization.Name))
