@@ -35,6 +35,7 @@ const (
 	ClassConsentRequired   Class = "consent-required"    // consent is missing and this user cannot grant it
 	ClassRefreshRevoked    Class = "refresh-revoked"     // saved sign-in expired or revoked: sign in again
 	ClassAccountBlocked    Class = "account-blocked"     // the account is disabled or locked
+	ClassPasswordExpired   Class = "password-expired"    // the account's password must be changed first
 	ClassServiceMissing    Class = "service-missing"     // the resource (e.g. Exchange Online) has no service principal
 	ClassUnavailable       Class = "unavailable"         // Microsoft answered 429/5xx or temporarily_unavailable
 	ClassNetwork           Class = "network"             // DNS, TCP, TLS or timeout reaching a host
@@ -143,6 +144,7 @@ var codeRules = map[int]rule{
 
 	50057:  {ClassAccountBlocked, "This account is disabled (AADSTS50057).", "Use an enabled administrator account, or ask a tenant administrator to enable this one."},
 	50053:  {ClassAccountBlocked, "This account is locked after too many sign-in attempts (AADSTS50053).", "Wait for the lock to clear or ask a tenant administrator to unlock it, then sign in again."},
+	50055:  {ClassPasswordExpired, "This account's password has expired (AADSTS50055).", "Change the password at https://aka.ms/sspr (or sign in at https://portal.office.com and follow the prompt), then sign in again."},
 	500011: {ClassServiceMissing, "The requested Microsoft service is not set up in this tenant (AADSTS500011).", "Check that the tenant has an Exchange Online licence, then sign in again."},
 }
 

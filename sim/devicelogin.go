@@ -25,6 +25,7 @@ input[type=text]:focus{outline:2px solid #0067b8;outline-offset:2px}
 input[aria-invalid=true]{border-bottom-color:#a80000}
 button{font-size:1em;background:#0067b8;color:#fff;border:0;padding:.5em 2.2em;cursor:pointer}
 button:focus{outline:2px solid #1b1b1b;outline-offset:2px}
+button.secondary{background:#fff;color:#1b1b1b;border:1px solid #8a8886}
 .actions{text-align:right;margin-top:1.5em}
 .hint{color:#5e5e5e;font-size:.9em}
 </style></head>
@@ -38,7 +39,7 @@ button:focus{outline:2px solid #1b1b1b;outline-offset:2px}
 <label for="otc">Enter the code displayed on your app or device.</label>
 <input type="text" id="otc" name="otc" value="{{.Code}}" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus required placeholder="Code" aria-describedby="signin-as"{{if .Error}} aria-invalid="true"{{end}}>
 <p class="hint" id="signin-as">You will sign in as {{.User}}.</p>
-<div class="actions"><button type="submit">Next</button></div>
+<div class="actions"><button type="submit" name="action" value="approve">Next</button> <button type="submit" name="action" value="decline" class="secondary">Cancel</button></div>
 </form>{{end}}
 </main></body></html>
 `))
@@ -90,8 +91,21 @@ func (id *simIdentity) deviceLoginPage(w http.ResponseWriter, r *http.Request) {
 		if code == "" {
 			code = r.PostForm.Get("code")
 		}
+		if r.PostForm.Get("action") == "decline" {
+			if err := id.decline(code); err != nil {
+				id.renderPage(w, http.StatusBadRequest, simPage{Title: "Enter code", Form: true, Error: err.Error(), Code: simClip(code, 20), User: user})
+				return
+			}
+			id.renderPage(w, http.StatusOK, simPage{Title: "Sign-in cancelled", Error: "You declined to sign in to the application on your device. You may now close this window."})
+			return
+		}
 		if _, err := id.approve(code); err != nil {
 			id.renderPage(w, http.StatusBadRequest, simPage{Title: "Enter code", Form: true, Error: err.Error(), Code: simClip(code, 20), User: user})
+			return
+		}
+		if _, aad, msg, refused := id.refusal(id.signInUser(), ""); refused {
+			id.renderPage(w, http.StatusOK, simPage{Title: "Sorry, but we're having trouble signing you in.", Error: msg,
+				Lines: []string{"Error Code: " + strconv.Itoa(aad), "Account: " + user + "."}})
 			return
 		}
 		switch id.s.sc.SignIn.Block {

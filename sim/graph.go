@@ -30,6 +30,65 @@ type grCtx struct {
 	p       Principal
 	user    *stUser
 	foreign bool // the token was issued in another tenant
+	selects []string
+}
+
+// grSegments are Graph's path segment names, matched case-insensitively:
+// "Resource paths are case insensitive" and so are query option names
+// (learn.microsoft.com/graph/use-the-api "Query parameters": "The values of
+// query parameters ... $ prefixed query parameter names are case
+// insensitive"; OData 4.01 §5.1.1.1 Case Sensitivity of System Query
+// Options).
+var grSegments = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{"organization", "me", "transitiveMemberOf", "memberOf", "microsoft.graph.directoryRole",
+		"roleManagement", "directory", "roleEligibilityScheduleInstances", "filterByCurrentUser(on='principal')",
+		"subscribedSkus", "subscriptions", "users", "reports", "authenticationMethods", "userRegistrationDetails",
+		"auditLogs", "directoryAudits", "signIns", "deletedItems", "microsoft.graph.servicePrincipal", "roleAssignments",
+		"oauth2PermissionGrants", "servicePrincipals", "appRoleAssignedTo", "appRoleAssignments", "$batch",
+		"tenantRelationships", "delegatedAdminRelationships", "delegatedAdminCustomers", "accessAssignments",
+		"contracts", "applications", "groups", "domains", "security", "alerts_v2", "$count"} {
+		m[strings.ToLower(s)] = s
+	}
+	return m
+}()
+
+var grAltKeyPrefixRE = regexp.MustCompile(`(?i)^(servicePrincipals|applications)\((appId)=`)
+
+// grCanonicalPath spells every known segment the way the routes do; ids and
+// unknown segments are left as they are.
+func grCanonicalPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if c, ok := grSegments[strings.ToLower(s)]; ok {
+			segs[i] = c
+			continue
+		}
+		if m := grAltKeyPrefixRE.FindStringSubmatch(s); m != nil {
+			name := grSegments[strings.ToLower(m[1])]
+			segs[i] = name + "(appId=" + s[len(m[0]):]
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// grCanonicalQuery lower-cases the names of $-prefixed query options.
+func grCanonicalQuery(r *http.Request) {
+	if !strings.Contains(r.URL.RawQuery, "$") && !strings.Contains(r.URL.RawQuery, "%24") {
+		return
+	}
+	vals := r.URL.Query()
+	changed := false
+	for k, v := range vals {
+		if strings.HasPrefix(k, "$") && k != strings.ToLower(k) {
+			delete(vals, k)
+			vals[strings.ToLower(k)] = append(vals[strings.ToLower(k)], v...)
+			changed = true
+		}
+	}
+	if changed {
+		r.URL.RawQuery = stEncodeODataQuery(vals)
+	}
 }
 
 // GraphHandler serves Microsoft Graph v1.0 (mounted with its prefix stripped:
@@ -70,8 +129,24 @@ func (st *State) serveGraph(w http.ResponseWriter, r *http.Request) {
 	h.Set("client-request-id", cid)
 	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Simulator","Slice":"E","Ring":"1","ScaleUnit":"000","RoleInstance":"SIM"}}`)
 	h.Set("Cache-Control", "no-cache")
+	// Graph's response headers (learn.microsoft.com/graph/best-practices-
+	// concept "Reliability and support": request-id, client-request-id;
+	// OData 4.0 §8.1.5 OData-Version; x-ms-resource-unit, the throttling
+	// cost, learn.microsoft.com/graph/throttling-limits).
+	h.Set("OData-Version", "4.0")
+	h.Set("x-ms-resource-unit", "1")
+	h.Set("Strict-Transport-Security", "max-age=31536000")
 
 	p := r.URL.Path
+	if len(p) >= 6 && strings.EqualFold(p[:6], "/v1.0/") {
+		p = "/v1.0/" + grCanonicalPath(p[6:])
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	grCanonicalQuery(r2)
+	c.r, r = r2, r2
 	if !strings.HasPrefix(p, "/v1.0/") {
 		c.err(http.StatusNotFound, "Request_ResourceNotFound", "Resource not found for the segment '"+strings.Trim(p, "/")+"'. Only /v1.0 is available.")
 		return
@@ -121,6 +196,11 @@ func (c *grCtx) authenticate() bool {
 	p, fault := c.st.bearer(auth, grAudiences, c.base)
 	switch fault {
 	case tokenUnknown:
+		// Graph's texts: a string that is not a JWS at all gets IDX14100; a
+		// well-formed token Graph cannot validate gets the generic failure.
+		if strings.Count(strings.TrimSpace(auth[7:]), ".") == 2 {
+			return fail("Access token validation failure. Invalid signature.")
+		}
 		return fail("IDX14100: JWT is not well formed, there are no dots (.).")
 	case tokenExpired:
 		return fail("Lifetime validation failed, the token is expired.")
@@ -216,7 +296,20 @@ func (c *grCtx) denied() {
 	c.err(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 }
 
-func (c *grCtx) contextURL(frag string) string { return c.base + "/v1.0/$metadata#" + frag }
+// contextURL is @odata.context; with $select the entity set carries the
+// selected properties, as Graph does: "#users(id,displayName)/$entity"
+// (OData 4.01 Protocol §10 Context URL, "Projected Entity").
+func (c *grCtx) contextURL(frag string) string {
+	if len(c.selects) > 0 && !strings.Contains(frag, "(") {
+		sel := "(" + strings.Join(c.selects, ",") + ")"
+		if i := strings.Index(frag, "/$entity"); i >= 0 {
+			frag = frag[:i] + sel + frag[i:]
+		} else {
+			frag += sel
+		}
+	}
+	return c.base + "/v1.0/$metadata#" + frag
+}
 
 func (c *grCtx) entity(status int, frag string, obj map[string]any) {
 	obj["@odata.context"] = c.contextURL(frag)
@@ -302,6 +395,7 @@ func (c *grCtx) parseQuery(resource string, filterable ...string) (grQuery, bool
 				q.selects = append(q.selects, f)
 			}
 		}
+		c.selects = q.selects
 	}
 	if t := vals.Get("$top"); t != "" {
 		n, err := strconv.Atoi(t)
@@ -574,10 +668,7 @@ func (c *grCtx) organization() {
 				if p.Status != "Success" && status == "Enabled" {
 					status = "Suspended"
 				}
-				service := "Unknown"
-				if strings.HasPrefix(strings.ToUpper(p.Name), "EXCHANGE") {
-					service = "exchange"
-				}
+				service := stPlanService(p.Name)
 				plans = append(plans, map[string]any{"assignedDateTime": st.created.Add(-200 * 24 * time.Hour).UTC().Format(time.RFC3339), "capabilityStatus": status, "service": service, "servicePlanId": p.ID})
 			}
 		}

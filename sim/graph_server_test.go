@@ -47,7 +47,8 @@ func TestStateBehindServer(t *testing.T) {
 	next := ep.Graph + "/v1.0/users?$filter=accountEnabled%20eq%20true&$select=id,userPrincipalName,assignedLicenses"
 	for next != "" {
 		m := get(next, gtok)
-		if ctx := m["@odata.context"].(string); ctx != ep.Graph+"/v1.0/$metadata#users" {
+		// Issue 17 §8: $select shows in the context URL (OData 4.01 §10).
+		if ctx := m["@odata.context"].(string); ctx != ep.Graph+"/v1.0/$metadata#users(id,userPrincipalName,assignedLicenses)" {
 			t.Fatalf("@odata.context %q", ctx)
 		}
 		n += len(m["value"].([]any))

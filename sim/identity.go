@@ -53,6 +53,7 @@ type simDeviceCode struct {
 	created, expires     time.Time
 	autoApproveAt        time.Time // zero: no auto approval
 	approvedAt           time.Time // zero: not approved on the page
+	declined             bool      // Cancel pressed on the page (or sign_in.refuse "declined")
 	redeemed             bool
 }
 
@@ -110,6 +111,15 @@ func simSignInUser(sc *Scenario) UserSpec {
 }
 
 func (id *simIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer of the identity platform (ESTS) carries these; support
+	// asks for x-ms-request-id (learn.microsoft.com/entra/identity-platform/
+	// reference-error-codes "Handling error codes": trace and correlation ids).
+	h := w.Header()
+	h.Set("x-ms-request-id", simNewGUID())
+	h.Set("x-ms-ests-server", "2.1.19000.0 - SIM ProdSlices")
+	if cid := r.Header.Get("client-request-id"); simIsGUID(cid) {
+		h.Set("client-request-id", cid)
+	}
 	p := strings.ToLower(strings.TrimRight(r.URL.Path, "/"))
 	if p == "/devicelogin" {
 		id.deviceLoginPage(w, r)
@@ -130,6 +140,10 @@ func (id *simIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch rest {
 	case "v2.0/.well-known/openid-configuration":
 		handler, method = id.openIDConfig, http.MethodGet
+	case "discovery/v2.0/keys", "discovery/keys":
+		handler, method = id.jwks, http.MethodGet
+	case "oauth2/v2.0/logout", "oauth2/logout":
+		handler, method = id.logout, http.MethodGet
 	case "oauth2/v2.0/devicecode":
 		handler = id.deviceCode
 	case "oauth2/v2.0/token":
@@ -191,6 +205,17 @@ func simAADBody(code string, aad int, msg string, r *http.Request, now time.Time
 		corr = simNewGUID()
 	}
 	ts := now.UTC().Format("2006-01-02 15:04:05Z")
+	if aad == 0 {
+		// An OAuth error without an AADSTS code (authorization_declined).
+		return map[string]any{
+			"error":             code,
+			"error_description": fmt.Sprintf("%s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", msg, trace, corr, ts),
+			"error_codes":       []int{},
+			"timestamp":         ts,
+			"trace_id":          trace,
+			"correlation_id":    corr,
+		}
+	}
 	return map[string]any{
 		"error":             code,
 		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aad, msg, trace, corr, ts),
@@ -534,6 +559,69 @@ func (id *simIdentity) approve(userCode string) (*simDeviceCode, error) {
 	return dc, nil
 }
 
+// ---- sign-in refusals ---------------------------------------------------------
+
+// refusal is how Entra refuses this account's sign-in, if it does
+// (sign_in.refuse, or a sign-in user with "enabled": false). Texts and codes:
+// learn.microsoft.com/entra/identity-platform/reference-error-codes.
+func (id *simIdentity) refusal(u UserSpec, clientID string) (code string, aad int, msg string, refused bool) {
+	switch ref := id.s.sc.SignIn.Refuse; {
+	case ref == "account-disabled" || (ref == "" && u.Enabled != nil && !*u.Enabled):
+		return "invalid_grant", 50057, "The user account is disabled.", true
+	case ref == "account-locked":
+		return "invalid_grant", 50053, "Your account is locked because you tried to sign in too many times with an incorrect user ID or password.", true
+	case ref == "password-expired":
+		return "invalid_grant", 50055, "The password is expired.", true
+	case ref == "not-in-tenant":
+		return "invalid_grant", 50020, fmt.Sprintf("User account '%s' from identity provider 'live.com' does not exist in tenant '%s' and cannot access the application '%s'(Microsoft Graph Command Line Tools) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.", u.UPN, id.s.sc.Tenant.DisplayName, simClip(clientID, 40)), true
+	}
+	return "", 0, "", false
+}
+
+// refuse writes the refusal for u, if any, and says whether it did.
+func (id *simIdentity) refuse(w http.ResponseWriter, r *http.Request, u UserSpec, clientID string) bool {
+	code, aad, msg, refused := id.refusal(u, clientID)
+	if refused {
+		id.aadError(w, r, http.StatusBadRequest, code, aad, msg)
+	}
+	return refused
+}
+
+// decline marks a pending user code declined (Cancel on /devicelogin).
+func (id *simIdentity) decline(userCode string) error {
+	now := id.s.now()
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	dc, ok := id.byUser[simNormUserCode(userCode)]
+	switch {
+	case !ok:
+		return fmt.Errorf("That code didn't work. Check the code and try again.")
+	case !now.Before(dc.expires):
+		return fmt.Errorf("The code you entered has expired. Get a new code from the device you're trying to sign in to and try again.")
+	case dc.redeemed:
+		return fmt.Errorf("This code has already been used. Get a new code from the device you're trying to sign in to and try again.")
+	}
+	dc.declined = true
+	return nil
+}
+
+// DeclineDeviceCode declines a pending device code, as if the user pressed
+// Cancel on the /devicelogin page.
+func (s *Server) DeclineDeviceCode(userCode string) error { return s.idp.decline(userCode) }
+
+// logout is the end_session_endpoint: a signed-out page, or a redirect to a
+// localhost post_logout_redirect_uri (learn.microsoft.com/entra/identity-
+// platform/v2-protocols-oidc "Send a sign-out request").
+func (id *simIdentity) logout(w http.ResponseWriter, r *http.Request) {
+	if ru := r.URL.Query().Get("post_logout_redirect_uri"); ru != "" {
+		if u, err := url.Parse(ru); err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Hostname(), "localhost") && u.User == nil {
+			http.Redirect(w, r, u.String(), http.StatusFound)
+			return
+		}
+	}
+	id.renderPage(w, http.StatusOK, simPage{Title: "You signed out of your account", Success: "It's a good idea to close all browser windows."})
+}
+
 // ---- token endpoint ------------------------------------------------------
 
 func (id *simIdentity) token(w http.ResponseWriter, r *http.Request) {
@@ -572,17 +660,36 @@ func (id *simIdentity) tokenDeviceCode(w http.ResponseWriter, r *http.Request, c
 		state = "redeemed"
 	case !now.Before(dc.expires):
 		state = "expired"
+	case dc.declined:
+		state = "declined"
 	case !dc.approved(now):
 		state = "pending"
+	case id.s.sc.SignIn.Refuse == "declined" && dc.approvedAt.IsZero():
+		// The simulated user pressed Cancel instead of approving.
+		dc.declined = true
+		state = "declined"
 	default:
 		state = "approved"
 	}
 	block := id.s.sc.SignIn.Block
-	if state == "approved" && block == "" {
+	_, _, _, refused := id.refusal(id.signInUser(), clientID)
+	if state == "approved" && block == "" && !refused {
 		dc.redeemed = true
 	}
+	if state == "declined" {
+		dc.redeemed = true // a declined code is spent (AADSTS90120 afterwards)
+	}
 	id.mu.Unlock()
+	if state == "approved" && refused {
+		id.refuse(w, r, id.signInUser(), clientID)
+		return
+	}
 	switch state {
+	case "declined":
+		// learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code
+		// "Expected errors": authorization_declined, the end user denied
+		// the authorization request (no AADSTS code is documented for it).
+		id.aadError(w, r, http.StatusBadRequest, "authorization_declined", 0, "The end user denied the authorization request.")
 	case "bad":
 		id.aadError(w, r, http.StatusBadRequest, "bad_verification_code", 70018, "Invalid verification code entered.")
 	case "redeemed":
@@ -631,6 +738,7 @@ func (id *simIdentity) tokenRefresh(w http.ResponseWriter, r *http.Request, clie
 		id.aadError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "Provided grant is invalid or malformed: the refresh token was issued to a different client.")
 	case !now.Before(ent.expires):
 		id.aadError(w, r, http.StatusBadRequest, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on "+ent.expires.Add(-simRefreshLifetime).UTC().Format(time.RFC3339)+" and was inactive for 90.00:00:00.")
+	case id.refuse(w, r, ent.user, clientID):
 	default:
 		id.writeTokens(w, r, ent.user, resource, scope, clientID, scope)
 	}
@@ -777,7 +885,7 @@ func (id *simIdentity) tokenAuthCode(w http.ResponseWriter, r *http.Request, cli
 			scope = ac.scope
 		}
 		resource, ok := id.resourceOf(w, r, scope)
-		if !ok {
+		if !ok || id.refuse(w, r, ac.user, clientID) {
 			return
 		}
 		id.writeTokens(w, r, ac.user, resource, scope, clientID, ac.scope)
@@ -799,11 +907,6 @@ func (id *simIdentity) tidOf(u UserSpec) string {
 	return id.s.sc.Tenant.ID
 }
 
-func simJWT(claims map[string]any) string {
-	hdr, _ := json.Marshal(map[string]any{"typ": "JWT", "alg": "none"})
-	pl, _ := json.Marshal(claims)
-	return base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(pl) + "."
-}
 
 // issueAccessToken mints and registers an access token.
 func (id *simIdentity) issueAccessToken(u UserSpec, resource, scope, clientID string, now time.Time) string {
@@ -844,7 +947,7 @@ func (id *simIdentity) writeTokens(w http.ResponseWriter, r *http.Request, u Use
 	oid := ObjectIDFor(tid, u.UPN)
 	body := map[string]any{
 		"token_type":     "Bearer",
-		"scope":          echo,
+		"scope":          simGrantedScope(resource, echo),
 		"expires_in":     int(life / time.Second),
 		"ext_expires_in": int(life / time.Second),
 		"access_token":   id.issueAccessToken(u, resource, echo, clientID, now),
@@ -874,6 +977,46 @@ func (id *simIdentity) writeTokens(w http.ResponseWriter, r *http.Request, u Use
 		body["refresh_token"] = rt
 	}
 	simWriteJSON(w, http.StatusOK, body)
+}
+
+// simGrantedScope is the token response's scope: the scopes the token is
+// valid for — each requested resource scope (MSAL checks they are all there;
+// ".default" stays), the permissions granted on the resource, prefixed with
+// its identifier (https://graph.microsoft.com/User.Read;
+// https://management.core.windows.net//user_impersonation), and the OpenID
+// scopes openid/profile/email that were asked for (RFC 6749 §5.1 "scope";
+// learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
+// "Successful response": "The scopes that the access_token is valid for").
+func simGrantedScope(resource, requested string) string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if k := strings.ToLower(s); !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	var oidc []string
+	for _, s := range strings.Fields(requested) {
+		switch strings.ToLower(s) {
+		case "openid", "profile", "email":
+			oidc = append(oidc, strings.ToLower(s))
+		case "offline_access":
+		default:
+			add(s)
+		}
+	}
+	prefix := strings.TrimRight(resource, "/") + "/"
+	if strings.HasSuffix(resource, "/") {
+		prefix = resource + "/"
+	}
+	for _, perm := range strings.Fields(simScpFor(resource, requested)) {
+		add(prefix + perm)
+	}
+	for _, s := range oidc {
+		add(s)
+	}
+	return strings.Join(out, " ")
 }
 
 func simSubject(oid, clientID string) string {

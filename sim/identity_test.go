@@ -271,7 +271,10 @@ func TestDeviceCodeErrorBodies(t *testing.T) {
 	if st != 200 || body["access_token"] == nil || body["refresh_token"] == nil || body["id_token"] == nil || body["client_info"] == nil {
 		t.Fatalf("token response %d %v", st, body)
 	}
-	if body["scope"] != scope || body["expires_in"] != float64(3600) {
+	// Issue 17 §9: scope lists what the token is valid for (the requested
+	// .default plus the granted permissions, prefixed with the resource).
+	if sc, _ := body["scope"].(string); !strings.HasPrefix(sc, "https://graph.microsoft.com/.default ") ||
+		!strings.Contains(sc, " https://graph.microsoft.com/User.Read ") || strings.Contains(sc, "offline_access") || body["expires_in"] != float64(3600) {
 		t.Errorf("scope/expires_in %v %v", body["scope"], body["expires_in"])
 	}
 	st, body = simPoll(t, srv, dc2)

@@ -103,6 +103,13 @@ type SignInSpec struct {
 	// Block: "" | "device-code-ca" (AADSTS53003 after the code is entered)
 	// | "security-defaults" (AADSTS530035) | "mfa-required" (AADSTS50076)
 	Block string `json:"block,omitempty"`
+	// Refuse: how Entra refuses the sign-in account itself, on every grant
+	// (device code, browser, refresh): "" | "account-disabled"
+	// (AADSTS50057) | "account-locked" (50053) | "password-expired" (50055)
+	// | "not-in-tenant" (50020) | "declined" (the user presses Cancel on the
+	// device-code page: authorization_declined). A sign-in user with
+	// "enabled": false is refused with 50057 without this field.
+	Refuse string `json:"refuse,omitempty"`
 	// AutoApprove=false leaves approval to the /devicelogin page (default true).
 	AutoApprove *bool `json:"auto_approve,omitempty"`
 }

@@ -297,6 +297,7 @@ func simKind(v any) string {
 // Allowed values, in the order error messages list them.
 var (
 	SignInBlocks        = []string{"", "device-code-ca", "security-defaults", "mfa-required"}
+	SignInRefusals      = []string{"", "account-disabled", "account-locked", "password-expired", "not-in-tenant", "declined"}
 	Consent650051Kinds  = []string{"", "sp-soft-deleted", "invalid-permissions"}
 	SubscriptionStates  = []string{"active", "trial", "expired", "cancelled"}
 	simClouds           = []string{"", "global", "usgov", "usgovdod", "china"}
@@ -444,6 +445,9 @@ func (sc *Scenario) Validate() error {
 		}
 	}
 	si := sc.SignIn
+	if err := simOneOf("sign_in.refuse", si.Refuse, SignInRefusals); err != nil {
+		return err
+	}
 	if err := simOneOf("sign_in.block", si.Block, SignInBlocks); err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func TestScenarioFieldErrors(t *testing.T) {
 		{"enum", edit(func(m map[string]any) { obj(m, "sign_in")["block"] = "foo" }),
 			`scenario bad.json: field "sign_in.block": "foo" is not one of "", "device-code-ca", "security-defaults", "mfa-required"`},
 		{"unknown nested", edit(func(m map[string]any) { obj(m, "sign_in")["blok"] = "" }),
-			`scenario bad.json: field "sign_in.blok" is not a known field; allowed here: approve_delay, code_lifetime, token_lifetime, block, auto_approve`},
+			`scenario bad.json: field "sign_in.blok" is not a known field; allowed here: approve_delay, code_lifetime, token_lifetime, block, refuse, auto_approve`},
 		{"unknown top", edit(func(m map[string]any) { m["tenants"] = 1 }), `field "tenants" is not a known field`},
 		{"unknown in array", edit(func(m map[string]any) { m["users"].([]any)[2].(map[string]any)["admin"] = true }), `field "users[2].admin" is not a known field`},
 		{"type", edit(func(m map[string]any) { m["users"].([]any)[0].(map[string]any)["enabled"] = "yes" }), `field "users[0].enabled": want true or false, got the string "yes"`},

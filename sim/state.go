@@ -812,12 +812,48 @@ var stKnownSkus = map[string]string{
 	"AAD_PREMIUM":              "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
 }
 
+// stKnownPlans are service plan ids from Microsoft's "Product names and
+// service plan identifiers for licensing" (learn.microsoft.com/entra/identity
+// /users/licensing-service-plan-reference). A plan name outside this table
+// gets a name-derived GUID (docs/simulator-fidelity.md).
 var stKnownPlans = map[string]string{
 	"EXCHANGE_S_STANDARD":   "9aaf7827-d63c-4b61-89c3-182f06f82e5c",
 	"EXCHANGE_S_ENTERPRISE": "efb87545-963c-4e0d-99df-69c6916d9eb0",
 	"EXCHANGE_S_ESSENTIALS": "1126bef5-da20-4f07-b45e-ad25d2581aa8",
 	"EXCHANGE_S_DESKLESS":   "4a82b400-a79f-41a4-b4e2-e94f5787b113",
 	"EXCHANGE_S_FOUNDATION": "113feb6c-3fe4-4440-bddc-54d774bf0318",
+	"SHAREPOINTENTERPRISE":  "5dbe027f-2339-4123-9542-606e4d348a72",
+	"SHAREPOINTSTANDARD":    "c7699d2e-19aa-44de-8edf-1736da088ca1",
+	"TEAMS1":                "57ff2da0-773e-42df-b2af-ffb7a2317929",
+	"AAD_PREMIUM":           "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
+	"MCOSTANDARD":           "0feaeb32-d00e-4d66-bd5a-43b5b83db82c",
+	"OFFICESUBSCRIPTION":    "43de0ff5-c92c-492b-9116-175376d08c38",
+	"INTUNE_A":              "c1ec4a95-1f05-45b3-a911-aa3fa01094f5",
+}
+
+// stPlanServices is assignedPlan.service for a plan (the names a real
+// tenant's /organization assignedPlans carry; Graph's assignedPlan example
+// shows "exchange").
+var stPlanServices = map[string]string{
+	"SHAREPOINTENTERPRISE": "SharePoint",
+	"SHAREPOINTSTANDARD":   "SharePoint",
+	"TEAMS1":               "TeamspaceAPI",
+	"AAD_PREMIUM":          "AADPremiumService",
+	"MCOSTANDARD":          "MicrosoftCommunicationsOnline",
+	"OFFICESUBSCRIPTION":   "MicrosoftOffice",
+	"INTUNE_A":             "SCO",
+}
+
+// stPlanService is assignedPlan.service for a plan name.
+func stPlanService(name string) string {
+	n := strings.ToUpper(name)
+	if strings.HasPrefix(n, "EXCHANGE") {
+		return "exchange"
+	}
+	if s, ok := stPlanServices[n]; ok {
+		return s
+	}
+	return name
 }
 
 // stMailboxPlans are the service plans that give an Exchange Online mailbox.
