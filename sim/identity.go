@@ -907,7 +907,6 @@ func (id *simIdentity) tidOf(u UserSpec) string {
 	return id.s.sc.Tenant.ID
 }
 
-
 // issueAccessToken mints and registers an access token.
 func (id *simIdentity) issueAccessToken(u UserSpec, resource, scope, clientID string, now time.Time) string {
 	tid := id.tidOf(u)
