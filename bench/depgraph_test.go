@@ -141,3 +141,35 @@ func simRecs(t0 time.Time, reqs ...string) []sim.RequestRecord {
 	}
 	return out
 }
+
+// Reads a write's response answers are served by the clients' caches, but
+// every fix and the consent are still read back from the service after the
+// last write of their kind.
+func TestEveryWriteIsReadBackFromTheService(t *testing.T) {
+	_, log := onboardForGraph(t)
+	idx := graphIndex(onboardingGraph)
+	for write, read := range map[string]string{
+		"x.new.role":       "x.verify.roles",
+		"g.dirrole.assign": "g.dirrole.verify",
+		"g.approle.grant":  "g.approle.verify",
+	} {
+		var lastWrite time.Time
+		for _, o := range log {
+			if idx[write].matches(o) && o.End.After(lastWrite) {
+				lastWrite = o.End
+			}
+		}
+		if lastWrite.IsZero() {
+			t.Fatalf("typical onboarding made no %s", write)
+		}
+		ok := false
+		for _, o := range log {
+			if idx[read].matches(o) && !o.Start.Before(lastWrite) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("no %s after the last %s", read, write)
+		}
+	}
+}

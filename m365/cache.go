@@ -1,15 +1,22 @@
 package m365
 
 import (
+	"context"
+	"strings"
 	"sync"
 	"time"
 )
 
-// readCache keeps a few reads that the wizard makes more than once with
-// no write in between (the platform's service principal, the role group's
-// roles): an entry is served until the next write attempt through the same
-// client, and for at most ttl, so a re-check after a write — or after a
-// technician has been looking at a plan for a while — always reads afresh.
+// readCache keeps a few reads that the wizard makes more than once (the
+// platform's service principal, the role group's roles, what a service
+// principal holds). An entry is served for at most ttl, so a re-check after
+// a technician has been looking at a plan for a while reads afresh. A write
+// drops the entries it can change (by key prefix; every entry when it does
+// not say), and a write whose own response answers a later read folds that
+// answer in instead of dropping it: a service principal just created holds no
+// roles, permissions or grants, and a created assignment is added to the
+// cached list it belongs to. Reads under FreshReads never use an entry (a
+// read-back after the writes must ask the service).
 type readCache struct {
 	mu      sync.Mutex
 	gen     uint64
@@ -27,12 +34,28 @@ func newReadCache() *readCache {
 	return &readCache{ttl: time.Minute, now: time.Now, entries: map[string]cacheEntry{}}
 }
 
+type freshKey struct{}
+
+// FreshReads returns a context under which the clients' reads of what fixes
+// change (role assignments, permissions, grants, role group roles) go to the
+// service even when an earlier answer is cached: verification after writes.
+// A service principal's lookup is still served: no fix changes it, and after
+// a create the create's own response is its answer.
+func FreshReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freshKey{}, true)
+}
+
+func freshReads(ctx context.Context) bool {
+	v, _ := ctx.Value(freshKey{}).(bool)
+	return v
+}
+
 // get returns a live entry and the generation a new read must be stored under.
-func (c *readCache) get(key string) (any, bool, uint64) {
+func (c *readCache) get(ctx context.Context, key string) (any, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if ok && c.now().Sub(e.at) < c.ttl {
+	if ok && (!freshReads(ctx) || strings.HasPrefix(key, "sp:")) && c.now().Sub(e.at) < c.ttl {
 		return e.v, true, c.gen
 	}
 	return nil, false, c.gen
@@ -47,10 +70,40 @@ func (c *readCache) put(key string, v any, gen uint64) {
 	}
 }
 
-// invalidate drops everything: a write is about to happen.
-func (c *readCache) invalidate() {
+// set stores what a write's own response says (after the write).
+func (c *readCache) set(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[key] = cacheEntry{v: v, at: c.now()}
+}
+
+// fold updates a live entry with a write's response; without one it does
+// nothing (the next read asks the service).
+func (c *readCache) fold(key string, f func(any) any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && c.now().Sub(e.at) < c.ttl {
+		c.entries[key] = cacheEntry{v: f(e.v), at: e.at}
+	}
+}
+
+// invalidate is called before and after a write: reads in flight must not
+// be stored, and the entries under the given key prefixes are dropped —
+// every entry when scoped is false.
+func (c *readCache) invalidate(scoped bool, prefixes ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	clear(c.entries)
+	if !scoped {
+		clear(c.entries)
+		return
+	}
+	for k := range c.entries {
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				delete(c.entries, k)
+				break
+			}
+		}
+	}
 }

@@ -105,8 +105,11 @@ func (x *Exchange) invoke(ctx context.Context, cmdlet string, params map[string]
 		params = map[string]any{}
 	}
 	if !strings.HasPrefix(cmdlet, "Get-") {
-		x.cache().invalidate()
-		defer x.cache().invalidate()
+		// A write drops every cached read, except New-ManagementRoleAssignment,
+		// whose own response is folded into its role group's entry.
+		scoped := cmdlet == "New-ManagementRoleAssignment"
+		x.cache().invalidate(scoped)
+		defer x.cache().invalidate(scoped)
 	}
 	body, err := json.Marshal(map[string]any{"CmdletInput": map[string]any{"CmdletName": cmdlet, "Parameters": params}})
 	if err != nil {
@@ -266,8 +269,8 @@ func (x *Exchange) SetUnifiedAuditLogIngestion(ctx context.Context, enabled bool
 // RoleGroupRoles lists the regular (non-delegating) management role
 // assignments of a role group (Get-ManagementRoleAssignment -RoleAssignee).
 func (x *Exchange) RoleGroupRoles(ctx context.Context, roleGroup string) ([]ManagementRoleAssignment, error) {
-	key := "rg:" + strings.ToLower(roleGroup)
-	v, ok, gen := x.cache().get(key)
+	key := rgKey(roleGroup)
+	v, ok, gen := x.cache().get(ctx, key)
 	if ok {
 		return slices.Clone(v.([]ManagementRoleAssignment)), nil
 	}
@@ -314,17 +317,29 @@ func (x *Exchange) NewManagementRoleAssignment(ctx context.Context, role, roleGr
 	var created ManagementRoleAssignment
 	id, err := x.invoke(ctx, "New-ManagementRoleAssignment", map[string]any{"Role": role, "SecurityGroup": roleGroup},
 		&created, false, lookup)
+	key := rgKey(roleGroup)
 	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+		x.cache().invalidate(true, key)
 		return *found, nil
 	} else if werr != nil {
+		x.cache().invalidate(true, key)
 		return ManagementRoleAssignment{}, werr
 	}
 	created.RequestID = id
 	if created.Role == "" {
 		created.Role = role
 	}
+	// The response answers the next read of the group's roles: fold it in
+	// when it is a regular, enabled assignment (anything else: read afresh).
+	if created.Enabled && (created.RoleAssignmentDelegationType == "" || strings.EqualFold(created.RoleAssignmentDelegationType, "Regular")) {
+		x.cache().fold(key, func(v any) any { return append(slices.Clone(v.([]ManagementRoleAssignment)), created) })
+	} else {
+		x.cache().invalidate(true, key)
+	}
 	return created, nil
 }
+
+func rgKey(roleGroup string) string { return "rg:" + strings.ToLower(roleGroup) }
 
 // RemoveManagementRoleAssignment removes a management role assignment by
 // identity (its Name or Guid). "Not found" after a retry counts as done.

@@ -293,3 +293,43 @@ func TestRemoveManagementRoleAssignmentNotFoundAfterRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNewManagementRoleAssignmentAnswersTheNextRoleRead(t *testing.T) {
+	e := &exoRoles{roles: []string{"Audit Logs"}}
+	gets := 0
+	h := e.handle(t)
+	x, _, _ := newExchange(t, func(w http.ResponseWriter, r *http.Request, in cmdletInput) {
+		switch in.CmdletInput.CmdletName {
+		case "Get-ManagementRoleAssignment":
+			gets++
+		case "Set-AdminAuditLogConfig":
+			writeJSON(w, 200, map[string]any{"value": []any{}})
+			return
+		}
+		h(w, r, in)
+	})
+	ctx := context.Background()
+	const group = "Organization Management"
+	if rows, err := x.RoleGroupRoles(ctx, group); err != nil || len(rows) != 1 {
+		t.Fatalf("%v %v", rows, err)
+	}
+	if _, err := x.NewManagementRoleAssignment(ctx, "Transport Rules", group); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := x.RoleGroupRoles(ctx, group)
+	if err != nil || len(rows) != 2 || rows[1].Role != "Transport Rules" || !rows[1].Enabled || gets != 1 {
+		t.Fatalf("the created assignment was not folded in: %+v %v (%d reads)", rows, err, gets)
+	}
+	// A read-back asks the service.
+	if rows, err = x.RoleGroupRoles(FreshReads(ctx), group); err != nil || len(rows) != 2 || gets != 2 {
+		t.Fatalf("fresh read: %+v %v (%d reads)", rows, err, gets)
+	}
+	// Any other write drops the entry.
+	if _, err := x.SetUnifiedAuditLogIngestion(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	x.RoleGroupRoles(ctx, group)
+	if gets != 3 {
+		t.Fatalf("a write did not drop the cached roles (%d reads)", gets)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -77,6 +78,10 @@ type graphReq struct {
 	// write marks a non-idempotent request; recheck then guards retries.
 	write   bool
 	recheck func(ctx context.Context) (bool, error)
+	// scoped: a write changes only the cached reads under stale (key
+	// prefixes); otherwise it drops every cached read.
+	scoped bool
+	stale  []string
 }
 
 func (g *Graph) call(r graphReq) string { return r.method + " " + r.path }
@@ -94,8 +99,8 @@ func (g *Graph) send(ctx context.Context, r graphReq) (*httpx.Response, error) {
 	if r.method != http.MethodGet {
 		// A write (and the look-ups its retries make) makes every cached
 		// read stale: drop them before and after it.
-		g.cache().invalidate()
-		defer g.cache().invalidate()
+		g.cache().invalidate(r.scoped, r.stale...)
+		defer g.cache().invalidate(r.scoped, r.stale...)
 	}
 	var body []byte
 	if r.body != nil {
@@ -311,8 +316,8 @@ const spSelect = "id,appId,displayName,appRoles,oauth2PermissionScopes"
 // ServicePrincipalByAppID returns the tenant's service principal for an
 // application, or nil, nil when there is none.
 func (g *Graph) ServicePrincipalByAppID(ctx context.Context, appID string) (*ServicePrincipal, error) {
-	key := "sp:" + strings.ToLower(appID)
-	v, ok, gen := g.cache().get(key)
+	key := spKey(appID)
+	v, ok, gen := g.cache().get(ctx, key)
 	if ok {
 		if v == nil {
 			return nil, nil
@@ -353,7 +358,8 @@ func (g *Graph) CreateServicePrincipal(ctx context.Context, appID string) (Servi
 		return sp != nil, err
 	}
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/servicePrincipals",
-		body: map[string]string{"appId": appID}, write: true, recheck: lookup})
+		body: map[string]string{"appId": appID}, write: true, recheck: lookup,
+		scoped: true, stale: []string{spKey(appID)}})
 	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
 		return *found, nil
 	} else if werr != nil {
@@ -364,7 +370,51 @@ func (g *Graph) CreateServicePrincipal(ctx context.Context, appID string) (Servi
 		return ServicePrincipal{}, fmt.Errorf("graph: POST /servicePrincipals: decoding response (request id %s): %w", resp.RequestID, err)
 	}
 	sp.RequestID = resp.RequestID
+	// The response answers the reads that would follow: the service
+	// principal exists (with this id), and being new it holds no directory
+	// roles, application permissions or delegated grants.
+	c := g.cache()
+	c.set(spKey(appID), sp)
+	if sp.ID != "" {
+		c.set(raKey(sp.ID), []RoleAssignment{})
+		c.set(araKey(sp.ID), []AppRoleAssignment{})
+		c.set(o2Key(sp.ID), []OAuth2PermissionGrant{})
+	}
 	return sp, nil
+}
+
+// Cache keys of the reads a write's response can answer.
+func spKey(appID string) string      { return "sp:" + strings.ToLower(appID) }
+func raKey(principal string) string  { return "ra:" + strings.ToLower(principal) }
+func araKey(principal string) string { return "ara:" + strings.ToLower(principal) }
+func o2Key(client string) string     { return "o2:" + strings.ToLower(client) }
+
+// cachedList serves a list read from the cache, or reads it and stores it.
+func cachedList[T any](ctx context.Context, g *Graph, key, path string, q url.Values) ([]T, error) {
+	v, ok, gen := g.cache().get(ctx, key)
+	if ok {
+		return slices.Clone(v.([]T)), nil
+	}
+	out, _, err := listAll[T](ctx, g, path, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.cache().put(key, slices.Clone(out), gen)
+	return out, nil
+}
+
+// errAlreadyThere: the write found its object already there (a retry or a
+// conflict); what else the list holds is unknown, so the entry is dropped.
+var errAlreadyThere = errors.New("already there")
+
+// foldCreated adds a created object to a cached list (a write's own
+// response), or drops the entry when the write's outcome is unknown.
+func foldCreated[T any](g *Graph, key string, created T, err error) {
+	if err != nil {
+		g.cache().invalidate(true, key)
+		return
+	}
+	g.cache().fold(key, func(v any) any { return append(slices.Clone(v.([]T)), created) })
 }
 
 // resolveWrite handles the outcome of a guarded write: exists=true when
@@ -411,8 +461,7 @@ func (g *Graph) DeletedServicePrincipals(ctx context.Context, appID string) ([]D
 // RoleAssignments lists the directory role assignments of a principal.
 func (g *Graph) RoleAssignments(ctx context.Context, principalID string) ([]RoleAssignment, error) {
 	q := url.Values{"$filter": {"principalId eq " + odataQuote(principalID)}}
-	ra, _, err := listAll[RoleAssignment](ctx, g, "/roleManagement/directory/roleAssignments", q, nil)
-	return ra, err
+	return cachedList[RoleAssignment](ctx, g, raKey(principalID), "/roleManagement/directory/roleAssignments", q)
 }
 
 // CreateRoleAssignment puts a principal into a directory role (tenant-wide
@@ -443,17 +492,21 @@ func (g *Graph) CreateRoleAssignment(ctx context.Context, principalID, roleDefin
 		"directoryScopeId": "/",
 	}
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/roleManagement/directory/roleAssignments",
-		body: body, write: true, recheck: lookup})
+		body: body, write: true, recheck: lookup, scoped: true})
 	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+		foldCreated(g, raKey(principalID), *found, errAlreadyThere)
 		return *found, nil
 	} else if werr != nil {
+		foldCreated(g, raKey(principalID), RoleAssignment{}, werr)
 		return RoleAssignment{}, werr
 	}
 	var ra RoleAssignment
 	if err := decodeJSON(resp.Body, &ra); err != nil {
+		foldCreated(g, raKey(principalID), ra, err)
 		return RoleAssignment{}, fmt.Errorf("graph: POST /roleManagement/directory/roleAssignments: decoding response (request id %s): %w", resp.RequestID, err)
 	}
 	ra.RequestID = resp.RequestID
+	foldCreated(g, raKey(principalID), ra, nil)
 	return ra, nil
 }
 
@@ -465,8 +518,7 @@ func (g *Graph) DeleteRoleAssignment(ctx context.Context, id string) error {
 // AppRoleAssignments lists the application permissions granted to a
 // service principal.
 func (g *Graph) AppRoleAssignments(ctx context.Context, principalSPID string) ([]AppRoleAssignment, error) {
-	a, _, err := listAll[AppRoleAssignment](ctx, g, "/servicePrincipals/"+url.PathEscape(principalSPID)+"/appRoleAssignments", nil, nil)
-	return a, err
+	return cachedList[AppRoleAssignment](ctx, g, araKey(principalSPID), "/servicePrincipals/"+url.PathEscape(principalSPID)+"/appRoleAssignments", nil)
 }
 
 // GrantAppRole grants an application permission (app role appRoleID of the
@@ -489,17 +541,22 @@ func (g *Graph) GrantAppRole(ctx context.Context, resourceSPID, principalSPID, a
 	}
 	body := map[string]string{"principalId": principalSPID, "resourceId": resourceSPID, "appRoleId": appRoleID}
 	path := "/servicePrincipals/" + url.PathEscape(resourceSPID) + "/appRoleAssignedTo"
-	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: path, body: body, write: true, recheck: lookup})
+	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: path, body: body, write: true, recheck: lookup, scoped: true})
+	key := araKey(principalSPID)
 	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+		foldCreated(g, key, *found, errAlreadyThere)
 		return *found, nil
 	} else if werr != nil {
+		foldCreated(g, key, AppRoleAssignment{}, werr)
 		return AppRoleAssignment{}, werr
 	}
 	var a AppRoleAssignment
 	if err := decodeJSON(resp.Body, &a); err != nil {
+		foldCreated(g, key, a, err)
 		return AppRoleAssignment{}, fmt.Errorf("graph: POST %s: decoding response (request id %s): %w", path, resp.RequestID, err)
 	}
 	a.RequestID = resp.RequestID
+	foldCreated(g, key, a, nil)
 	return a, nil
 }
 
@@ -512,8 +569,7 @@ func (g *Graph) RevokeAppRole(ctx context.Context, resourceSPID, assignmentID st
 // service principal.
 func (g *Graph) OAuth2PermissionGrants(ctx context.Context, clientSPID string) ([]OAuth2PermissionGrant, error) {
 	q := url.Values{"$filter": {"clientId eq " + odataQuote(clientSPID)}}
-	gs, _, err := listAll[OAuth2PermissionGrant](ctx, g, "/oauth2PermissionGrants", q, nil)
-	return gs, err
+	return cachedList[OAuth2PermissionGrant](ctx, g, o2Key(clientSPID), "/oauth2PermissionGrants", q)
 }
 
 func scopeSet(s string) map[string]bool {
@@ -557,17 +613,22 @@ func (g *Graph) CreateOAuth2PermissionGrant(ctx context.Context, clientSPID, res
 		return false, nil
 	}
 	body := map[string]string{"clientId": clientSPID, "consentType": "AllPrincipals", "resourceId": resourceSPID, "scope": scope}
-	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/oauth2PermissionGrants", body: body, write: true, recheck: lookup})
+	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/oauth2PermissionGrants", body: body, write: true, recheck: lookup, scoped: true})
+	key := o2Key(clientSPID)
 	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+		foldCreated(g, key, *found, errAlreadyThere)
 		return *found, nil
 	} else if werr != nil {
+		foldCreated(g, key, OAuth2PermissionGrant{}, werr)
 		return OAuth2PermissionGrant{}, werr
 	}
 	var gr OAuth2PermissionGrant
 	if err := decodeJSON(resp.Body, &gr); err != nil {
+		foldCreated(g, key, gr, err)
 		return OAuth2PermissionGrant{}, fmt.Errorf("graph: POST /oauth2PermissionGrants: decoding response (request id %s): %w", resp.RequestID, err)
 	}
 	gr.RequestID = resp.RequestID
+	foldCreated(g, key, gr, nil)
 	return gr, nil
 }
 

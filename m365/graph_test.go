@@ -569,20 +569,28 @@ func TestBatchSplitsAndOrders(t *testing.T) {
 	}
 }
 
-func TestReadCacheServesRepeatedLookupsUntilAWrite(t *testing.T) {
-	var gets, posts int
+func TestReadCacheServesRepeatedLookupsUntilAWriteChangesThem(t *testing.T) {
+	var mu sync.Mutex
+	reqs := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs[r.Method+" "+strings.TrimPrefix(r.URL.Path, "/v1.0")]++
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			gets++
+		switch {
+		case r.Method == http.MethodGet && strings.TrimPrefix(r.URL.Path, "/v1.0") == "/servicePrincipals":
 			w.Write([]byte(`{"value":[{"id":"sp1","appId":"app-1"}]}`))
-			return
+		case r.Method == http.MethodGet:
+			w.Write([]byte(`{"value":[]}`))
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(204)
+		default:
+			w.WriteHeader(201)
+			w.Write([]byte(`{"id":"ra1","principalId":"sp1","roleDefinitionId":"r","directoryScopeId":"/"}`))
 		}
-		posts++
-		w.WriteHeader(201)
-		w.Write([]byte(`{"id":"ra1","principalId":"sp1","roleDefinitionId":"r","directoryScopeId":"/"}`))
 	}))
 	defer srv.Close()
+	count := func(k string) int { mu.Lock(); defer mu.Unlock(); return reqs[k] }
 	g := NewGraph(srv.Client(), srv.URL, func(context.Context) (string, error) { return "t", nil })
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -591,12 +599,103 @@ func TestReadCacheServesRepeatedLookupsUntilAWrite(t *testing.T) {
 			t.Fatalf("lookup %d: %+v %v", i, sp, err)
 		}
 	}
-	if gets != 1 {
-		t.Fatalf("three lookups with no write between made %d requests", gets)
+	if n := count("GET /servicePrincipals"); n != 1 {
+		t.Fatalf("three lookups with no write between made %d requests", n)
 	}
-	g.CreateRoleAssignment(ctx, "sp1", "r")
+	// A role assignment cannot change the service principal: the lookup is
+	// still served; the roles list read before it gets the new assignment
+	// from the write's own response.
+	if as, err := g.RoleAssignments(ctx, "sp1"); err != nil || len(as) != 0 {
+		t.Fatalf("roles: %v %v", as, err)
+	}
+	if _, err := g.CreateRoleAssignment(ctx, "sp1", "r"); err != nil {
+		t.Fatal(err)
+	}
 	g.ServicePrincipalByAppID(ctx, "app-1")
-	if posts != 1 || gets < 2 {
-		t.Fatalf("a write must make the next lookup read afresh: gets %d posts %d", gets, posts)
+	as, err := g.RoleAssignments(ctx, "sp1")
+	if err != nil || len(as) != 1 || as[0].ID != "ra1" {
+		t.Fatalf("roles after the write: %+v %v", as, err)
+	}
+	if g, r := count("GET /servicePrincipals"), count("GET /roleManagement/directory/roleAssignments"); g != 1 || r != 1 {
+		t.Fatalf("reads the write's response answers were sent again: lookups %d, role lists %d", g, r)
+	}
+	// A read-back under FreshReads always asks the service.
+	if _, err := g.RoleAssignments(FreshReads(ctx), "sp1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("GET /roleManagement/directory/roleAssignments"); n != 2 {
+		t.Fatalf("a fresh read was served from the cache (%d reads)", n)
+	}
+	// ... but the service principal's lookup (no fix changes it) is served.
+	g.ServicePrincipalByAppID(FreshReads(ctx), "app-1")
+	if n := count("GET /servicePrincipals"); n != 1 {
+		t.Fatalf("a fresh read of the service principal went to the service (%d lookups)", n)
+	}
+	// A write that does not say what it changes (a delete) drops everything.
+	if err := g.DeleteRoleAssignment(ctx, "ra1"); err != nil {
+		t.Fatal(err)
+	}
+	g.ServicePrincipalByAppID(ctx, "app-1")
+	if n := count("GET /servicePrincipals"); n != 2 {
+		t.Fatalf("a delete must make the next lookup read afresh: %d lookups", n)
+	}
+}
+
+func TestCreatedServicePrincipalAnswersTheReadsThatFollow(t *testing.T) {
+	var mu sync.Mutex
+	var gets []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			gets = append(gets, strings.TrimPrefix(r.URL.Path, "/v1.0"))
+			mu.Unlock()
+			w.Write([]byte(`{"value":[]}`))
+			return
+		}
+		w.WriteHeader(201)
+		switch strings.TrimPrefix(r.URL.Path, "/v1.0") {
+		case "/servicePrincipals":
+			w.Write([]byte(`{"id":"new-sp","appId":"app-1","displayName":"P"}`))
+		case "/oauth2PermissionGrants":
+			w.Write([]byte(`{"id":"g1","clientId":"new-sp","resourceId":"res","consentType":"AllPrincipals","scope":"User.Read"}`))
+		default:
+			w.Write([]byte(`{"id":"a1","principalId":"new-sp","resourceId":"res","appRoleId":"role"}`))
+		}
+	}))
+	defer srv.Close()
+	g := NewGraph(srv.Client(), srv.URL, func(context.Context) (string, error) { return "t", nil })
+	ctx := context.Background()
+	if sp, err := g.ServicePrincipalByAppID(ctx, "app-1"); err != nil || sp != nil {
+		t.Fatalf("lookup before: %+v %v", sp, err)
+	}
+	sp, err := g.CreateServicePrincipal(ctx, "app-1")
+	if err != nil || sp.ID != "new-sp" {
+		t.Fatalf("create: %+v %v", sp, err)
+	}
+	got, err := g.ServicePrincipalByAppID(ctx, "app-1")
+	if err != nil || got == nil || got.ID != "new-sp" {
+		t.Fatalf("lookup after create: %+v %v", got, err)
+	}
+	ras, _ := g.RoleAssignments(ctx, "new-sp")
+	aras, _ := g.AppRoleAssignments(ctx, "new-sp")
+	o2s, _ := g.OAuth2PermissionGrants(ctx, "new-sp")
+	if len(ras)+len(aras)+len(o2s) != 0 || len(gets) != 1 {
+		t.Fatalf("a new service principal's reads went to the service: %v", gets)
+	}
+	if _, err := g.GrantAppRole(ctx, "res", "new-sp", "role"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CreateOAuth2PermissionGrant(ctx, "new-sp", "res", "User.Read"); err != nil {
+		t.Fatal(err)
+	}
+	aras, _ = g.AppRoleAssignments(ctx, "new-sp")
+	o2s, _ = g.OAuth2PermissionGrants(ctx, "new-sp")
+	if len(aras) != 1 || aras[0].AppRoleID != "role" || len(o2s) != 1 || o2s[0].Scope != "User.Read" || len(gets) != 1 {
+		t.Fatalf("created grants not folded in: %+v %+v, reads %v", aras, o2s, gets)
+	}
+	// The read-back asks the service (which here says nothing is held).
+	if aras, _ = g.AppRoleAssignments(FreshReads(ctx), "new-sp"); len(aras) != 0 || len(gets) != 2 {
+		t.Fatalf("fresh read-back: %+v, reads %v", aras, gets)
 	}
 }

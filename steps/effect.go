@@ -22,7 +22,12 @@ type (
 	// from the tenant's public openid-configuration.
 	ResolveTenant struct{ Tenant string }
 	// RunCheck runs one check module.
-	RunCheck struct{ ID string }
+	RunCheck struct {
+		ID string
+		// Verify: a read-back after writes; its reads go to the service,
+		// never to a client's cache of earlier answers.
+		Verify bool
+	}
 	// StartDeviceCode asks the identity platform for a device code.
 	StartDeviceCode struct{}
 	// AwaitDeviceCode waits until the technician signs in with the code.

@@ -72,6 +72,12 @@ type Executor struct {
 	Sleep        func(ctx context.Context, d time.Duration) error
 
 	existingStale atomic.Bool
+
+	// summary is the summary's reads, started with the mapping: they need
+	// only the Graph token, so they run beside the mapping and health
+	// probes instead of after them.
+	summaryMu sync.Mutex
+	summary   chan SummaryLoaded
 }
 
 func (x *Executor) now() time.Time {
@@ -104,6 +110,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		c, ok := x.Checks.Get(e.ID)
 		if !ok {
 			return CheckDone{ID: e.ID, Result: checks.Result{Outcome: checks.Fail, Summary: "unknown check " + e.ID}}
+		}
+		if e.Verify {
+			ctx = m365.FreshReads(ctx)
 		}
 		return CheckDone{ID: e.ID, Result: checks.RunSafe(ctx, c, x.checkTimeout())}
 	case StartDeviceCode:
@@ -184,6 +193,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		cs, err := x.planChanges(ctx, e)
 		return ChangesPlanned{Changes: cs, Err: err}
 	case Map:
+		x.prefetchSummary(ctx)
 		in, err := x.mapTenant(ctx, e.OrgID, e.Remap)
 		return Mapped{Integration: in, Err: err}
 	case ProbeHealth:
@@ -195,26 +205,62 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		cancel()
 		return HealthProbed{At: x.now(), Integration: in, Err: err}
 	case LoadSummary:
-		var ev SummaryLoaded
-		var mfaErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			ev.MFARegistered, ev.MFATotal, mfaErr = x.Graph.MFARegistration(ctx)
-		}()
-		ev.Billable, ev.Err = x.Graph.CountBillableUsers(ctx)
-		<-done
-		if mfaErr != nil {
-			// The MFA report needs Reports.Read.All / AuditLog.Read.All:
-			// "when permitted", so its failure is not the summary's.
-			ev.MFARegistered, ev.MFATotal = 0, -1
+		x.summaryMu.Lock()
+		pre := x.summary
+		x.summary = nil
+		x.summaryMu.Unlock()
+		if pre != nil {
+			select {
+			case ev := <-pre:
+				if ev.Err == nil {
+					return ev
+				}
+				// The prefetch failed (or its context ended): read now.
+			case <-ctx.Done():
+				return SummaryLoaded{Err: ctx.Err()}
+			}
 		}
-		return ev
+		return x.loadSummary(ctx)
 	}
 	if ev, ok := x.doFlow(ctx, eff); ok {
 		return ev
 	}
 	panic(fmt.Sprintf("steps: no executor for %T", eff))
+}
+
+// prefetchSummary starts the summary's reads once (see Executor.summary).
+func (x *Executor) prefetchSummary(ctx context.Context) {
+	if x.Graph == nil {
+		return
+	}
+	x.summaryMu.Lock()
+	defer x.summaryMu.Unlock()
+	if x.summary != nil {
+		return
+	}
+	ch := make(chan SummaryLoaded, 1)
+	x.summary = ch
+	go func() { ch <- x.loadSummary(ctx) }()
+}
+
+// loadSummary reads billable identities and the MFA registration summary
+// side by side.
+func (x *Executor) loadSummary(ctx context.Context) SummaryLoaded {
+	var ev SummaryLoaded
+	var mfaErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ev.MFARegistered, ev.MFATotal, mfaErr = x.Graph.MFARegistration(ctx)
+	}()
+	ev.Billable, ev.Err = x.Graph.CountBillableUsers(ctx)
+	<-done
+	if mfaErr != nil {
+		// The MFA report needs Reports.Read.All / AuditLog.Read.All:
+		// "when permitted", so its failure is not the summary's.
+		ev.MFARegistered, ev.MFATotal = 0, -1
+	}
+	return ev
 }
 
 func (x *Executor) checkTimeout() time.Duration {
@@ -411,7 +457,7 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 		}
 	}
 	// Read back: every wanted application permission is now held.
-	after, err := x.Graph.AppRoleAssignments(ctx, sp.ID)
+	after, err := x.Graph.AppRoleAssignments(m365.FreshReads(ctx), sp.ID)
 	if err != nil {
 		return res, fmt.Errorf("consent verification: %w", err)
 	}

@@ -196,6 +196,12 @@ func (p *RolesStep) verify() []Effect {
 	if len(effs) == 0 {
 		return p.receipt()
 	}
+	for i, e := range effs {
+		if rc, ok := e.(RunCheck); ok {
+			rc.Verify = true
+			effs[i] = rc
+		}
+	}
 	return effs
 }
 

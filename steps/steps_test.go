@@ -228,7 +228,7 @@ func TestRolePlanAskApplyVerifyReceipt(t *testing.T) {
 		t.Fatalf("applied %v, want %v", applied, want)
 	}
 	// Verify: the touched checks are re-run.
-	want := []Effect{RunCheck{ID: "exo.audit-log"}, RunCheck{ID: "exo.role-group"}}
+	want := []Effect{RunCheck{ID: "exo.audit-log", Verify: true}, RunCheck{ID: "exo.role-group", Verify: true}} // read-backs: fresh reads
 	if !reflect.DeepEqual(effects(jobs), want) {
 		t.Fatalf("verify: %#v", effects(jobs))
 	}

@@ -1,0 +1,65 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"itdr-onboard/platform"
+)
+
+// summaryGraph counts the summary's reads; the first fail times fail.
+type summaryGraph struct {
+	GraphAPI
+	mu     sync.Mutex
+	counts int
+	fail   int
+}
+
+func (g *summaryGraph) CountBillableUsers(context.Context) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.counts++
+	if g.fail > 0 {
+		g.fail--
+		return 0, errors.New("graph: 503")
+	}
+	return 42, nil
+}
+
+func (g *summaryGraph) MFARegistration(context.Context) (int, int, error) { return 30, 42, nil }
+
+type mapPlatform struct{ fakePlatform }
+
+func (p *mapPlatform) CreateIntegration(_ context.Context, tenantID, orgID string) (platform.Integration, error) {
+	return platform.Integration{ID: "int_1", TenantID: tenantID, OrganizationID: orgID}, nil
+}
+
+// The summary needs only the Graph token: its reads start with the mapping
+// and the summary effect takes their answer (once); a failed prefetch is
+// read again.
+func TestSummaryReadsStartWithTheMapping(t *testing.T) {
+	for _, fail := range []int{0, 1} {
+		g := &summaryGraph{fail: fail}
+		s := NewSession(Options{})
+		s.TenantID, s.ExistingChecked = "tid-1", true
+		x := &Executor{Graph: g, Platform: &mapPlatform{fakePlatform{app: testApp()}}, Session: s}
+		ctx := context.Background()
+		if ev := x.Do(ctx, Map{OrgID: "org_1"}, nil).(Mapped); ev.Err != nil || ev.Integration.ID != "int_1" {
+			t.Fatalf("map: %+v", ev)
+		}
+		ev := x.Do(ctx, LoadSummary{}, nil).(SummaryLoaded)
+		if ev.Err != nil || ev.Billable != 42 || ev.MFARegistered != 30 || ev.MFATotal != 42 {
+			t.Fatalf("fail=%d: summary %+v", fail, ev)
+		}
+		if g.counts != 1+fail {
+			t.Fatalf("fail=%d: %d billable reads", fail, g.counts)
+		}
+		// A second summary (no prefetch pending) reads again.
+		x.Do(ctx, LoadSummary{}, nil)
+		if g.counts != 2+fail {
+			t.Fatalf("fail=%d: a used prefetch was served twice (%d reads)", fail, g.counts)
+		}
+	}
+}
