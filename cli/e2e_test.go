@@ -75,15 +75,28 @@ func TestTUIScreenHoldsNoSecret(t *testing.T) {
 				return sshEnv(k)
 			}})
 	}()
-	// The run's last read is the MFA report; then the final screen waits
-	// for a key.
+	// The final screen waits for a key once a health probe found the
+	// integration healthy (the summary's reads start with the mapping, so
+	// the MFA report is not the last request).
+	probes := func() int {
+		n := 0
+		for _, r := range ts.srv.Requests() {
+			if r.Method == "GET" && strings.HasPrefix(r.Path, "/platform/v1/integrations/") {
+				n++
+			}
+		}
+		return n
+	}
+	healthyAt := -1
 	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
-		last := false
-		for _, r := range ts.srv.Requests() {
-			last = last || strings.Contains(r.Path, "userRegistrationDetails")
-		}
-		if last {
+		if healthyAt < 0 {
+			for _, in := range ts.srv.State().Snapshot().Integrations {
+				if in.Status == "healthy" {
+					healthyAt = probes()
+				}
+			}
+		} else if probes() > healthyAt {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
