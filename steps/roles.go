@@ -131,7 +131,7 @@ func (p *RolesStep) plan(s *Session) []Effect {
 	if len(roleChanges) > 0 {
 		return []Effect{Ask{Q: Question{ID: QConfirmPlan, Kind: AskConfirm, Flag: "--yes",
 			Prompt:  fmt.Sprintf("Apply %s to the tenant?", plural(len(roleChanges), "this change", "these %d changes")),
-			Details: planLines(roleChanges), Default: "no"}}}
+			Details: planLines(roleChanges), Default: "no", ChangeIDs: changeIDs(roleChanges)}}}
 	}
 	return p.askAudit(audit)
 }
@@ -142,7 +142,15 @@ func (p *RolesStep) askAudit(audit []checks.Change) []Effect {
 	}
 	return []Effect{Ask{Q: Question{ID: QConfirmAudit, Kind: AskConfirm, Flag: "--yes",
 		Prompt:  "Turn on unified audit logging? Without it the platform receives no data.",
-		Details: planLines(audit), Default: "yes"}}}
+		Details: planLines(audit), Default: "yes", ChangeIDs: changeIDs(audit)}}}
+}
+
+func changeIDs(cs []checks.Change) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
 }
 
 func planLines(cs []checks.Change) []string {

@@ -172,4 +172,7 @@ type Question struct {
 	Flag string
 	// Default is used when the technician just presses enter.
 	Default string
+	// ChangeIDs are the plan changes a yes applies: a screen that shows
+	// the plan with the question lists exactly these.
+	ChangeIDs []string
 }

@@ -41,6 +41,12 @@ type keyMap struct {
 
 	Retry  key.Binding
 	Detach key.Binding
+
+	// Journal opens and closes every step's results; Help the full key
+	// map; Back closes what esc closes (never quits).
+	Journal key.Binding
+	Help    key.Binding
+	Back    key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -60,7 +66,7 @@ func newKeyMap() keyMap {
 		Paste:    b([]string{"p"}, "p", "paste URL"),
 		Submit:   b([]string{"enter"}, "enter", "submit"),
 		Blur:     b([]string{"esc"}, "esc", "stop typing"),
-		CancelSI: b([]string{"esc"}, "esc", "cancel"),
+		CancelSI: b([]string{"esc"}, "esc", "back"),
 
 		Yes:   b([]string{"y", "Y"}, "y", "yes"),
 		No:    b([]string{"n", "N"}, "n", "no"),
@@ -78,5 +84,9 @@ func newKeyMap() keyMap {
 
 		Retry:  b([]string{"r"}, "r", "retry"),
 		Detach: b([]string{"d"}, "d", "detach"),
+
+		Journal: b([]string{"tab"}, "tab", "all steps"),
+		Help:    b([]string{"?"}, "?", "help"),
+		Back:    b([]string{"esc"}, "esc", "back"),
 	}
 }

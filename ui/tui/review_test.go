@@ -82,7 +82,7 @@ func TestPlanScrolls(t *testing.T) {
 			h.pump("the role plan", func() bool { return h.m.activeAsk() != nil })
 
 			v := h.view()
-			mustContain(t, v, "[y/N]", "y yes", "↑↓/pgdn scroll")
+			mustContain(t, v, "[y/n]", "y yes", "↑↓/pgdn scroll")
 			if strings.Contains(v, "more line(s)") {
 				t.Errorf("the plan is cut, not scrolled:\n%s", v)
 			}
@@ -96,7 +96,7 @@ func TestPlanScrolls(t *testing.T) {
 			frameFits(t, h, sz.w, sz.h)
 			// The prompt and the help line are the last lines of the frame.
 			ls := strings.Split(v, "\n")
-			if !strings.Contains(ls[len(ls)-1], "y yes") || !strings.Contains(strings.Join(ls[len(ls)-3:], "\n"), "[y/N]") {
+			if !strings.Contains(ls[len(ls)-1], "y yes") || !strings.Contains(strings.Join(ls[len(ls)-3:], "\n"), "[y/n]") {
 				t.Errorf("the question is not pinned at the bottom:\n%s", v)
 			}
 
@@ -117,7 +117,7 @@ func TestPlanScrolls(t *testing.T) {
 			if l != tot || tot != total {
 				t.Errorf("end: lines %d–%d of %d, want the end of %d", f, l, tot, total)
 			}
-			mustContain(t, v, "[y/N]")
+			mustContain(t, v, "[y/n]")
 			if !strings.Contains(v, "raise an alert") {
 				t.Errorf("end does not show the last change's warning:\n%s", v)
 			}
@@ -130,10 +130,22 @@ func TestPlanScrolls(t *testing.T) {
 			if f, _, _, _ := position(h.view()); f != 1 {
 				t.Errorf("home: first line %d", f)
 			}
-			// Answering needs no scrolling first.
+			// No answer while the plan is partly off screen (issue 18):
+			// y, n and enter are refused with a notice until its end
+			// has been shown.
+			for _, k := range []string{"y", "n", "enter"} {
+				h.key(k)
+				if a := h.m.activeAsk(); a == nil || a.Effect.(steps.Ask).Q.ID != steps.QConfirmPlan {
+					t.Fatalf("%s answered the plan while its end was off screen", k)
+				}
+			}
+			mustContain(t, h.view(), "enter does not answer")
+			h.key("y")
+			mustContain(t, h.view(), "Read it to the end first")
+			h.key("end")
 			h.key("y")
 			if a := h.m.activeAsk(); a != nil && a.Effect.(steps.Ask).Q.ID == steps.QConfirmPlan {
-				t.Error("y did not answer the plan")
+				t.Error("y did not answer the plan once its end was shown")
 			}
 			if h.m.scroll != 0 {
 				t.Errorf("scroll %d kept after the question changed", h.m.scroll)
@@ -153,7 +165,7 @@ func TestShortPlanHasNoScrollHint(t *testing.T) {
 	if _, _, _, ok := position(v); ok || strings.Contains(v, "scroll") {
 		t.Errorf("scroll hint on a plan that fits:\n%s", v)
 	}
-	mustContain(t, v, "Plan: 2 change(s)", "[y/N]")
+	mustContain(t, v, "Plan: 2 changes", "[y/n]")
 }
 
 // TestKeysHeldBackAfterScreenChange (finding 10): a key pressed within

@@ -44,13 +44,35 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 		}
 	}
 	if hasPlan {
-		out = append(out, renderPlan(st, d, width, now)...)
+		pd := d
+		if q := snap.Prompt; q != nil && len(q.ChangeIDs) > 0 {
+			// A plan on screen with its question lists exactly the
+			// changes that question names.
+			pd = planFor(d, q.ChangeIDs)
+		}
+		out = append(out, renderPlan(st, pd, width, now)...)
 	}
 	if s != nil && s.ReceiptPath != "" {
 		out = append(out, "")
 		out = append(out, wrapStyled(st.App.Strong.Render, s.ReceiptPath, " Receipt: ", width)...)
 	}
 	return join(fit(st, out, width, height))
+}
+
+// planFor is the plan reduced to the changes ids names, in plan order.
+func planFor(d *steps.PlanDetail, ids []string) *steps.PlanDetail {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := *d
+	out.Plan = nil
+	for _, c := range d.Plan {
+		if want[c.ID] {
+			out.Plan = append(out.Plan, c)
+		}
+	}
+	return &out
 }
 
 // renderPlan lists every planned change with its state.
@@ -64,7 +86,7 @@ func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) 
 	for _, c := range d.Declined {
 		declined[c.ID] = true
 	}
-	head := fmt.Sprintf("Plan: %d change(s)", len(d.Plan))
+	head := "Plan: " + plural(len(d.Plan), "change")
 	if d.DryRun {
 		head += " (dry run: nothing will be applied)"
 	}

@@ -225,9 +225,9 @@ func TestRenderRoles(t *testing.T) {
 	checkScreen(t, "roles-plan", renderRoles, asking, s, now, func(w, h int) []string {
 		if h < 20 {
 			// Small screens: the plan (not the check rows) comes first.
-			return []string{"Role fixes", "Plan: 3 change(s)", "Add role \"Audit Logs\" to"}
+			return []string{"Role fixes", "Plan: 3 changes", "Add role \"Audit Logs\" to"}
 		}
-		return []string{"Plan: 3 change(s)", "Add role \"Audit Logs\" to Organization Management",
+		return []string{"Plan: 3 changes", "Add role \"Audit Logs\" to Organization Management",
 			"New-ManagementRoleAssignment -Role \"Audit Logs\"", "Microsoft Entra PIM may raise an alert", "Rename Evil"}
 	})
 	applying := steps.Snapshot{ID: steps.Roles, Status: steps.StatusRunning, Line: "applying 2 of 3", Items: items,

@@ -73,9 +73,17 @@ func TestRunCtrlCExits130(t *testing.T) {
 	defer pw.Close()
 	go func() { _, _ = pw.Write([]byte{0x03}) }()
 	var out bytes.Buffer
-	code := Run(context.Background(), e, r, Options{Input: pr, Output: &out, NoColor: true})
+	code := Run(context.Background(), e, r, Options{Input: pr, Output: &out, NoColor: true, Again: "itdr-onboard onboard --tenant contoso.example"})
 	if code != 130 {
 		t.Errorf("exit code %d, want 130", code)
+	}
+	// Any quit leaves the verdict and the next command (issue 18).
+	s := out.String()
+	tail := ansi.Strip(s[max(strings.LastIndex(s, "Stopped at"), 0):])
+	for _, w := range []string{"Stopped at ", "To go on, run itdr-onboard onboard --tenant contoso.example"} {
+		if !strings.Contains(tail, w) {
+			t.Errorf("text left after ctrl+c lacks %q:\n%s", w, tail)
+		}
 	}
 }
 
@@ -131,7 +139,7 @@ func TestRunLeavesFinalSummary(t *testing.T) {
 	// The text after the program's last frame is the summary.
 	s := out.String()
 	tail := s[strings.LastIndex(s, "Healthy"):]
-	for _, w := range []string{"Healthy", "Contoso Ltd", "Billable identities"} {
+	for _, w := range []string{"Healthy", "Contoso Ltd", "Billable identities", "Steps", "Prerequisites - ", "Role fixes - 2 applied, 2 verified", "Mapping - organization Contoso Ltd", "Health - healthy"} {
 		if !strings.Contains(tail, w) {
 			t.Errorf("summary lacks %q:\n%s", w, ansi.Strip(tail))
 		}

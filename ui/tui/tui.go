@@ -31,6 +31,9 @@ type Options struct {
 	// OnChange, when set, is called after every change of the engine's
 	// state (the CLI saves the resume progress from it).
 	OnChange func(*steps.Engine)
+	// Again is the command line that resumes this run, for the text left
+	// in the terminal after a quit.
+	Again string
 }
 
 // fps is the renderer's frame rate while something on screen moves.
@@ -70,6 +73,11 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 	m.stop()
 	switch {
 	case errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled), errors.Is(err, context.Canceled):
+		if fm, ok := final.(*model); ok {
+			fmt.Fprintln(colorWriter(opt), fm.quitText())
+		} else {
+			fmt.Fprintln(colorWriter(opt), m.quitText())
+		}
 		return 130
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "itdr-onboard: the terminal UI failed:", err)
@@ -77,22 +85,31 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, opt Options) int
 	}
 	fm, ok := final.(*model)
 	if ok && fm.interrupted || !e.Finished() {
+		if ok {
+			// Any quit leaves the verdict and the next command.
+			fmt.Fprintln(colorWriter(opt), fm.quitText())
+		}
 		return 130
 	}
 	if ok {
 		// The live screen was on the alternate screen: leave the final
 		// summary in the terminal's scrollback.
-		out := opt.Output
-		if out == nil {
-			out = os.Stdout
-		}
-		w := colorprofile.NewWriter(out, os.Environ())
-		if opt.NoColor && w.Profile > colorprofile.ASCII {
-			w.Profile = colorprofile.ASCII
-		}
-		fmt.Fprintln(w, fm.finalText())
+		fmt.Fprintln(colorWriter(opt), fm.finalText())
 	}
 	return steps.ExitCode(e)
+}
+
+// colorWriter is the output the text left after exit goes to.
+func colorWriter(opt Options) io.Writer {
+	out := opt.Output
+	if out == nil {
+		out = os.Stdout
+	}
+	w := colorprofile.NewWriter(out, os.Environ())
+	if opt.NoColor && w.Profile > colorprofile.ASCII {
+		w.Profile = colorprofile.ASCII
+	}
+	return w
 }
 
 // Messages.
@@ -166,6 +183,10 @@ type model struct {
 	// overflow says the last render cut it (the help line adds the keys).
 	scroll   int
 	overflow bool
+
+	// journal: every step is shown whole (tab); fullHelp: the help
+	// line is the full key map (?).
+	journal, fullHelp bool
 
 	showQR     bool
 	paste      lineInput

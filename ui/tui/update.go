@@ -159,8 +159,27 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.guarded(k) {
 		return nil
 	}
+	if key.Matches(k, m.keys.Help) && !m.pasteFocus && !m.picking() {
+		m.fullHelp = !m.fullHelp
+		return nil
+	}
+	if key.Matches(k, m.keys.Journal) {
+		m.journal, m.scroll = !m.journal, 0
+		return nil
+	}
 	if m.scrollKey(k) {
 		return nil
+	}
+	if m.journal {
+		// Nothing on the journal answers or acts: esc (or tab) goes back.
+		if key.Matches(k, m.keys.Back) {
+			m.journal, m.scroll = false, 0
+			return nil
+		}
+		if key.Matches(k, m.keys.Quit) {
+			return m.interrupt()
+		}
+		return m.setNotice("Showing every step: tab or esc goes back.")
 	}
 	if m.e.Finished() {
 		return m.finishedKey(k)
@@ -237,16 +256,17 @@ func (m *model) confirmKey(j steps.Job, q steps.Question, k tea.KeyPressMsg) tea
 		return nil // answered by --yes in a moment
 	}
 	switch {
-	case key.Matches(k, m.keys.Yes):
-		return m.answer(j, "yes")
-	case key.Matches(k, m.keys.No):
+	case key.Matches(k, m.keys.Yes, m.keys.No):
+		if !m.questionWhole() {
+			// No answer before the whole question has been seen.
+			return m.setNotice("Read it to the end first (End or PgDn), then answer.")
+		}
+		if key.Matches(k, m.keys.Yes) {
+			return m.answer(j, "yes")
+		}
 		return m.answer(j, "no")
 	case key.Matches(k, m.keys.Enter):
-		v := q.Default
-		if v == "" {
-			v = "no"
-		}
-		return m.answer(j, v)
+		return m.setNotice("Press y or n: enter does not answer a yes/no question.")
 	case key.Matches(k, m.keys.Quit):
 		return m.interrupt()
 	}

@@ -56,13 +56,38 @@ func (m *model) bottom(width int) []string {
 	if m.notice != "" {
 		bottom = append(bottom, ansi.Truncate(m.st.Notice.Render(san(m.notice)), width, m.st.Icons.Ellipsis))
 	}
-	return append(bottom, m.help.ShortHelpView(m.bindings()))
+	return append(bottom, lines(m.helpView())...)
+}
+
+// helpView is the short help line, or the full key map (?).
+func (m *model) helpView() string {
+	if m.fullHelp {
+		return m.help.FullHelpView(m.fullBindings())
+	}
+	return m.help.ShortHelpView(append(m.bindings(), m.keys.Help))
+}
+
+// fullBindings is the full help: the keys of the screen, the keys that
+// move, and the keys that work everywhere.
+func (m *model) fullBindings() [][]key.Binding {
+	k := m.keys
+	help := k.Help
+	help.SetHelp("?", "short help")
+	journal := k.Journal
+	if m.journal {
+		journal.SetHelp("tab/esc", "back")
+	}
+	return [][]key.Binding{
+		m.stateBindings(),
+		{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End},
+		{journal, help, k.Interrupt},
+	}
 }
 
 // bodyHeight is the number of lines the step body may use.
 func (m *model) bodyHeight() int {
 	w, h := m.size()
-	nBottom := 1 // the help line
+	nBottom := len(lines(m.helpView()))
 	if m.notice != "" {
 		nBottom++
 	}
@@ -121,15 +146,61 @@ const tall = 1000
 // pinned under them (a question). scroll is false for screens that fit
 // themselves to the height (their render function gets it).
 func (m *model) bodyParts(width, height int) (content, pinned []string, scroll bool) {
+	if m.journal {
+		return m.journalExpanded(width), nil, true
+	}
+	if m.e.Finished() {
+		return m.endBody(width), nil, true
+	}
+	content, pinned, scroll = m.stepParts(width, height)
+	// The earlier steps, one line each, above the current one: in a
+	// scrolling body always; above a screen that fits itself only when it
+	// keeps room enough (tab shows them whole anyway).
+	jl := m.journalCollapsed(width)
+	switch {
+	case len(jl) == 0:
+	case scroll:
+		content = append(append(jl, ""), content...)
+	case height-len(jl)-1 >= minStepRows:
+		content, pinned, scroll = m.stepParts(width, height-len(jl)-1)
+		content = append(append(jl, ""), content...)
+	}
+	return content, pinned, scroll
+}
+
+// minStepRows is the least room a current step's screen keeps under the
+// journal's lines.
+const minStepRows = 11
+
+// endBody is the end screen: the verdict and what to do next first, then
+// every step's line, then the details of the step that stopped the run.
+func (m *model) endBody(width int) []string {
 	s := m.e.Session()
 	cur := m.e.Current()
 	snap := cur.Snapshot(s)
+	steps_ := append([]string{"", m.st.App.Strong.Render(" Steps")}, m.journalCollapsed(width)...)
 	if d := m.e.Done(m.now); d != nil && snap.Fail == nil {
-		return renderFlowDone(m.st, d, s, width, m.now), nil, true
+		return append(renderFlowDone(m.st, d, s, width, m.now), steps_...)
 	}
-	if m.e.Finished() && snap.Fail == nil {
-		return lines(renderDone(m.st, snap, s, width, tall, m.now)), nil, true
+	if snap.Fail == nil {
+		return append(lines(renderDone(m.st, snap, s, width, tall, m.now)), steps_...)
 	}
+	out := append(renderFailure(m.st, snap.Fail, width), steps_...)
+	details := snap
+	details.Fail = nil
+	body := lines(screen(cur.ID())(m.st, details, s, width, tall, m.now))
+	if len(body) > 1 {
+		out = append(out, "", m.st.App.Strong.Render(" "+cur.Title()+": details"))
+		out = append(out, body[1:]...)
+	}
+	return out
+}
+
+// stepParts lays out the current step's screen (see bodyParts).
+func (m *model) stepParts(width, height int) (content, pinned []string, scroll bool) {
+	s := m.e.Session()
+	cur := m.e.Current()
+	snap := cur.Snapshot(s)
 	render := screen(cur.ID())
 	if a := m.activeAsk(); a != nil {
 		q := a.Effect.(steps.Ask).Q
@@ -145,8 +216,10 @@ func (m *model) bodyParts(width, height int) (content, pinned []string, scroll b
 			return append(head, m.pickerView(q, s, width, height-len(head))...), nil, false
 		case steps.AskConfirm:
 			// The question and its keys stay at the bottom; what it is
-			// about (the plan) scrolls above it.
-			return lines(render(m.st, snap, s, width, tall, m.now)), m.confirmView(q, width), true
+			// about (the plan, the permissions) scrolls above it.
+			snap.Prompt = &q
+			content := lines(render(m.st, snap, s, width, tall, m.now))
+			return append(content, m.confirmDetails(q, width)...), m.confirmView(q, width), true
 		}
 	}
 	if cur.ID() == steps.SignIn && !m.e.Finished() {
@@ -159,10 +232,8 @@ func (m *model) bodyParts(width, height int) (content, pinned []string, scroll b
 		}
 		return append(body, m.st.App.Muted.Render(" (window too small for the QR code)")), nil, false
 	}
-	if cur.ID() == steps.Roles || (m.e.Finished() && cur.ID() != steps.Health) {
-		// The plan of a dehydrated tenant is longer than most windows, and
-		// a failure's explanation must be readable whole on a small one.
-		// (The health screen fits itself: its failure comes first.)
+	if cur.ID() == steps.Roles {
+		// The plan of a dehydrated tenant is longer than most windows.
 		return lines(render(m.st, snap, s, width, tall, m.now)), nil, true
 	}
 	return lines(render(m.st, snap, s, width, height, m.now)), nil, false
@@ -226,7 +297,7 @@ func (m *model) position(first, rows, total, width int) string {
 // scrollKey scrolls a body that does not fit; ok is false for other keys
 // and when nothing scrolls.
 func (m *model) scrollKey(k tea.KeyPressMsg) bool {
-	if a := m.activeAsk(); a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect {
+	if a := m.activeAsk(); !m.journal && a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect {
 		return false // the picker has its own arrows
 	}
 	w, _ := m.size()
@@ -304,24 +375,45 @@ func (m *model) withQR(snap steps.Snapshot, url string, width, height int) []str
 	return append(body, m.st.App.Muted.Render(" (window too small for the QR code)"))
 }
 
-// confirmView is a yes/no question with its default.
-func (m *model) confirmView(q steps.Question, width int) []string {
-	hint := "[y/N]"
-	if strings.EqualFold(q.Default, "yes") {
-		hint = "[Y/n]"
+// confirmDetails is what a question is about when its screen does not
+// draw it (the role-fix plan is drawn by its screen): it scrolls above the
+// question.
+func (m *model) confirmDetails(q steps.Question, width int) []string {
+	if len(q.ChangeIDs) > 0 || len(q.Details) == 0 {
+		return nil
 	}
+	out := []string{""}
+	for _, d := range q.Details {
+		out = append(out, wrapStyled(m.st.App.Text.Render, san(d), "   "+m.st.Icons.Bullet+" ", width)...)
+	}
+	return out
+}
+
+// confirmView is a yes/no question and its answer keys. Enter answers no
+// yes/no question (docs/ux.md, "Questions"): only y or n do.
+func (m *model) confirmView(q steps.Question, width int) []string {
+	hint := "[y/n]"
 	if m.opt.Yes {
 		hint = "yes (--yes)"
 	}
-	var out []string
-	if q.ID != steps.QConfirmPlan && q.ID != steps.QConfirmAudit {
-		// The role-fix plan is drawn by its screen; other questions carry
-		// what they are about in Details.
-		for _, d := range q.Details {
-			out = append(out, wrapStyled(m.st.App.Muted.Render, san(d), "   • ", width)...)
-		}
+	return wrapStyled(m.st.Prompt.Question.Render, san(q.Prompt)+" "+hint, " ", width)
+}
+
+// questionWhole reports whether the question on screen can be answered:
+// what it is about has been scrolled to its end and the question with its
+// keys is on screen whole.
+func (m *model) questionWhole() bool {
+	w, _ := m.size()
+	bh := m.bodyHeight()
+	content, pinned, scroll := m.bodyParts(w, bh)
+	if !scroll {
+		return true
 	}
-	return append(out, wrapStyled(m.st.Prompt.Question.Render, san(q.Prompt)+" "+hint, " ", width)...)
+	if len(pinned)+1 > bh {
+		return false // the question itself does not fit
+	}
+	first, rows := scrollWindow(content, pinned, bh, m.scroll)
+	return first+rows >= len(content)
 }
 
 // pickerView is the organization picker: the filter field, the count and
@@ -480,6 +572,11 @@ func (m *model) bindings() []key.Binding {
 
 func (m *model) stateBindings() []key.Binding {
 	k := m.keys
+	if m.journal {
+		back := k.Journal
+		back.SetHelp("tab/esc", "back")
+		return []key.Binding{back, k.Quit}
+	}
 	if m.e.Finished() {
 		b := []key.Binding{k.Close}
 		if m.e.CanRetry() {
@@ -498,13 +595,7 @@ func (m *model) stateBindings() []key.Binding {
 		if m.opt.Yes {
 			return []key.Binding{k.Interrupt}
 		}
-		enter := k.Enter
-		def := q.Default
-		if def == "" {
-			def = "no"
-		}
-		enter.SetHelp("enter", def+" (default)")
-		return []key.Binding{k.Yes, k.No, enter, k.Interrupt}
+		return []key.Binding{k.Yes, k.No, k.Quit}
 	}
 	switch m.e.Current().ID() {
 	case steps.SignIn:
