@@ -180,6 +180,10 @@ func (m meta) undecided(summary, remedy string, err error) Result {
 	if isForbidden(err) {
 		remedy = "the signed-in account is not allowed to read this: sign in as an active Global Administrator (or Exchange Administrator for Exchange), then retry"
 	}
+	var he *m365.HeaderValueError
+	if errors.As(err, &he) && he.Remedy != "" {
+		remedy = he.Remedy
+	}
 	return Result{Outcome: o, Summary: summary, Remedy: remedy, Err: err}
 }
 
@@ -197,6 +201,10 @@ func shortCause(err error) string {
 	var pe *platform.Error
 	if errors.As(err, &pe) {
 		return fmt.Sprintf("HTTP %d %s", pe.Status, pe.Code)
+	}
+	var he *m365.HeaderValueError
+	if errors.As(err, &he) {
+		return he.Error()
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"itdr-onboard/platform"
+	"itdr-onboard/ui/text"
 )
 
 // TrialWarnWindow: a trial that ends within this window still passes, but
@@ -76,7 +77,7 @@ func (c *platformSubscription) Run(ctx context.Context) Result {
 			role = "no role"
 		}
 		return Result{Outcome: Fail,
-			Summary: fmt.Sprintf("platform user %s has role %q; mapping tenants needs an admin", who, role),
+			Summary: fmt.Sprintf("platform user %s has role %s; mapping tenants needs an admin", text.Line(who), text.Quote(role)),
 			Remedy:  "use an API key of an admin-level platform user, or ask an account admin to raise this user's role"}
 	}
 	now := c.now()
@@ -99,14 +100,14 @@ func (c *platformSubscription) Run(ctx context.Context) Result {
 	if best == nil {
 		if len(seen) == 0 {
 			return Result{Outcome: Fail,
-				Summary: fmt.Sprintf("platform account %q has no ITDR subscription", acctName),
+				Summary: fmt.Sprintf("platform account %s has no ITDR subscription", text.Quote(acctName)),
 				Remedy:  "start an ITDR trial or buy a subscription in the platform portal (Account → Subscriptions), then retry"}
 		}
 		return Result{Outcome: Fail,
-			Summary: fmt.Sprintf("platform account %q has no usable ITDR subscription (status: %s)", acctName, describeSubs(acct.Subscriptions, now)),
+			Summary: fmt.Sprintf("platform account %s has no usable ITDR subscription (status: %s)", text.Quote(acctName), describeSubs(acct.Subscriptions, now)),
 			Remedy:  "renew the ITDR subscription or start a trial in the platform portal (Account → Subscriptions), then retry"}
 	}
-	base := fmt.Sprintf("platform account %q (%s, admin): ITDR subscription ", acctName, who)
+	base := fmt.Sprintf("platform account %s (%s, admin): ITDR subscription ", text.Quote(acctName), text.Line(who))
 	switch strings.ToLower(best.Status) {
 	case "trial":
 		if best.ExpiresAt == nil {

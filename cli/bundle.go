@@ -29,6 +29,7 @@ import (
 	"itdr-onboard/endpoints"
 	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/state"
+	"itdr-onboard/ui/text"
 )
 
 // bundleLogKeys are the log attributes a bundle keeps; anything else in a
@@ -176,7 +177,7 @@ func hostOf(u string) string {
 func (b supportBundle) files() ([]bundleFile, error) {
 	var files []bundleFile
 	add := func(name string, v any) {
-		j, _ := json.MarshalIndent(v, "", "  ")
+		j, _ := text.MarshalIndent(v, "", "  ")
 		files = append(files, bundleFile{name, append(j, '\n')})
 	}
 	info := map[string]any{
@@ -325,7 +326,7 @@ func (b supportBundle) logLines() ([]byte, requestSummary, []map[string]any, err
 				clean[k] = x
 			}
 		}
-		line, _ := json.Marshal(clean)
+		line, _ := text.Marshal(clean)
 		kept = append(kept, line)
 		if len(kept) > maxBundleLogLines {
 			kept = kept[1:]

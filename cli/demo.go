@@ -11,6 +11,7 @@ import (
 
 	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/sim"
+	"itdr-onboard/ui/text"
 )
 
 func newDemoCmd(g *globalFlags, io IO) *cobra.Command {
@@ -76,7 +77,7 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 			if g.frontEnd(io) == "plain" {
 				fmt.Fprintf(io.Out, "Demo: scenario %q — simulated tenant %s at %s\n", sc.Name, srv.TenantID(), srv.URL())
 				if opt.Org != "" && f.org == "" {
-					fmt.Fprintf(io.Out, "No --org given and no terminal to ask on: using the organization %q.\n", opt.Org)
+					fmt.Fprintf(io.Out, "No --org given and no terminal to ask on: using the organization %s.\n", text.Quote(opt.Org))
 				}
 			}
 			code := drive(cmd.Context(), g, io, w, opt, stateDir, log)
@@ -163,7 +164,7 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 					return fmt.Errorf("writing %s: %w", caOut, err)
 				}
 			}
-			fmt.Fprintf(io.Out, "Simulating scenario %q: tenant %s (%s) at %s\n", sc.Name, sc.Tenant.DisplayName, srv.TenantID(), srv.URL())
+			fmt.Fprintf(io.Out, "Simulating scenario %q: tenant %s (%s) at %s\n", sc.Name, text.Line(sc.Tenant.DisplayName), srv.TenantID(), srv.URL())
 			fmt.Fprintf(io.Out, "Endpoints file: %s\n", epOut)
 			fmt.Fprintf(io.Out, "CA certificate: %s (valid 7 days; for SSL_CERT_FILE / REQUESTS_CA_BUNDLE)\n", caOut)
 			fmt.Fprintf(io.Out, "Device-code page: %s/devicelogin\n", srv.URL())

@@ -301,7 +301,7 @@ Exit codes: 0 healthy, 4 pending, 1 unhealthy or unreadable, 3 not mapped
 			}
 			code := worstExit(codes)
 			if g.json {
-				b, _ := json.Marshal(map[string]any{"tenants": all, "exit_code": code, "state_dir": stateDir})
+				b, _ := text.Marshal(map[string]any{"tenants": all, "exit_code": code, "state_dir": stateDir})
 				fmt.Fprintln(io.Out, string(b))
 				return exitCode(code)
 			}

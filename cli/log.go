@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"itdr-onboard/ui/text"
 )
 
 // runLog is the structured diagnostic log (--log-file). It records requests
@@ -26,7 +28,7 @@ func openLog(path string) (*runLog, error) {
 	if err != nil {
 		return nil, usageError("--log-file %s: %v", path, err)
 	}
-	return &runLog{Logger: slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), f: f}, nil
+	return &runLog{Logger: slog.New(slog.NewJSONHandler(text.JSONWriter(f), &slog.HandlerOptions{Level: slog.LevelDebug})), f: f}, nil
 }
 
 func (l *runLog) Close() {

@@ -3,7 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +20,7 @@ import (
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/batchview"
 	"itdr-onboard/ui/plain"
+	"itdr-onboard/ui/text"
 )
 
 // Partner (GDAP) commands: `partner sign-in`, `batch plan`, `demo --partner`
@@ -178,7 +179,7 @@ func partnerMFAProbe(ctx context.Context, io IO, mode string, pc *partner.Partne
 		}
 		if mode == "json" {
 			out["ok"], out["message"] = false, msg
-			b, _ := json.Marshal(out)
+			b, _ := text.Marshal(out)
 			fmt.Fprintln(io.Out, string(b))
 		} else {
 			fmt.Fprintln(io.Out, "Partner Center:", msg)
@@ -187,7 +188,7 @@ func partnerMFAProbe(ctx context.Context, io IO, mode string, pc *partner.Partne
 	}
 	if mode == "json" {
 		out["ok"], out["customers"] = true, len(custs)
-		b, _ := json.Marshal(out)
+		b, _ := text.Marshal(out)
 		fmt.Fprintln(io.Out, string(b))
 	} else {
 		fmt.Fprintf(io.Out, "Partner Center: MFA claim accepted; %d customers.\n", len(custs))
@@ -282,7 +283,7 @@ func (p *partnerReporter) Finished(e *steps.Engine, code int, err error) {
 
 func (p *partnerReporter) emit(m map[string]any) {
 	m["time"] = p.now().UTC().Format(time.RFC3339Nano)
-	b, err := json.Marshal(m)
+	b, err := text.Marshal(m)
 	if err != nil {
 		return
 	}

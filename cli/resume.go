@@ -7,7 +7,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -215,7 +214,7 @@ func (rg *runGuard) emitJSON(typ string, f map[string]any) {
 	for k, v := range f {
 		m[k] = v
 	}
-	b, _ := json.Marshal(m)
+	b, _ := text.Marshal(m)
 	rg.io.Out.Write(append(b, '\n'))
 }
 
@@ -315,7 +314,7 @@ func (rg *runGuard) save() {
 	}
 	p := rg.prog
 	p.UpdatedAt = time.Time{}
-	b, _ := json.Marshal(p)
+	b, _ := text.Marshal(p)
 	if string(b) == string(rg.lastSave) {
 		return
 	}

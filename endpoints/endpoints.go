@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"itdr-onboard/internal/atomicfile"
+	"itdr-onboard/ui/text"
 )
 
 // Cloud names accepted by --cloud.
@@ -240,7 +241,7 @@ func Load(path string) (Endpoints, error) {
 // Save writes the endpoints file with mode 0600 (it may hold the simulator's
 // demo platform credentials).
 func (e Endpoints) Save(path string) error {
-	b, err := json.MarshalIndent(e, "", "  ")
+	b, err := text.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"itdr-onboard/internal/httpx"
+	"itdr-onboard/ui/text"
 )
 
 // Exchange is a client for the Exchange Online admin API
@@ -24,8 +25,10 @@ type Exchange struct {
 	root   *url.URL
 	tenant string
 	anchor string
-	token  TokenFunc
-	pol    httpx.Policy
+	// anchorErr refuses every call when the anchor cannot be a header value.
+	anchorErr error
+	token     TokenFunc
+	pol       httpx.Policy
 
 	reads     *readCache
 	readsOnce sync.Once
@@ -48,8 +51,41 @@ func NewExchange(hc *http.Client, baseURL, tenant string, anchorUPN string, toke
 		root:   root,
 		tenant: tenant,
 		anchor: anchorUPN,
-		token:  token,
+		anchorErr: CheckHeaderValue("X-AnchorMailbox", "the signed-in account's user name", anchorUPN,
+			"sign in with an account whose user principal name has no control characters (check it in the Microsoft 365 admin center → Users), then retry"),
+		token: token,
 	}
+}
+
+// HeaderValueError refuses a value that would go into an HTTP header but
+// holds a control character: Go's HTTP client would reject every request
+// carrying it with no word about which value was wrong.
+type HeaderValueError struct {
+	Header string // X-AnchorMailbox
+	What   string // "the signed-in account's user name"
+	Value  string
+	Rune   rune
+	Pos    int // 1-based character position of the first control character
+	Remedy string
+}
+
+func (e *HeaderValueError) Error() string {
+	return fmt.Sprintf("%s %s holds the control character U+%04X (character %d), which cannot be sent in the %s header Exchange needs",
+		e.What, text.Quote(e.Value), e.Rune, e.Pos, e.Header)
+}
+
+// CheckHeaderValue returns a *HeaderValueError when v holds a C0 or C1
+// control character or DEL (RFC 9110 §5.5 allows none but horizontal tab,
+// and a tab in a user name is no more sendable), nil otherwise.
+func CheckHeaderValue(header, what, v, remedy string) error {
+	pos := 0
+	for _, r := range v {
+		pos++
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return &HeaderValueError{Header: header, What: what, Value: v, Rune: r, Pos: pos, Remedy: remedy}
+		}
+	}
+	return nil
 }
 
 // SetRetryPolicy replaces the retry policy (tests inject Sleep and Now).
@@ -101,6 +137,9 @@ func (x *Exchange) Invoke(ctx context.Context, cmdlet string, params map[string]
 
 func (x *Exchange) invoke(ctx context.Context, cmdlet string, params map[string]any, out any, idempotent bool,
 	recheck func(context.Context) (bool, error)) (string, error) {
+	if x.anchorErr != nil {
+		return "", x.anchorErr
+	}
 	if params == nil {
 		params = map[string]any{}
 	}

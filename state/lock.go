@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"itdr-onboard/ui/text"
 )
 
 // LockFile is the file name of a tenant's lock.
@@ -97,7 +99,7 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 	}
 	path := filepath.Join(dir, LockFile)
 	me := LockInfo{PID: os.Getpid(), Host: Hostname(), StartedAt: now.UTC().Truncate(time.Millisecond)}
-	b, _ := json.Marshal(me)
+	b, _ := text.Marshal(me)
 	var tookOver *LockInfo
 	for try := 0; try < 4; try++ {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)

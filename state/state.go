@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"itdr-onboard/internal/atomicfile"
+	"itdr-onboard/ui/text"
 )
 
 // ProgressVersion is the format version of progress.json.
@@ -137,7 +138,7 @@ func (s Store) SaveProgress(p *Progress) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	b, err := json.MarshalIndent(p, "", "  ")
+	b, err := text.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
 	}

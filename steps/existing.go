@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"itdr-onboard/platform"
+	"itdr-onboard/ui/text"
 )
 
 // FindIntegration looks up the tenant's existing integration on the
@@ -34,6 +35,6 @@ func mappedElsewhere(in *platform.Integration, org string) bool {
 
 func alreadyMappedFailure(in *platform.Integration, want string) *Failure {
 	return &Failure{Kind: FailStopped,
-		Message: fmt.Sprintf("This tenant is already mapped to the organization %q (%s). Nothing was changed.", in.OrganizationName, in.OrganizationID),
+		Message: fmt.Sprintf("This tenant is already mapped to the organization %s (%s). Nothing was changed.", text.Quote(in.OrganizationName), text.Line(in.OrganizationID)),
 		Remedy:  fmt.Sprintf("To move it to %s, run again with --remap; to keep it, nothing needs doing (check it with: itdr-onboard status --tenant %s).", want, in.TenantID)}
 }

@@ -10,6 +10,7 @@ import (
 
 	"itdr-onboard/checks"
 	"itdr-onboard/platform"
+	"itdr-onboard/ui/text"
 )
 
 // Question ids of the mapping step.
@@ -282,13 +283,13 @@ func (p *MappingStep) alreadyMapped(s *Session, err error) bool {
 	if !errors.As(err, &pe) || pe.Code != "tenant_already_mapped" {
 		return false
 	}
-	other := pe.OrganizationName
-	if other == "" {
-		other = "another organization"
+	other := "another organization"
+	if pe.OrganizationName != "" {
+		other = "the organization " + text.Quote(pe.OrganizationName)
 	}
 	p.status = StatusFailed
 	p.fail = &Failure{Kind: FailStopped,
-		Message: fmt.Sprintf("This tenant is already mapped to the organization %q (%s).", other, pe.OrganizationID),
+		Message: fmt.Sprintf("This tenant is already mapped to %s (%s).", other, text.Line(pe.OrganizationID)),
 		Remedy: "The mapping was not changed and no consent was granted. To move the tenant to " + s.Organization.Name +
 			", run again with --remap; to check the existing mapping: itdr-onboard status --tenant " + s.TenantID + ".",
 		Err: err}

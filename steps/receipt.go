@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"itdr-onboard/checks"
 	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/state"
+	"itdr-onboard/ui/text"
 )
 
 // Receipts writes per-tenant change receipts and the JSONL audit trail in
@@ -97,7 +97,7 @@ func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 		return "", "", err
 	}
 	path := filepath.Join(dir, "receipt-"+now.UTC().Format("20060102T150405Z")+".json")
-	b, err := json.MarshalIndent(rc, "", "  ")
+	b, err := text.MarshalIndent(rc, "", "  ")
 	if err != nil {
 		return "", "", err
 	}
@@ -127,7 +127,7 @@ func (r *Receipts) Audit(s *Session, a checks.Applied) error {
 	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
 		return err
 	}
-	line, err := json.Marshal(AuditLine{Time: a.At.UTC(), TenantID: s.TenantID, Operator: s.Account.Username,
+	line, err := text.Marshal(AuditLine{Time: a.At.UTC(), TenantID: s.TenantID, Operator: s.Account.Username,
 		Change: a.Change.ID, Summary: a.Change.Summary, Call: a.Change.Call, RequestID: a.RequestID, NoOp: a.NoOp})
 	if err != nil {
 		return err

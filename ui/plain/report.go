@@ -1,7 +1,6 @@
 package plain
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -481,9 +480,9 @@ func (j *JSON) emit(step steps.ID, typ string, fields map[string]any) {
 	for k, v := range fields {
 		m[k] = v
 	}
-	b, err := json.Marshal(m)
+	b, err := text.Marshal(m)
 	if err != nil {
-		b, _ = json.Marshal(map[string]any{"time": m["time"], "step": step, "type": "error", "message": err.Error()})
+		b, _ = text.Marshal(map[string]any{"time": m["time"], "step": step, "type": "error", "message": err.Error()})
 	}
 	j.W.Write(append(b, '\n'))
 }

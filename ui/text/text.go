@@ -118,3 +118,11 @@ func skipString(s string, i int) int {
 	}
 	return i
 }
+
+// Quote is Line in double quotes: a name from an API shown inside a
+// sentence. Unlike %q it never turns a control sequence into visible
+// backslash text ("\x1b]52;…"): the sequence is removed and the readable
+// text kept.
+func Quote(s string) string {
+	return `"` + Line(s) + `"`
+}
