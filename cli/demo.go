@@ -130,12 +130,20 @@ func serveScenario(sc *sim.Scenario, so sim.Options, logFlag, logPath string, mo
 
 func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 	c := &cobra.Command{Use: "sim", Short: "The tenant simulator"}
+	ps := struct {
+		on        bool
+		customers int
+		seed      int64
+	}{}
 	var scenario, epOut, logPath, addr, proxyAddr, caOut string
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a simulated tenant and write an endpoints file for `onboard --endpoints`",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ps.on { // issue 20: the partner simulator, cli/partner.go
+				return servePartner(cmd.Context(), io, ps.customers, ps.seed, epOut, logPath, addr)
+			}
 			sc, err := sim.LoadScenario(scenario)
 			if err != nil {
 				return usageError("--scenario: %v", err)
@@ -179,6 +187,9 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 			return nil
 		},
 	}
+	serve.Flags().BoolVar(&ps.on, "partner", false, "serve the partner simulator (a partner tenant and --customers customer tenants over GDAP) for `batch plan --endpoints`")
+	serve.Flags().IntVar(&ps.customers, "customers", sim.DefaultPartnerCustomers, "with --partner: how many customers")
+	serve.Flags().Int64Var(&ps.seed, "seed", 20, "with --partner: the generator's seed")
 	serve.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")
 	serve.Flags().StringVar(&epOut, "endpoints-out", "itdr-sim-endpoints.json", "where to write the endpoints file")
 	serve.Flags().StringVar(&logPath, "log", "", "append the request log (one JSON line per request) to this file")

@@ -151,7 +151,9 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 		}
 	}
 	if mode == "tui" {
-		if err := batchview.Run(ctx, plan, io.In, io.Out); err != nil {
+		shown := plan
+		shown.Rows = rows // --lane applies to the table too
+		if err := batchview.Run(ctx, shown, io.In, io.Out); err != nil {
 			fmt.Fprintln(io.Err, "the table could not be shown:", err)
 			return ExitFailed
 		}
@@ -401,4 +403,36 @@ func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, s
 	stateDir := filepath.Join(g.stateDirOr(filepath.Join(defaultStateDir(), "demo")), "partner")
 	return runPartner(ctx, g, io, partnerRun{ep: srv.Endpoints(), tenant: srv.PartnerTenantID(), method: auth.MethodDevice,
 		cache: auth.CacheMemory, stateDir: stateDir, discover: true, csv: csvPath, lane: lane, now: io.Now})
+}
+
+// servePartner is `sim serve --partner`: the partner simulator until ctrl+c,
+// with an endpoints file for `batch plan --endpoints` / `partner sign-in`.
+func servePartner(ctx context.Context, io IO, customers int, seed int64, epOut, logPath, addr string) error {
+	if customers < 1 || customers > 5000 {
+		return usageError("--customers must be between 1 and 5000")
+	}
+	so := sim.Options{Addr: addr}
+	if logPath != "" {
+		lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return usageError("--log %s: %v", logPath, err)
+		}
+		defer lf.Close()
+		so.Log = lf
+	}
+	sc := sim.GeneratePartnerScenario(customers, seed)
+	srv, err := sim.StartPartner(sc, so)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if err := srv.Endpoints().Save(epOut); err != nil {
+		return fmt.Errorf("writing %s: %w", epOut, err)
+	}
+	fmt.Fprintf(io.Out, "Simulating partner %q (%s) with %d customers (seed %d) at %s\n", sc.Partner.DisplayName, srv.PartnerTenantID(), len(sc.Customers), seed, srv.URL())
+	fmt.Fprintf(io.Out, "Endpoints file: %s (client id = the partner's onboarding app)\n", epOut)
+	fmt.Fprintf(io.Out, "Run:  itdr-onboard batch plan --endpoints %s\n", epOut)
+	fmt.Fprintln(io.Out, "Press ctrl+c to stop.")
+	<-ctx.Done()
+	return nil
 }

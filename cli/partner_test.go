@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"itdr-onboard/partner"
 	"itdr-onboard/sim"
@@ -176,5 +179,37 @@ func TestBatchPlanUsageErrors(t *testing.T) {
 	code, _, errs = runCLI(t, nil, "demo", "--partner", "--customers", "0")
 	if code != ExitUsage || !strings.Contains(errs, "--customers") {
 		t.Fatalf("--customers 0: exit %d %s", code, errs)
+	}
+}
+
+// sim serve --partner writes an endpoints file that batch plan uses.
+func TestSimServePartnerForBatchPlan(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ep := filepath.Join(dir, "ep.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- Run(ctx, []string{"sim", "serve", "--partner", "--customers", "6", "--endpoints-out", ep}, IO{In: strings.NewReader(""), Out: &out, Err: &out, Env: headlessEnv})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(ep); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no endpoints file; output %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, planOut, errs := runCLI(t, nil, "batch", "plan", "--endpoints", ep, "--plain", "--state-dir", dir)
+	cancel()
+	if code != 0 || !strings.Contains(planOut, "6 customers") {
+		t.Fatalf("batch plan: exit %d\n%s\n%s", code, planOut, errs)
+	}
+	if c := <-done; c != 0 {
+		t.Fatalf("sim serve --partner exit %d", c)
 	}
 }
