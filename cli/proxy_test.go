@@ -18,7 +18,7 @@ import (
 // simServeProxy runs `sim serve --proxy 127.0.0.1:0` on a fast copy of a
 // built-in scenario and returns the proxy URL, the CA file, the endpoints
 // file and the request log path. The server stops at the test's end.
-func simServeProxy(t *testing.T, scenario string) (proxyURL, caPath, epPath, logPath string) {
+func simServeProxy(t *testing.T, scenario string, mutate func(*sim.Scenario)) (proxyURL, caPath, epPath, logPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	sc, err := sim.LoadScenario(scenario)
@@ -26,6 +26,9 @@ func simServeProxy(t *testing.T, scenario string) (proxyURL, caPath, epPath, log
 		t.Fatal(err)
 	}
 	makeFast(sc)
+	if mutate != nil {
+		mutate(sc)
+	}
 	b, _ := json.Marshal(sc)
 	scPath := filepath.Join(dir, "scenario.json")
 	if err := os.WriteFile(scPath, b, 0o600); err != nil {
@@ -91,7 +94,7 @@ func readSimLog(t *testing.T, path string) []sim.RequestRecord {
 // typical scenario through `sim serve --proxy`, trusting the simulator's CA
 // through SSL_CERT_FILE. Not parallel: it sets the process environment.
 func TestOnboardProductionEndpointsThroughSimProxy(t *testing.T) {
-	proxyURL, caPath, epPath, logPath := simServeProxy(t, "typical")
+	proxyURL, caPath, epPath, logPath := simServeProxy(t, "typical", nil)
 	ep, err := endpoints.Load(epPath)
 	if err != nil {
 		t.Fatal(err)
