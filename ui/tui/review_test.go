@@ -191,18 +191,23 @@ func TestKeysHeldBackAfterScreenChange(t *testing.T) {
 		return a != nil && a.Effect.(steps.Ask).Q.Kind == steps.AskSelect
 	})
 
-	// "b" (use browser) lands as the picker appears: not typed.
-	h.keyNow("b")
-	if v := h.m.pick.query.Value(); v != "" {
-		t.Errorf("the filter took %q within the guard", v)
+	// Typeahead (issue 18): letters typed as the picker appears go to
+	// its filter; enter within the guard picks nothing.
+	h.keyNow("c")
+	if v := h.m.pick.query.Value(); v != "c" {
+		t.Errorf("the filter has %q after c within the guard, want c", v)
+	}
+	h.keyNow("enter")
+	if a := h.m.activeAsk(); a == nil || a.Effect.(steps.Ask).Q.Kind != steps.AskSelect {
+		t.Fatal("enter within the guard picked an organization")
 	}
 	h.keyNow("down") // moving is harmless and works
 	if h.m.pick.cursor != 1 {
 		t.Errorf("down within the guard: cursor %d", h.m.pick.cursor)
 	}
-	h.key("b")
-	if v := h.m.pick.query.Value(); v != "b" {
-		t.Errorf("after the guard the filter is %q, want b", v)
+	h.key("u")
+	if v := h.m.pick.query.Value(); v != "cu" {
+		t.Errorf("after the guard the filter is %q, want cu", v)
 	}
 	// A new screen again (another attempt would do the same); ctrl+c
 	// works within the guard.
@@ -226,6 +231,9 @@ func TestPickerDefaultMoreAndCurrentMapping(t *testing.T) {
 			ev.platform.orgs[i].ID = "org-0040"
 		}
 	}
+	// No organization resembles the tenant's name: the cursor starts on
+	// the current mapping (TestPickerStartsOnNameMatch covers a match).
+	ev.graph.orgName = "Northwind"
 	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice, Yes: true, Remap: true}, Options{Yes: true})
 	h.pump("the device code", func() bool { return h.signInCode() != nil })
 	h.approve()

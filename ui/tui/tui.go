@@ -134,10 +134,16 @@ type picker struct {
 	rows    int // list rows of the last render (0: not drawn yet)
 }
 
-// toDefault puts the cursor on the suggested organization (the question's
-// Default, the tenant's current one on a remap) when it is in the list.
-func (p *picker) toDefault() {
+// toDefault puts the cursor on the organization whose name best matches
+// the tenant's name and verified domains, else on the suggested one (the
+// question's Default: on a remap the current mapping, which may well be
+// the wrong one).
+func (p *picker) toDefault(s *steps.Session) {
 	p.cursor, p.offset = 0, 0
+	if i := bestMatch(p.choices, p.results, s); i >= 0 {
+		p.cursor, p.offset = i, max(i-2, 0)
+		return
+	}
 	q, _ := p.job.Effect.(steps.Ask)
 	if q.Q.Default == "" {
 		return
@@ -327,7 +333,7 @@ func (m *model) openAsk() tea.Cmd {
 	case steps.AskSelect:
 		m.pick = picker{job: j, choices: q.Choices, filter: NewOrgFilter(q.Choices)}
 		m.pick.results = m.pick.filter.Filter("")
-		m.pick.toDefault() // start on the suggested organization
+		m.pick.toDefault(m.e.Session()) // start on the best match
 	case steps.AskConfirm:
 		if m.opt.Yes {
 			if m.yesDelay <= 0 {

@@ -193,8 +193,8 @@ func TestYesConfirmsThePlanByItself(t *testing.T) {
 	h.key("enter")
 	h.confirmMapping()
 	h.pump("the end", h.e.Finished)
-	if h.s.Organization.ID != "org-0" {
-		t.Errorf("enter picked %q, want the first organization", h.s.Organization.ID)
+	if h.s.Organization.ID != "org-contoso" {
+		t.Errorf("enter picked %q, want Contoso Ltd, the best match of the tenant Contoso", h.s.Organization.ID)
 	}
 }
 
@@ -292,7 +292,9 @@ func TestSmallTerminalKeepsCodeAndURL(t *testing.T) {
 }
 
 func TestPickerScrollsAndFilters(t *testing.T) {
-	h := newHarness(t, newEnv(t, 5000), steps.Options{AuthMethod: auth.MethodDevice, Yes: true}, Options{Yes: true})
+	ev := newEnv(t, 5000)
+	ev.graph.orgName = "Northwind" // no organization resembles it: the cursor starts at the top
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice, Yes: true}, Options{Yes: true})
 	h.pump("the device code", func() bool { return h.signInCode() != nil })
 	h.approve()
 	h.pump("the picker", func() bool { return h.e.Current().ID() == steps.Mapping && h.m.activeAsk() != nil })
@@ -340,7 +342,9 @@ func TestIdleModelSchedulesNoTicks(t *testing.T) {
 // TestSmallTerminalKeepsPromptsVisible: at 40x12 the plan question and the
 // picker's filter stay on screen.
 func TestSmallTerminalKeepsPromptsVisible(t *testing.T) {
-	h := newHarness(t, newEnv(t, 30), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	ev := newEnv(t, 30)
+	ev.graph.orgName = "Northwind" // no organization resembles it: the cursor starts at the top
+	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice}, Options{})
 	h.send(tea.WindowSizeMsg{Width: 40, Height: 12})
 	h.pump("the device code", func() bool { return h.signInCode() != nil })
 	h.approve()

@@ -149,6 +149,9 @@ func (m *model) guarded(k tea.KeyPressMsg) bool {
 	if m.shownAt.IsZero() || m.now.Sub(m.shownAt) >= keyGuard {
 		return false
 	}
+	if m.picking() && k.Text != "" && !key.Matches(k, m.keys.Pick) {
+		return false // typeahead: letters typed as the picker appears filter it
+	}
 	return !key.Matches(k, m.keys.Interrupt, m.keys.Up, m.keys.Down, m.keys.PgUp, m.keys.PgDown, m.keys.Home, m.keys.End)
 }
 
@@ -322,8 +325,8 @@ func (m *model) refilter() {
 	p.results = p.filter.Filter(p.query.Value())
 	p.cursor, p.offset = 0, 0
 	if strings.TrimSpace(p.query.Value()) == "" {
-		// Back to the whole list: back to the suggested organization.
-		p.toDefault()
+		// Back to the whole list: back to the best match.
+		p.toDefault(m.e.Session())
 	}
 }
 

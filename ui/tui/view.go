@@ -219,7 +219,7 @@ func (m *model) stepParts(width, height int) (content, pinned []string, scroll b
 			// about (the plan, the permissions) scrolls above it.
 			snap.Prompt = &q
 			content := lines(render(m.st, snap, s, width, tall, m.now))
-			return append(content, m.confirmDetails(q, width)...), m.confirmView(q, width), true
+			return append(content, m.confirmDetails(q, width)...), append(m.mismatchWarning(q, width), m.confirmView(q, width)...), true
 		}
 	}
 	if cur.ID() == steps.SignIn && !m.e.Finished() {
@@ -389,6 +389,22 @@ func (m *model) confirmDetails(q steps.Question, width int) []string {
 	return out
 }
 
+// mismatchWarning warns, right above the mapping question, when the
+// picked organization's name does not resemble the tenant's.
+func (m *model) mismatchWarning(q steps.Question, width int) []string {
+	s := m.e.Session()
+	if q.ID != steps.QConfirmMapping || s == nil || s.Organization.Name == "" || resembles(s.Organization.Name, s) {
+		return nil
+	}
+	tenant := san(s.Org.DisplayName)
+	if tenant == "" {
+		tenant = san(s.TenantID)
+	}
+	msg := "The organization's name (" + san(s.Organization.Name) + ") does not resemble the tenant's (" + tenant +
+		"): make sure it is the right organization before answering y."
+	return wrapStyled(m.st.Check.Warn.Render, msg, " "+m.st.Icons.Warn+" ", width)
+}
+
 // confirmView is a yes/no question and its answer keys. Enter answers no
 // yes/no question (docs/ux.md, "Questions"): only y or n do.
 func (m *model) confirmView(q steps.Question, width int) []string {
@@ -453,20 +469,33 @@ func (m *model) pickerView(q steps.Question, s *steps.Session, width, height int
 	m.clampPicker(rows)
 	end := min(p.offset+rows, len(p.results))
 	const mark = " (currently mapped)"
+	same := collisions(p.choices)
 	for i := p.offset; i < end; i++ {
 		c := p.choices[p.results[i]]
 		lw := max(width-4, 4)
 		suffix := ""
-		if mappedID != "" && c.Value == mappedID && lw > len(mark)+8 {
-			suffix = mark
-			lw -= len(mark)
+		if same[foldLabel(c.Label)] {
+			// Two organizations with this name: the id tells them apart.
+			suffix = " · " + san(c.Value)
 		}
-		label := ansi.Truncate(san(c.Label), lw, m.st.Icons.Ellipsis) + suffix
-		if i == p.cursor {
-			out = append(out, m.st.Prompt.Selected.Render(" > "+label))
+		if mappedID != "" && c.Value == mappedID {
+			suffix += mark
+		}
+		if sw := ansi.StringWidth(suffix); sw > 0 && lw > sw+8 {
+			lw -= sw
 		} else {
-			out = append(out, m.st.Prompt.Choice.Render("   "+label))
+			suffix = ""
 		}
+		label := ansi.Truncate(san(c.Label), lw, m.st.Icons.Ellipsis)
+		style, lead := m.st.Prompt.Choice, "   "
+		if i == p.cursor {
+			style, lead = m.st.Prompt.Selected, " > "
+		}
+		hi := style.Underline(true).Bold(true)
+		if m.st.ASCII {
+			hi = style
+		}
+		out = append(out, style.Render(lead)+highlight(label, p.query.Value(), style, hi)+m.st.App.Muted.Render(suffix))
 	}
 	if cut && len(out) < height {
 		out = append(out, m.st.App.Muted.Render(m.pickerMore(p.offset, len(p.results)-end)))
