@@ -39,8 +39,12 @@ func ParseCacheMode(s string) (CacheMode, error) {
 	switch m := CacheMode(strings.ToLower(strings.TrimSpace(s))); m {
 	case "":
 		return CacheMemory, nil
-	case CacheMemory, CacheFile, CacheKeyring:
+	case CacheMemory, CacheFile:
 		return m, nil
+	case CacheKeyring:
+		// Refused when the flag is read, so every command reports it as a
+		// usage error (exit 2) before anything else happens.
+		return "", fmt.Errorf("--token-cache keyring: %w", ErrKeyringUnavailable)
 	}
 	return "", fmt.Errorf("--token-cache %q: must be one of memory, file, keyring", s)
 }

@@ -460,9 +460,12 @@ func TestNewOptions(t *testing.T) {
 	if _, err := New(Options{Endpoints: f.endpoints(), Tenant: "not a tenant"}); err == nil || !strings.Contains(err.Error(), "--tenant") {
 		t.Fatalf("bad tenant: %v", err)
 	}
-	for in, want := range map[string]CacheMode{"": CacheMemory, "memory": CacheMemory, "FILE": CacheFile, "keyring": CacheKeyring} {
+	for in, want := range map[string]CacheMode{"": CacheMemory, "memory": CacheMemory, "FILE": CacheFile} {
 		if got, err := ParseCacheMode(in); err != nil || got != want {
 			t.Errorf("ParseCacheMode(%q) = %q, %v", in, got, err)
 		}
+	}
+	if _, err := ParseCacheMode("keyring"); !errors.Is(err, ErrKeyringUnavailable) || !strings.Contains(err.Error(), "--token-cache keyring") {
+		t.Errorf("ParseCacheMode(keyring) = %v", err)
 	}
 }

@@ -65,8 +65,14 @@ type Result struct {
 	// External marks a failure that neither the technician nor the tenant
 	// can repair (the platform's own app manifest is broken): the run ends
 	// as failed (exit 1), not as stopped for the technician (exit 3).
-	External bool          `json:"external,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	External bool `json:"external,omitempty"`
+	// Unavailable marks a check that could not decide because the service
+	// did not answer usefully (throttled with a Retry-After beyond the retry
+	// budget, 5xx, network) after the retries: nothing is known to be wrong
+	// with the tenant, so the run ends as failed (exit 1, try again later),
+	// not as a required prerequisite that failed (exit 3).
+	Unavailable bool          `json:"unavailable,omitempty"`
+	Duration    time.Duration `json:"duration_ns"`
 }
 
 // Fixable reports whether the result carries a plan.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"itdr-onboard/endpoints"
+	"itdr-onboard/internal/httpx"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 )
@@ -184,7 +185,39 @@ func (m meta) undecided(summary, remedy string, err error) Result {
 	if errors.As(err, &he) && he.Remedy != "" {
 		remedy = he.Remedy
 	}
-	return Result{Outcome: o, Summary: summary, Remedy: remedy, Err: err}
+	unavailable := isUnavailable(err)
+	if unavailable {
+		var re *httpx.RetryError
+		if errors.As(err, &re) && re.Reason != "" {
+			summary += " (" + re.Reason + ")"
+		}
+		remedy = "the service is busy or unreachable, not misconfigured: wait a few minutes (as long as it asked, when it named a time) and run the same command again"
+	}
+	return Result{Outcome: o, Summary: summary, Remedy: remedy, Err: err, Unavailable: unavailable}
+}
+
+// isUnavailable reports an error that says the service could not answer —
+// throttled (429), a server error (5xx), or no answer at all — as opposed to
+// one that says something about the tenant (403, 404, …).
+func isUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	transient := func(status int) bool { return status == http.StatusTooManyRequests || status >= 500 }
+	var ae *m365.APIError
+	if errors.As(err, &ae) {
+		return transient(ae.Status)
+	}
+	var pe *platform.Error
+	if errors.As(err, &pe) {
+		return transient(pe.Status)
+	}
+	var te *httpx.TransportError
+	if errors.As(err, &te) {
+		return true
+	}
+	var re *httpx.RetryError
+	return errors.As(err, &re)
 }
 
 // shortCause names why a read failed in a few words (the status and the

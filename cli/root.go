@@ -80,7 +80,7 @@ func Run(ctx context.Context, args []string, io IO) int {
 	if io.Env == nil {
 		io.Env = os.Getenv
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// Once per process: concurrent Runs (parallel tests) must not race on it.
 	versionOnce.Do(func() { httpx.Version = Version })
@@ -139,7 +139,12 @@ choose device code or browser sign-in with --auth auto.`,
 	pf.StringVar(&g.logFile, "log-file", "", "write a structured JSON diagnostic log here (never contains tokens or codes)")
 	pf.StringVar(&g.stateDir, "state-dir", "", "where receipts, the audit trail and resume state live (default $XDG_STATE_HOME/itdr-onboard)")
 
-	root.MarkFlagsMutuallyExclusive("plain", "json")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.plain && g.json {
+			return usageError("--plain and --json cannot be used together: --plain prints lines for people, --json one JSON event per line for programs; pass one")
+		}
+		return nil
+	}
 	root.AddCommand(newDemoCmd(g, io), newOnboardCmd(g, io), newSimCmd(g, io), newVersionCmd(io))
 	root.AddCommand(newSupportBundleCmd(g, io)) // issue 7 (cli/bundle.go)
 	root.AddCommand(newStatusCmd(g, io), newReauthorizeCmd(g, io), newUnmapCmd(g, io))
@@ -297,6 +302,10 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 		Short: "Onboard a real tenant (or a simulator through --endpoints)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cm, err := auth.ParseCacheMode(cache)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			opt, err := f.options(io)
 			if err != nil {
 				return err
@@ -304,10 +313,6 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 			ep, err := selectEndpoints(cmd.Context(), connFlags{endpointsFile: epFile, cloud: cloud, clientID: clientID}, f.tenant, io.Err)
 			if err != nil {
 				return err
-			}
-			cm, err := auth.ParseCacheMode(cache)
-			if err != nil {
-				return usageError("%v", err)
 			}
 			stateDir := g.stateDirOr(defaultStateDir())
 			log, err := openLog(g.logFile)

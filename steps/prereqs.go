@@ -299,14 +299,29 @@ func (p *PrereqStep) failBlocking(s *Session, b []CheckInfo) {
 			remedies = append(remedies, in.Title+": "+r)
 		}
 	}
-	kind := FailError // every failure is the platform's to fix
+	// Every failure the platform's to fix (External) or a service that could
+	// not answer (Unavailable: throttled, 5xx, network) ends the run as
+	// failed (exit 1); only a prerequisite found wrong stops it for the
+	// technician (exit 3).
+	kind, final, unavailable := FailError, true, true
 	for _, in := range b {
-		if !s.Results[in.ID].External {
+		r := s.Results[in.ID]
+		if !r.External && !r.Unavailable {
 			kind = FailStopped
 		}
+		if !r.External {
+			final = false
+		}
+		if !r.Unavailable {
+			unavailable = false
+		}
 	}
-	p.fail = &Failure{Kind: kind, Final: kind == FailError,
-		Message: "A required prerequisite failed: " + strings.Join(names, ", ") + ".",
+	msg := "A required prerequisite failed: "
+	if unavailable {
+		msg = "A required prerequisite could not be checked: "
+	}
+	p.fail = &Failure{Kind: kind, Final: kind == FailError && final,
+		Message: msg + strings.Join(names, ", ") + ".",
 		Remedy:  strings.Join(remedies, "\n")}
 }
 
