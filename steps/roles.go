@@ -339,7 +339,7 @@ func (p *RolesStep) Snapshot(s *Session) Snapshot {
 	case p.phase == rolesChecking:
 		snap.Line = "checking Exchange roles and the platform's service principal"
 	case p.phase == rolesAsking:
-		snap.Line = fmt.Sprintf("%d change(s) planned", len(d.Plan))
+		snap.Line = plural(len(d.Plan), "1 change", "%d changes") + " planned"
 	case p.phase == rolesApplying:
 		snap.Line = fmt.Sprintf("applying %d of %d", len(d.Applied)+1, len(d.Plan)-len(d.Declined))
 	case p.phase == rolesVerifying:
@@ -347,9 +347,9 @@ func (p *RolesStep) Snapshot(s *Session) Snapshot {
 	case p.status == StatusDone && len(d.Plan) == 0:
 		snap.Line = "nothing to change"
 	case p.status == StatusDone && d.DryRun:
-		snap.Line = fmt.Sprintf("dry run: %d change(s) planned, none applied", len(d.Plan))
+		snap.Line = "dry run: " + plural(len(d.Plan), "1 change", "%d changes") + " planned, none applied"
 	case p.status == StatusDone:
-		snap.Line = fmt.Sprintf("%d change(s) applied and verified", len(d.Applied))
+		snap.Line = plural(len(d.Applied), "1 change", "%d changes") + " applied and verified"
 	}
 	return snap
 }

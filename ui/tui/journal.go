@@ -110,8 +110,9 @@ func planFacts(snap steps.Snapshot, d *steps.PlanDetail) string {
 	return strings.Join(parts, ", ")
 }
 
-// stepFacts is the one line of key facts of a step.
-func stepFacts(snap steps.Snapshot, s *steps.Session) string {
+// stepFacts is the one line of key facts of a step; over says the run
+// has ended.
+func stepFacts(snap steps.Snapshot, s *steps.Session, over bool) string {
 	var facts string
 	switch d := snap.Detail.(type) {
 	case *steps.PlanDetail:
@@ -158,6 +159,9 @@ func stepFacts(snap steps.Snapshot, s *steps.Session) string {
 	default:
 		facts = rowCounts(snap.Items)
 	}
+	if over {
+		facts = strings.Replace(facts, " waiting", " not checked", 1)
+	}
 	if snap.Fail != nil {
 		verdict := "failed"
 		switch snap.Fail.Kind {
@@ -174,7 +178,10 @@ func stepFacts(snap steps.Snapshot, s *steps.Session) string {
 	if facts == "" {
 		facts = san(snap.Line)
 	}
-	if snap.Status == steps.StatusPaused && facts != "" {
+	switch {
+	case snap.Status == steps.StatusPaused && over:
+		facts += " (the run ended before the rest)"
+	case snap.Status == steps.StatusPaused && facts != "":
 		facts += " (goes on in the background)"
 	}
 	return strings.TrimSpace(facts)
@@ -191,7 +198,7 @@ func journalLine(st theme.Styles, e *steps.Engine, step steps.Step, width int) [
 		dash = " - "
 	}
 	head := " " + stepIcon(st, e, step) + " "
-	facts := stepFacts(snap, e.Session())
+	facts := stepFacts(snap, e.Session(), e.Finished())
 	text := step.Title()
 	if facts != "" {
 		text += dash + facts

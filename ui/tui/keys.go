@@ -33,6 +33,7 @@ type keyMap struct {
 	Home   key.Binding
 	End    key.Binding
 	Pick   key.Binding
+	Move   key.Binding // the help line's entry for Up and Down
 	Clear  key.Binding
 
 	// Scroll is the help line's entry for a body that does not fit (the
@@ -58,11 +59,11 @@ func newKeyMap() keyMap {
 		Quit:      b([]string{"q"}, "q", "quit"),
 		Close:     b([]string{"q", "enter"}, "q/enter", "close"),
 
-		Copy:     b([]string{"c"}, "c", "copy code"),
+		Copy:     b([]string{"c"}, "c", "copy"),
 		CopyURL:  b([]string{"c"}, "c", "copy URL"),
-		QR:       b([]string{"r"}, "r", "QR code"),
+		QR:       b([]string{"r"}, "r", "QR"),
 		NewCode:  b([]string{"n"}, "n", "new code"),
-		Browser:  b([]string{"b"}, "b", "use browser"),
+		Browser:  b([]string{"b"}, "b", "browser"),
 		Paste:    b([]string{"p"}, "p", "paste URL"),
 		Submit:   b([]string{"enter"}, "enter", "submit"),
 		Blur:     b([]string{"esc"}, "esc", "stop typing"),
@@ -79,6 +80,7 @@ func newKeyMap() keyMap {
 		Home:   b([]string{"home"}, "home", "first"),
 		End:    b([]string{"end"}, "end", "last"),
 		Pick:   b([]string{"enter"}, "enter", "pick"),
+		Move:   b([]string{"up", "down"}, "↑↓", "move"),
 		Clear:  b([]string{"esc"}, "esc", "clear filter"),
 		Scroll: b([]string{"up", "down", "pgup", "pgdown", "home", "end"}, "↑↓/pgdn", "scroll"),
 

@@ -398,7 +398,7 @@ func TestStaleAndRepeatedTexts(t *testing.T) {
 	if n := strings.Count(out, "24 hours"); n != 1 {
 		t.Errorf("\"24 hours\" said %d times while waiting:\n%s", n, out)
 	}
-	mustContain(t, out, "You may detach (d)")
+	mustContain(t, out, "d detach: stop watching now")
 	// Detached: no invitation to detach, and 24 hours still said once.
 	detached := running
 	detached.Status = steps.StatusFailed

@@ -53,17 +53,17 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 	if !d.Started.IsZero() {
 		var line, next string
 		if snap.Status == steps.StatusRunning {
-			line = " Waiting for " + minutes(now.Sub(d.Started), false)
+			line = " Waiting since " + clockRel(d.Started, now)
 			if at := nextProbe(d); !at.IsZero() {
 				if at.After(now) {
-					next = "next check at " + at.Local().Format("15:04:05")
+					next = "next check " + clockRel(at, now)
 				} else {
 					next = "checking now" + st.Icons.Ellipsis
 				}
 			}
 		} else {
 			// The step is over: facts that no longer move.
-			line = fmt.Sprintf(" Last check at %s; %d check(s)", d.Last.Local().Format("15:04:05"), d.Probes)
+			line = fmt.Sprintf(" Last check %s; %s", clockRel(d.Last, now), plural(d.Probes, "check"))
 		}
 		switch {
 		case next == "":
@@ -78,8 +78,8 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 	}
 	if eta, ok := d.ETA(); ok && !d.Healthy() {
 		line := "First data expected around " + eta.Local().Format("15:04")
-		if left := eta.Sub(now); left > 0 && snap.Status == steps.StatusRunning {
-			line += " (in about " + minutes(left, true) + ")"
+		if snap.Status == steps.StatusRunning {
+			line = "First data expected around " + clockRel(eta, now)
 		}
 		out = append(out, wrapStyled(st.App.Text.Render, line, " ", width)...)
 	}
@@ -100,19 +100,20 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		if reason == "" {
 			reason = in.ReasonCode
 		}
-		out = append(out, wrapStyled(st.App.Text.Render, once(reason), " Reason: ", width)...)
+		out = append(out, wrapStyled(st.App.Text.Render, once(clockTimes(reason, now)), " Reason: ", width)...)
 	}
 	if !d.Healthy() {
 		if r := once(d.Remedy); r != "" {
 			out = append(out, wrapStyled(st.Fail.Remedy.Render, r, " "+st.Icons.Arrow+" ", width)...)
 		}
 		if snap.Status == steps.StatusRunning {
-			hint := "You may detach (d) and check later."
 			if !said {
-				hint = "The first audit data can take " + dataDelay + " to arrive; you may detach (d) and check later."
+				out = append(out, wrapStyled(st.App.Muted.Render, "The first audit data can take "+dataDelay+" to arrive.", " ", width)...)
 				said = true
 			}
-			out = append(out, wrapStyled(st.App.Muted.Render, hint, " ", width)...)
+			// What the two ways out do (issue 18).
+			out = append(out, wrapStyled(st.App.Muted.Render, "d detach: stop watching now; a summary and the command to check later stay on screen (exit 4).", " ", width)...)
+			out = append(out, wrapStyled(st.App.Muted.Render, "q quit: stop at once (exit 130). The tenant stays connected either way.", " ", width)...)
 		}
 	}
 	if d.LastErr != nil {
@@ -152,18 +153,13 @@ func healthWake(snap steps.Snapshot, now time.Time) time.Time {
 			w = earliest(w, d.Started.Add((el/time.Minute+1)*time.Minute))
 		}
 		if next := nextProbe(d); next.After(now) {
-			w = earliest(w, next)
+			w = earliest(w, relWake(next, now))
 		}
 	}
 	if eta, ok := d.ETA(); ok && !d.Healthy() {
-		if left := eta.Sub(now); left > 0 {
-			// "in about N min" shows N = ceil(left / 1 min): it drops to
-			// N-1 when left reaches (N-1) min, and disappears at eta.
-			n := (left + time.Minute - 1) / time.Minute
-			w = earliest(w, eta.Add(-(n-1)*time.Minute))
-		}
+		w = earliest(w, relWake(eta, now))
 	}
-	return w
+	return earliest(w, textWake(d.Integration.Reason, now))
 }
 
 // dataDelay is how long the first audit data can take, as the texts on the
@@ -205,4 +201,60 @@ var guidRe = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 // path, a flag or a GUID.
 func copyable(w string) bool {
 	return strings.Contains(w, "/") || strings.HasPrefix(w, "-") || guidRe.MatchString(w)
+}
+
+// clockRel is the one way a time is written on screen (issue 18): the
+// local clock, then how far it is from now ("17:48 (in 3 min)", "17:41
+// (2 min ago)").
+func clockRel(t, now time.Time) string {
+	c := t.Local().Format("15:04")
+	switch d := t.Sub(now); {
+	case d >= time.Minute:
+		return c + " (in " + minutes(d, true) + ")"
+	case d > 0:
+		return c + " (in under 1 min)"
+	default:
+		return c + " (" + minutes(-d, false) + " ago)"
+	}
+}
+
+// relWake is the next instant after now at which clockRel(t, ·) changes.
+func relWake(t, now time.Time) time.Time {
+	if d := t.Sub(now); d > 0 {
+		// "in N min" shows N = ceil(d / 1 min): it drops to N-1 when d
+		// reaches (N-1) min, and becomes "ago" at t.
+		n := (d + time.Minute - 1) / time.Minute
+		if n <= 1 {
+			return t
+		}
+		return t.Add(-(n - 1) * time.Minute)
+	}
+	// "N min ago" grows at each whole minute after t.
+	return t.Add((now.Sub(t)/time.Minute + 1) * time.Minute)
+}
+
+// rfc3339 finds the timestamps the platform writes into its texts.
+var rfc3339 = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`)
+
+// clockTimes rewrites the timestamps in a text the way the screen writes
+// times (clockRel).
+func clockTimes(s string, now time.Time) string {
+	return rfc3339.ReplaceAllStringFunc(s, func(v string) string {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return v
+		}
+		return clockRel(t, now)
+	})
+}
+
+// textWake is the next change of the times clockTimes writes into s.
+func textWake(s string, now time.Time) time.Time {
+	var w time.Time
+	for _, v := range rfc3339.FindAllString(s, -1) {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			w = earliest(w, relWake(t, now))
+		}
+	}
+	return w
 }

@@ -221,7 +221,7 @@ func TestRenderRoles(t *testing.T) {
 	plan := append([]checks.Change{}, roleChanges...)
 	plan = append(plan, checks.Change{ID: "h", CheckID: "x", Summary: "Rename " + hostile, Call: "Set-Thing " + hostile})
 	items := []steps.Item{{ID: "exo.role-group", Label: "Exchange role group", Outcome: checks.Fail, Summary: "Organization Management lacks 1 role", Remedy: "apply the plan"}}
-	asking := steps.Snapshot{ID: steps.Roles, Status: steps.StatusWaiting, Line: "3 change(s) planned", Items: items, Detail: &steps.PlanDetail{Plan: plan}}
+	asking := steps.Snapshot{ID: steps.Roles, Status: steps.StatusWaiting, Line: "3 changes planned", Items: items, Detail: &steps.PlanDetail{Plan: plan}}
 	checkScreen(t, "roles-plan", renderRoles, asking, s, now, func(w, h int) []string {
 		if h < 20 {
 			// Small screens: the plan (not the check rows) comes first.
@@ -237,7 +237,7 @@ func TestRenderRoles(t *testing.T) {
 		t.Errorf("applying progress wrong:\n%s", out)
 	}
 	s.ReceiptPath = "/var/lib/itdr/tid-1/receipt.json"
-	done := steps.Snapshot{ID: steps.Roles, Status: steps.StatusDone, Line: "3 change(s) applied and verified", Items: items,
+	done := steps.Snapshot{ID: steps.Roles, Status: steps.StatusDone, Line: "3 changes applied and verified", Items: items,
 		Detail: &steps.PlanDetail{Plan: plan, Applied: []checks.Applied{{Change: plan[0]}, {Change: plan[1], NoOp: true}}, Declined: []checks.Change{plan[2]}}}
 	checkScreen(t, "roles-done", renderRoles, done, s, now, func(w, h int) []string {
 		if h < 20 {
@@ -288,13 +288,16 @@ func TestRenderHealth(t *testing.T) {
 			Integration: platform.Integration{Status: platform.StatusUnhealthy, ReasonCode: "audit_log_disabled", Reason: hostile, ExpectedFirstDataAt: &eta},
 			Started:     now.Add(-3 * time.Minute), Last: now.Add(-5 * time.Second), NextIn: 30 * time.Second, Probes: 4,
 			Remedy: steps.RemedyFor("audit_log_disabled"), LastErr: errors.New("boom " + hostile)}}
-	nextAt := now.Add(25 * time.Second).Local().Format("15:04:05")
+	// One time format (issue 18): local clock, then the relative time.
+	clk := func(at time.Time) string { return at.Local().Format("15:04") }
+	since := "Waiting since " + clk(now.Add(-3*time.Minute)) + " (3 min ago)"
+	nextAt := clk(now.Add(25*time.Second)) + " (in under 1 min)"
 	checkScreen(t, "health", renderHealth, snap, s, now, func(w, h int) []string {
 		if h < 20 {
-			return []string{"unhealthy", "Waiting for 3 min", "ext check at " + nextAt}
+			return []string{"unhealthy", since, "ext check " + nextAt}
 		}
-		return []string{"unhealthy", "Waiting for 3 min", "next check at " + nextAt, "(in about 42 min)", "up to 24 hours",
-			"Reason: Evil", "Set-AdminAuditLogConfig", "Last check failed: boom Evil"}
+		return []string{"unhealthy", since, "next check " + nextAt, clk(eta) + " (in 42 min)", "up to 24 hours",
+			"Reason: Evil", "Set-AdminAuditLogConfig", "Last check failed: boom Evil", "d detach: stop watching now", "q quit: stop at once (exit 130)"}
 	})
 	// Nothing counts seconds: ten seconds later the screen is the same.
 	plain := func(at time.Time) string { return ansi.Strip(renderHealth(theme.Plain(), snap, s, 100, 30, at)) }
@@ -305,15 +308,15 @@ func TestRenderHealth(t *testing.T) {
 	if out := plain(now.Add(25 * time.Second)); !strings.Contains(out, "checking now") {
 		t.Errorf("due check not shown:\n%s", out)
 	}
-	if out := plain(now.Add(time.Minute)); !strings.Contains(out, "Waiting for 4 min") || !strings.Contains(out, "(in about 41 min)") {
+	if out := plain(now.Add(time.Minute)); !strings.Contains(out, "(4 min ago)") || !strings.Contains(out, "(in 41 min)") {
 		t.Errorf("minute not followed:\n%s", out)
 	}
 	// Once the step is over the elapsed time stops.
 	done := snap
 	done.Status = steps.StatusFailed
 	done.Fail = &steps.Failure{Kind: steps.FailPending, Message: "Detached"}
-	if out := ansi.Strip(renderHealth(theme.Plain(), done, s, 100, 30, now.Add(time.Hour))); !strings.Contains(out, "Last check at "+now.Add(-5*time.Second).Local().Format("15:04:05")+"; 4 check(s)") ||
-		strings.Contains(out, "next check") || strings.Contains(out, "(in about") {
+	if out := ansi.Strip(renderHealth(theme.Plain(), done, s, 100, 30, now.Add(time.Hour))); !strings.Contains(out, "Last check "+clk(now.Add(-5*time.Second))+" (") || !strings.Contains(out, "; 4 checks") ||
+		strings.Contains(out, "next check") || strings.Contains(out, "(in ") || strings.Contains(out, "d detach") {
 		t.Errorf("final health screen:\n%s", out)
 	}
 	// At 40x12 what to do next stays on screen, under the status.
@@ -336,8 +339,11 @@ func TestHealthWakeCoversEveryChange(t *testing.T) {
 	eta := now.Add(42*time.Minute + 17*time.Second)
 	for _, name := range []string{"probe due", "probe in flight", "no ETA"} {
 		d := &steps.HealthDetail{
-			Integration: platform.Integration{Status: platform.StatusPending, ReasonCode: "waiting_for_first_data", ExpectedFirstDataAt: &eta},
-			Started:     now.Add(-3*time.Minute - 20*time.Second), Last: now.Add(-5 * time.Second), NextIn: 40 * time.Second, Probes: 4}
+			Integration: platform.Integration{Status: platform.StatusPending, ReasonCode: "waiting_for_first_data", ExpectedFirstDataAt: &eta,
+				// The platform's own text names the time too: rewritten
+				// as "15:04 (in N min)", it follows the clock.
+				Reason: "Mapped; first data expected by " + eta.UTC().Format(time.RFC3339Nano) + "."},
+			Started: now.Add(-3*time.Minute - 20*time.Second), Last: now.Add(-5 * time.Second), NextIn: 40 * time.Second, Probes: 4}
 		switch name {
 		case "probe in flight":
 			d.Last = now.Add(-time.Minute)

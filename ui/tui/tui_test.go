@@ -43,7 +43,7 @@ func TestFullRunHealthy(t *testing.T) {
 	h.pump("the device code", func() bool { return h.signInCode() != nil })
 	v := h.view()
 	mustContain(t, v, "Prerequisites", "Sign-in", "Role fixes", "Mapping", "Health",
-		"https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M", "code expires in 14:50", "c copy code", "n new code", "b use browser")
+		"https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M", "code expires in 14:50", "c copy", "n new code", "b browser")
 	if strings.Contains(v, "Signed in:") {
 		t.Error("header shown before sign-in")
 	}
@@ -172,12 +172,32 @@ func TestCtrlCInterrupts(t *testing.T) {
 	}
 }
 
-func TestEscCancelsSignIn(t *testing.T) {
+// TestEscNeverQuits (issue 18): esc goes back (closes the QR code, the
+// journal, the filter) and never quits; q does.
+func TestEscNeverQuits(t *testing.T) {
 	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
 	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	h.key("r")
 	h.key("esc")
+	if h.m.showQR || h.m.interrupted {
+		t.Fatalf("esc on the QR code: QR %v, quit %v", h.m.showQR, h.m.interrupted)
+	}
+	h.key("esc")
+	if h.m.interrupted || h.m.quitting {
+		t.Fatal("esc quit the sign-in")
+	}
+	mustContain(t, h.view(), "q quits")
+	h.key("tab")
+	if !h.m.journal {
+		t.Fatal("tab did not open the journal")
+	}
+	h.key("esc")
+	if h.m.journal || h.m.interrupted {
+		t.Fatalf("esc on the journal: open %v, quit %v", h.m.journal, h.m.interrupted)
+	}
+	h.key("q")
 	if !h.m.interrupted || !h.sawMsg(isMsg[tea.InterruptMsg]) {
-		t.Error("esc did not cancel the sign-in")
+		t.Error("q did not quit the sign-in")
 	}
 }
 
@@ -257,7 +277,7 @@ func TestBlockedDeviceCodeOffersBrowser(t *testing.T) {
 	ev.auth.blocked = true
 	h := newHarness(t, ev, steps.Options{AuthMethod: auth.MethodDevice}, Options{})
 	h.pump("the failure", h.e.Finished)
-	mustContain(t, h.view(), "AADSTS530035", "b use browser", "r retry")
+	mustContain(t, h.view(), "AADSTS530035", "b browser", "r retry")
 	h.key("b")
 	h.pump("the browser prompt", h.m.browserShown)
 	ev.auth.mu.Lock()
@@ -393,7 +413,7 @@ func TestIdleHealthWaitSchedulesNoSecondTick(t *testing.T) {
 		t.Error("a spinner frame was scheduled during the health wait")
 	}
 	v := h.view()
-	mustContain(t, v, "Waiting for under 1 min", "First data expected")
+	mustContain(t, v, "Waiting since ", "(under 1 min ago)", "First data expected")
 	if regexp.MustCompile(`in \d+:\d\d|\d+s\b`).MatchString(v) {
 		t.Errorf("a countdown is on the health screen:\n%s", v)
 	}
@@ -423,5 +443,5 @@ func TestIdleHealthWaitSchedulesNoSecondTick(t *testing.T) {
 			t.Errorf("wake %d at +%s changed nothing", n, w.Sub(start))
 		}
 	}
-	mustContain(t, h.view(), "Waiting for 10 min")
+	mustContain(t, h.view(), "(10 min ago)")
 }

@@ -73,7 +73,8 @@ func (m *model) afterChange() {
 		m.lastStep, m.showQR = id, false
 	}
 	if id := m.screenID(); id != m.shown {
-		m.shown, m.shownAt, m.scroll = id, m.now, 0
+		// A new screen: a notice about the last one no longer applies.
+		m.shown, m.shownAt, m.scroll, m.notice = id, m.now, 0, ""
 	}
 	if !m.browserShown() {
 		m.pasteFocus = false
@@ -371,14 +372,14 @@ func (m *model) signInKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		case key.Matches(k, m.keys.CopyURL):
 			return tea.Batch(tea.SetClipboard(san(d.BrowserPrompt().URL)), m.setNotice("Copied the sign-in address to the clipboard.")), true
 		case key.Matches(k, m.keys.CancelSI):
-			return m.interrupt(), true
+			return m.escOnSignIn(), true
 		}
 		return nil, false
 	}
 	code := m.codeShown()
 	if code == nil {
 		if key.Matches(k, m.keys.CancelSI) {
-			return m.interrupt(), true
+			return m.escOnSignIn(), true
 		}
 		return nil, false
 	}
@@ -395,9 +396,19 @@ func (m *model) signInKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		m.showQR = false
 		return m.intent(steps.UseBrowser{}), true
 	case key.Matches(k, m.keys.CancelSI):
-		return m.interrupt(), true
+		return m.escOnSignIn(), true
 	}
 	return nil, false
+}
+
+// escOnSignIn: esc goes back and never quits; the sign-in is the first
+// screen, so it only closes the QR code, or says how to quit.
+func (m *model) escOnSignIn() tea.Cmd {
+	if m.showQR {
+		m.showQR = false
+		return nil
+	}
+	return m.setNotice("esc goes back and there is nothing before the sign-in; q quits.")
 }
 
 // handlePaste puts pasted text into the field that takes it: the redirect

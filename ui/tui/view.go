@@ -64,7 +64,17 @@ func (m *model) helpView() string {
 	if m.fullHelp {
 		return m.help.FullHelpView(m.fullBindings())
 	}
-	return m.help.ShortHelpView(append(m.bindings(), m.keys.Help))
+	return m.help.ShortHelpView(m.shortBindings())
+}
+
+// shortBindings are the short help's keys: the screen's, then ? (not
+// where ? is typed into a field).
+func (m *model) shortBindings() []key.Binding {
+	b := m.bindings()
+	if m.pasteFocus || m.picking() {
+		return b
+	}
+	return append(b, m.keys.Help)
 }
 
 // fullBindings is the full help: the keys of the screen, the keys that
@@ -232,8 +242,10 @@ func (m *model) stepParts(width, height int) (content, pinned []string, scroll b
 		}
 		return append(body, m.st.App.Muted.Render(" (window too small for the QR code)")), nil, false
 	}
-	if cur.ID() == steps.Roles {
-		// The plan of a dehydrated tenant is longer than most windows.
+	if cur.ID() == steps.Roles || cur.ID() == steps.Health {
+		// The plan of a dehydrated tenant is longer than most windows,
+		// and the health wait's texts do not fit a small one: they
+		// scroll, nothing is cut.
 		return lines(render(m.st, snap, s, width, tall, m.now)), nil, true
 	}
 	return lines(render(m.st, snap, s, width, height, m.now)), nil, false
@@ -619,7 +631,7 @@ func (m *model) stateBindings() []key.Binding {
 	if a := m.activeAsk(); a != nil {
 		q := a.Effect.(steps.Ask).Q
 		if q.Kind == steps.AskSelect {
-			return []key.Binding{k.Up, k.Down, k.Pick, k.Clear, k.Interrupt}
+			return []key.Binding{k.Move, k.Pick, k.Clear, k.Interrupt}
 		}
 		if m.opt.Yes {
 			return []key.Binding{k.Interrupt}
@@ -632,16 +644,16 @@ func (m *model) stateBindings() []key.Binding {
 			if m.pasteFocus {
 				return []key.Binding{k.Submit, k.Blur, k.Interrupt}
 			}
-			return []key.Binding{k.Paste, k.CopyURL, k.CancelSI}
+			return []key.Binding{k.Paste, k.CopyURL, k.Quit}
 		}
 		if m.codeShown() != nil {
 			qr := k.QR
 			if m.showQR {
 				qr.SetHelp("r", "hide QR")
 			}
-			return []key.Binding{k.Copy, qr, k.NewCode, k.Browser, k.CancelSI}
+			return []key.Binding{k.Copy, qr, k.NewCode, k.Browser, k.Quit}
 		}
-		return []key.Binding{k.CancelSI}
+		return []key.Binding{k.Quit}
 	case steps.Health:
 		return []key.Binding{k.Detach, k.Quit}
 	case steps.Mapping:
