@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"itdr-onboard/state"
 )
 
 // events decodes a --json run's stdout: every line is an event with time,
@@ -191,5 +193,33 @@ func TestUnmapRemoveAccessJSONEvents(t *testing.T) {
 	}
 	if applied != 4 { // the integration, two directory roles, the service principal
 		t.Errorf("%d change_applied events, want 4:\n%s", applied, out)
+	}
+}
+
+// unmap and reauthorize take the tenant's lock like onboard: while another
+// run holds it they stop (exit 3) before changing anything.
+func TestLifecycleFlowsTakeTheTenantLock(t *testing.T) {
+	e := startEnv(t, lcScenario(t, "already-mapped", nil))
+	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := state.Store{Dir: e.stateDir}.AcquireLock(simTenant, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"unmap", "--tenant", simTenant, "--yes", "--plain"}, {"reauthorize", "--tenant", simTenant, "--plain"}} {
+		code, out := e.run(t, args...)
+		if code != ExitStopped || !strings.Contains(out, "another itdr-onboard run") {
+			t.Errorf("%v while locked: exit %d\n%s", args, code, out)
+		}
+	}
+	if n := len(e.srv.State().Snapshot().Integrations); n != 1 || len(e.srv.State().Changes()) != 0 {
+		t.Fatalf("changed while locked: %d integrations, changes %+v", n, e.srv.State().Changes())
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := e.run(t, "unmap", "--tenant", simTenant, "--yes", "--plain"); code != 0 || !strings.Contains(out, "Unmapped") {
+		t.Fatalf("after release: exit %d\n%s", code, out)
 	}
 }

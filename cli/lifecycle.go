@@ -23,6 +23,7 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/endpoints"
 	"itdr-onboard/platform"
+	"itdr-onboard/state"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/text"
 )
@@ -352,7 +353,36 @@ func lifecycleRun(ctx context.Context, g *globalFlags, io IO, f *lcFlags, flow s
 	if err != nil {
 		return err
 	}
+	// One run per tenant, like onboard: a lifecycle command takes the
+	// tenant's lock (exit 3 while another run holds it).
+	if err := ensureStateDir(stateDir); err != nil {
+		return usageError("%v", err)
+	}
+	if key := lockKey(ctx, w, f.tenant); key != "" {
+		rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now}
+		if code, ok := rg.takeLock(key); !ok {
+			return exitCode(code)
+		}
+		defer rg.lock.Release()
+	}
 	return exitCode(runFlow(ctx, g, io, w, flowRun{flow: flow, opt: opt, stateDir: stateDir}, log))
+}
+
+// lockKey is the tenant id the lock is named by: --tenant as a GUID, or the
+// domain resolved through the tenant's public metadata (looked up once per
+// process, so the flow's own lookup is free). "" when it does not resolve:
+// the flow's first step reports why.
+func lockKey(ctx context.Context, w *wiring, tenant string) string {
+	if auth.IsGUID(tenant) {
+		return strings.ToLower(tenant)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	info, err := auth.ResolveTenant(rctx, w.hc, w.ep, tenant)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(info.ID)
 }
 
 // ----------------------------------------------------------- reauthorize

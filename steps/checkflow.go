@@ -169,8 +169,11 @@ func checkDone(e *Engine, infos []CheckInfo, now time.Time) *Done {
 	signInFailed := f != nil && e.Current().ID() != Checks
 	notRun := "not checked: the run stopped"
 	detail := ""
-	if signInFailed {
+	switch {
+	case signInFailed && e.Current().ID() == SignIn:
 		notRun, detail = "not checked: sign-in did not complete", f.Message
+	case signInFailed:
+		notRun, detail = "not checked: "+strings.ToLower(e.Current().Title())+" failed", f.Message
 	}
 	rows := make([]checks.ReportRow, 0, len(infos))
 	items := make([]Item, 0, len(infos))
@@ -213,7 +216,7 @@ func checkDone(e *Engine, infos []CheckInfo, now time.Time) *Done {
 	d := &Done{Outcome: "checked", Report: &rep, Items: items, Fields: map[string]any{"report": rep}}
 	switch {
 	case signInFailed:
-		d.Headline = fmt.Sprintf("Incomplete: %d of %d checks ran; the other %d need a completed sign-in.", len(rows)-skipped, len(rows), skipped)
+		d.Headline = fmt.Sprintf("Incomplete: %d of %d checks ran; the other %d did not (%s).", len(rows)-skipped, len(rows), skipped, f.Message)
 	case failed > 0:
 		d.Headline = fmt.Sprintf("%d of %d checks failed.", failed, len(rows))
 	default:

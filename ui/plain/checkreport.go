@@ -63,7 +63,7 @@ func CheckReport(w io.Writer, rep steps.CheckReport) {
 		if failed > 0 {
 			p(" and %d failed", failed)
 		}
-		p("; the other %d need a completed sign-in (see above).\n", skipped)
+		p("; the other %d did not run (see above).\n", skipped)
 	case failed == 0:
 		p("Result: all %d checks passed", len(rep.Checks)-skipped-warned)
 		if warned > 0 {

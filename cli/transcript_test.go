@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// demo --plain: the platform checks that run while the technician signs in
+// are printed under their own step (its "(continued)" heading), never under
+// Sign-in, and the paused step's first heading says they go on in the
+// background.
+func TestPlainTranscriptKeepsRowsUnderTheirStep(t *testing.T) {
+	t.Parallel()
+	code, out := runDemo(t, lcScenario(t, "typical", nil), "--plain", "--yes", "--org", "Contoso Ltd")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	bg := strings.Index(out, "== Step 1/5: Prerequisites (runs in the background during Sign-in; its results follow when it continues)")
+	signIn := strings.Index(out, "== Step 2/5: Sign-in")
+	cont := strings.Index(out, "== Step 1/5: Prerequisites (continued)")
+	row := strings.Index(out, "ITDR platform account and subscription:")
+	if bg < 0 || signIn < bg || cont < signIn || row < cont {
+		t.Fatalf("headings and the platform row out of order (background %d, sign-in %d, continued %d, row %d):\n%s", bg, signIn, cont, row, out)
+	}
+	// Under the Sign-in heading: sign-in lines only.
+	if sec := out[signIn:cont]; strings.Contains(sec, "[ok]") || strings.Contains(sec, "[FAIL]") {
+		t.Errorf("check rows under the Sign-in heading:\n%s", sec)
+	}
+	// Every heading has something under it.
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "== Step") || strings.Contains(l, "runs in the background") {
+			continue
+		}
+		if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) == "" {
+			t.Errorf("nothing under %q", l)
+		}
+	}
+}
