@@ -139,7 +139,7 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 	rows := laneFilter(plan.Rows, pr.lane)
 	if pr.csv != "" {
 		var buf bytes.Buffer
-		if err := batchview.WriteCSV(&buf, rows); err == nil {
+		if err := batchview.WriteCSV(&buf, presentRows(plan, rows).Rows); err == nil {
 			err = atomicfile.Write(pr.csv, buf.Bytes(), 0o600)
 		}
 		if err != nil {
@@ -151,13 +151,12 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 		}
 	}
 	if mode == "tui" {
-		shown := plan
-		shown.Rows = rows // --lane applies to the table too
-		if err := batchview.Run(ctx, shown, io.In, io.Out); err != nil {
+		det := presentRows(plan, rows) // --lane applies to the table too
+		if err := batchview.Run(ctx, det, io.In, io.Out); err != nil {
 			fmt.Fprintln(io.Err, "the table could not be shown:", err)
 			return ExitFailed
 		}
-		batchview.WriteText(io.Out, plan, rows, pr.now())
+		batchview.WriteText(io.Out, det, det.Rows, pr.now())
 	}
 	return 0
 }
@@ -196,6 +195,15 @@ func partnerMFAProbe(ctx context.Context, io IO, mode string, pc *partner.Partne
 		fmt.Fprintf(io.Out, "Partner Center: MFA claim accepted; %d customers.\n", len(custs))
 	}
 	return 0
+}
+
+// presentRows is the step's presentation of the plan, with only rows.
+func presentRows(plan partner.Plan, rows []partner.Row) steps.DiscoveryDetail {
+	all := steps.PresentPlan(plan)
+	shown := plan
+	shown.Rows = rows
+	all.Rows = steps.PresentPlan(shown).Rows
+	return all
 }
 
 func laneFilter(rows []partner.Row, lanes string) []partner.Row {
@@ -277,7 +285,8 @@ func (p *partnerReporter) Finished(e *steps.Engine, code int, err error) {
 		p.emit(map[string]any{"step": "discovery", "type": "finished", "exit_code": code, "outcome": "discovered",
 			"user": plan.User, "partner_tenant_id": plan.Partner, "customers": len(plan.Rows), "counts": plan.Counts, "notes": plan.Notes})
 	case "plain":
-		batchview.WriteText(p.io.Out, plan, rows, p.now())
+		det := presentRows(plan, rows)
+		batchview.WriteText(p.io.Out, det, det.Rows, p.now())
 	default:
 		// The TUI table follows.
 	}

@@ -283,3 +283,49 @@ func TestBootstrapWaitsOutConsentPropagation(t *testing.T) {
 		t.Fatalf("never propagated: %+v, slept %v", res, slept)
 	}
 }
+
+// Partner Center allows 50 consent requests per second per application:
+// the client honours the 429's Retry-After, so a burst of 60 ends with one
+// consent created, the rest "already exists", and no error.
+func TestPartnerCenterClientHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	sc := sim.PartnerDemoScenario()
+	w := newWorld(t, sc)
+	ep := w.srv.Endpoints()
+	ready := customer(sc, sim.LaneReady)
+	if _, err := w.auth.Token(context.Background(), ep.PartnerCenterScope()); err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		already bool
+		err     error
+	}
+	out := make(chan res, 60)
+	for i := 0; i < 60; i++ {
+		go func() {
+			a, err := w.pc.Consent(context.Background(), ready.TenantID, ep.ClientID, "", partner.DefaultGrants())
+			out <- res{a, err}
+		}()
+	}
+	created, already := 0, 0
+	for i := 0; i < 60; i++ {
+		r := <-out
+		switch {
+		case r.err != nil:
+			t.Errorf("consent: %v", r.err)
+		case r.already:
+			already++
+		default:
+			created++
+		}
+	}
+	throttled := 0
+	for _, r := range w.srv.Requests() {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	if created != 1 || already != 59 || throttled == 0 {
+		t.Fatalf("created %d, already %d, 429s %d", created, already, throttled)
+	}
+}

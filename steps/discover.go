@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"itdr-onboard/checks"
 	"itdr-onboard/partner"
@@ -39,9 +40,71 @@ func (x *Executor) discover(ctx context.Context) Event {
 	return CustomersDiscovered{Plan: p, Err: err}
 }
 
-// DiscoveryDetail is the discovery step's payload: the plan.
+// DiscoveryDetail is the discovery step's payload: the plan, and the same
+// plan as presentation fields (front-ends draw from these alone).
 type DiscoveryDetail struct {
-	Plan partner.Plan
+	Plan    partner.Plan
+	User    string
+	Partner string
+	Rows    []DiscoveryRow
+	Counts  []LaneCount // lanes in display order, only those present
+	Notes   []string
+}
+
+// DiscoveryRow is one customer as the front-ends show it.
+type DiscoveryRow struct {
+	TenantID, Name, Domain string
+	Lane                   string
+	Roles                  []RoleMark
+	ReadyAt                *time.Time
+	HandOff                []string
+	Remedy                 string
+	InviteURL              string
+	OrgID                  string
+}
+
+// RoleMark is one needed role of a row: held (✓), pending (…) or missing (✗).
+type RoleMark struct {
+	Short, Role  string
+	Has, Pending bool
+}
+
+// LaneCount is how many customers are in a lane.
+type LaneCount struct {
+	Lane string
+	N    int
+}
+
+// PresentPlan turns a discovery plan into presentation fields.
+func PresentPlan(p partner.Plan) DiscoveryDetail {
+	d := DiscoveryDetail{Plan: p, User: p.User, Partner: p.Partner, Notes: p.Notes}
+	for _, l := range partner.Lanes() {
+		if n := p.Counts[l]; n > 0 {
+			d.Counts = append(d.Counts, LaneCount{Lane: string(l), N: n})
+		}
+	}
+	for _, r := range p.Rows {
+		row := DiscoveryRow{TenantID: r.TenantID, Name: r.Name, Domain: r.Domain, Lane: string(r.Lane), ReadyAt: r.ReadyAt,
+			HandOff: r.HandOff, Remedy: r.Remedy, InviteURL: r.InviteURL, OrgID: r.OrgID}
+		for i, st := range r.Roles {
+			m := RoleMark{Role: st.Role, Short: st.Role, Has: st.Has, Pending: st.Pending}
+			if i < len(partner.NeededRoles) {
+				m.Short = partner.NeededRoles[i].Short
+			}
+			row.Roles = append(row.Roles, m)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d
+}
+
+// RoleNames are the needed roles' names in row order (column heads).
+func RoleNames() []string {
+	var out []string
+	for _, n := range partner.NeededRoles {
+		out = append(out, n.Name)
+	}
+	return out
 }
 
 // DiscoveryStep reads the partner side and computes a lane per customer.
@@ -96,7 +159,8 @@ func laneOutcome(l partner.Lane) checks.Outcome {
 }
 
 func (d *DiscoveryStep) Snapshot(s *Session) Snapshot {
-	snap := Snapshot{ID: Discovery, Title: d.Title(), Status: d.status, Fail: d.fail, Detail: &DiscoveryDetail{Plan: d.plan}}
+	det := PresentPlan(d.plan)
+	snap := Snapshot{ID: Discovery, Title: d.Title(), Status: d.status, Fail: d.fail, Detail: &det}
 	switch d.status {
 	case StatusRunning:
 		snap.Line = "reading GDAP relationships, access assignments, your groups, Partner Center customers and platform organizations"

@@ -1,6 +1,7 @@
 // Package batchview renders the GDAP discovery plan (`batch plan`): a text
 // table shared by line mode and the TUI, the CSV export, and a small
-// bubbletea table with a filter. It depends on partner (the rows) only.
+// bubbletea table with a filter. Like every front-end it draws from the
+// step's presentation fields (steps.DiscoveryDetail) alone.
 package batchview
 
 import (
@@ -13,13 +14,24 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"itdr-onboard/partner"
+	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
+)
+
+// safe makes a customer-controlled string (names come from Partner Center
+// and Graph) safe for a terminal line or a CSV cell: no control sequences.
+func safe(s string) string { return text.Line(s) }
+
+// Row and Plan are the step's presentation fields.
+type (
+	Row  = steps.DiscoveryRow
+	Plan = steps.DiscoveryDetail
 )
 
 // RoleMarks is "CAA✓ PRA✗ EXA…" for a row (… = assignment pending).
-func RoleMarks(r partner.Row) string {
+func RoleMarks(r Row) string {
 	var parts []string
-	for i, st := range r.Roles {
+	for _, st := range r.Roles {
 		mark := "✗"
 		switch {
 		case st.Has:
@@ -27,19 +39,15 @@ func RoleMarks(r partner.Row) string {
 		case st.Pending:
 			mark = "…"
 		}
-		short := st.Role
-		if i < len(partner.NeededRoles) {
-			short = partner.NeededRoles[i].Short
-		}
-		parts = append(parts, short+mark)
+		parts = append(parts, st.Short+mark)
 	}
 	return strings.Join(parts, " ")
 }
 
 // Match reports whether a row matches a filter: every space-separated word
 // must appear in the name, domain, tenant id or lane (case-insensitive).
-func Match(r partner.Row, filter string) bool {
-	hay := strings.ToLower(r.Name + " " + r.Domain + " " + r.TenantID + " lane:" + string(r.Lane) + " " + string(r.Lane))
+func Match(r Row, filter string) bool {
+	hay := strings.ToLower(r.Name + " " + r.Domain + " " + r.TenantID + " lane:" + r.Lane)
 	for _, w := range strings.Fields(strings.ToLower(filter)) {
 		if !strings.Contains(hay, w) {
 			return false
@@ -49,8 +57,8 @@ func Match(r partner.Row, filter string) bool {
 }
 
 // Filter returns the matching rows.
-func Filter(rows []partner.Row, filter string) []partner.Row {
-	var out []partner.Row
+func Filter(rows []Row, filter string) []Row {
+	var out []Row
 	for _, r := range rows {
 		if Match(r, filter) {
 			out = append(out, r)
@@ -60,6 +68,7 @@ func Filter(rows []partner.Row, filter string) []partner.Row {
 }
 
 func clip(s string, n int) string {
+	s = safe(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s + strings.Repeat(" ", n-len(r))
@@ -68,45 +77,41 @@ func clip(s string, n int) string {
 }
 
 // Counts is "9 ready, 2 settling, …" in lane order.
-func Counts(p partner.Plan) string {
+func Counts(p Plan) string {
 	var parts []string
-	for _, l := range partner.Lanes() {
-		if n := p.Counts[l]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, l))
-		}
+	for _, c := range p.Counts {
+		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Lane))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // WriteText prints the plan as lines: a header, one line per customer with
 // its roles and lane, and the remedy under each row that needs one.
-func WriteText(w io.Writer, p partner.Plan, rows []partner.Row, now time.Time) {
-	fmt.Fprintf(w, "\nGDAP discovery for %s (partner tenant %s): %d customers — %s\n", p.User, p.Partner, len(p.Rows), Counts(p))
+func WriteText(w io.Writer, p Plan, rows []Row, now time.Time) {
+	fmt.Fprintf(w, "\nGDAP discovery for %s (partner tenant %s): %d customers — %s\n", safe(p.User), safe(p.Partner), len(p.Rows), Counts(p))
 	fmt.Fprintf(w, "  %-28s %-34s %-15s %s\n", "CUSTOMER", "DOMAIN", "LANE", "ROLES (CAA PRA EXA)")
 	for _, r := range rows {
-		fmt.Fprintf(w, "  %s %s %s %s\n", clip(r.Name, 28), clip(r.Domain, 34), clip(string(r.Lane), 15), RoleMarks(r))
-		if r.Lane != partner.LaneReady {
-			fmt.Fprintf(w, "      remedy: %s\n", r.Remedy)
+		fmt.Fprintf(w, "  %s %s %s %s\n", clip(r.Name, 28), clip(r.Domain, 34), clip(r.Lane, 15), RoleMarks(r))
+		if r.Lane != "ready" {
+			fmt.Fprintf(w, "      remedy: %s\n", safe(r.Remedy))
 		}
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+		fmt.Fprintf(w, "  note: %s\n", safe(n))
 	}
 }
 
 // WriteCSV exports rows: one line per customer, roles as yes/pending/no.
-func WriteCSV(w io.Writer, rows []partner.Row) error {
+func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	head := []string{"tenant_id", "name", "domain", "lane"}
-	for _, n := range partner.NeededRoles {
-		head = append(head, n.Name)
-	}
+	head = append(head, steps.RoleNames()...)
 	head = append(head, "ready_at", "hand_off", "remedy", "invite_url", "organization_id")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		rec := []string{r.TenantID, csvSafe(r.Name), csvSafe(r.Domain), string(r.Lane)}
+		rec := []string{r.TenantID, csvSafe(r.Name), csvSafe(r.Domain), r.Lane}
 		for _, st := range r.Roles {
 			v := "no"
 			switch {
@@ -133,6 +138,7 @@ func WriteCSV(w io.Writer, rows []partner.Row) error {
 // csvSafe keeps a spreadsheet from reading a customer-controlled name as a
 // formula (=, +, -, @ at the start).
 func csvSafe(s string) string {
+	s = safe(s)
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -142,8 +148,8 @@ func csvSafe(s string) string {
 // Model is the TUI table: type / to filter, ↑/↓ to move, enter for the
 // row's detail (roles, hand-off, remedy), q to quit.
 type Model struct {
-	plan          partner.Plan
-	rows          []partner.Row
+	plan          Plan
+	rows          []Row
 	filter        string
 	typing        bool
 	cursor        int
@@ -153,7 +159,7 @@ type Model struct {
 }
 
 // New builds the table model.
-func New(p partner.Plan) *Model {
+func New(p Plan) *Model {
 	m := &Model{plan: p, width: 120, height: 30}
 	m.apply()
 	return m
@@ -167,7 +173,7 @@ func (m *Model) apply() {
 }
 
 // Rows are the rows shown now.
-func (m *Model) Rows() []partner.Row { return m.rows }
+func (m *Model) Rows() []Row { return m.rows }
 
 func (m *Model) Init() tea.Cmd { return nil }
 
@@ -220,12 +226,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // Render is the screen as text.
 func (m *Model) Render() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "GDAP discovery — %s (partner %s) — %d customers: %s\n", m.plan.User, m.plan.Partner, len(m.plan.Rows), Counts(m.plan))
+	fmt.Fprintf(&b, "GDAP discovery — %s (partner %s) — %d customers: %s\n", safe(m.plan.User), safe(m.plan.Partner), len(m.plan.Rows), Counts(m.plan))
 	f := m.filter
 	if m.typing {
 		f += "▏"
 	}
-	fmt.Fprintf(&b, "filter: %s   (%d shown)\n\n", f, len(m.rows))
+	fmt.Fprintf(&b, "filter: %s   (%d shown)\n\n", safe(f), len(m.rows))
 	fmt.Fprintf(&b, "  %-28s %-15s %s\n", "CUSTOMER", "LANE", "CAA PRA EXA")
 	visible := max(3, m.height-8)
 	start := 0
@@ -238,14 +244,14 @@ func (m *Model) Render() string {
 		if i == m.cursor {
 			sel = "▶ "
 		}
-		fmt.Fprintf(&b, "%s%s %s %s\n", sel, clip(r.Name, 28), clip(string(r.Lane), 15), RoleMarks(r))
+		fmt.Fprintf(&b, "%s%s %s %s\n", sel, clip(r.Name, 28), clip(r.Lane, 15), RoleMarks(r))
 	}
 	if len(m.rows) == 0 {
 		b.WriteString("  (no customer matches the filter)\n")
 	}
 	if m.detail && m.cursor < len(m.rows) {
 		r := m.rows[m.cursor]
-		fmt.Fprintf(&b, "\n%s  %s  %s\n", r.Name, r.TenantID, r.Domain)
+		fmt.Fprintf(&b, "\n%s  %s  %s\n", safe(r.Name), safe(r.TenantID), safe(r.Domain))
 		for _, st := range r.Roles {
 			mark := "✗ missing"
 			switch {
@@ -260,9 +266,9 @@ func (m *Model) Render() string {
 			fmt.Fprintf(&b, "  ready at: %s\n", r.ReadyAt.Format(time.RFC3339))
 		}
 		for _, h := range r.HandOff {
-			fmt.Fprintf(&b, "  handed off: %s\n", h)
+			fmt.Fprintf(&b, "  handed off: %s\n", safe(h))
 		}
-		fmt.Fprintf(&b, "  remedy: %s\n", r.Remedy)
+		fmt.Fprintf(&b, "  remedy: %s\n", safe(r.Remedy))
 	}
 	b.WriteString("\n/ filter · x clear · ↑/↓ move · enter details · q quit\n")
 	return b.String()
@@ -276,7 +282,7 @@ func (m *Model) View() tea.View {
 
 // Run shows the table until the technician quits; the table stays in the
 // scrollback afterwards as plain text.
-func Run(ctx context.Context, p partner.Plan, in io.Reader, out io.Writer) error {
+func Run(ctx context.Context, p Plan, in io.Reader, out io.Writer) error {
 	m := New(p)
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if in != nil {

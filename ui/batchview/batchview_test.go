@@ -8,9 +8,12 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"itdr-onboard/partner"
+	"itdr-onboard/steps"
 )
 
-func plan() partner.Plan {
+func plan() Plan { return steps.PresentPlan(rawPlan()) }
+
+func rawPlan() partner.Plan {
 	roles := func(a, b, c bool) []partner.RoleStatus {
 		return []partner.RoleStatus{{Role: "Cloud Application Administrator", Has: a}, {Role: "Privileged Role Administrator", Has: b}, {Role: "Exchange Administrator", Has: c, Pending: !c}}
 	}
@@ -88,9 +91,34 @@ func TestCSVAndText(t *testing.T) {
 		t.Fatalf("row:\n%s", out)
 	}
 	b.Reset()
-	WriteText(&b, p, p.Rows, p.At)
+	WriteText(&b, p, p.Rows, p.Plan.At)
 	txt := b.String()
 	if strings.Count(txt, "remedy:") != 2 || !strings.Contains(txt, "1 ready, 1 partial, 1 no-gdap") {
 		t.Fatalf("text:\n%s", txt)
+	}
+}
+
+// Customer names come from Partner Center and Graph: a hostile name cannot
+// put a control sequence on the terminal or into the CSV.
+func TestHostileNamesAreCleaned(t *testing.T) {
+	t.Parallel()
+	raw := rawPlan()
+	raw.Rows[0].Name = "Evil\x1b]52;c;aGk=\x07 Corp\x9b2J"
+	raw.Rows[0].Lane = partner.LaneNoGDAP
+	raw.Rows[0].Remedy = "send\x1b[31m it"
+	p := steps.PresentPlan(raw)
+	var b bytes.Buffer
+	WriteText(&b, p, p.Rows, p.Plan.At)
+	if err := WriteCSV(&b, p.Rows); err != nil {
+		t.Fatal(err)
+	}
+	m := New(p)
+	m.Update(key("enter"))
+	out := b.String() + m.Render()
+	if strings.ContainsAny(out, "\x1b\x07\u009b") {
+		t.Fatalf("control characters survived: %q", out)
+	}
+	if !strings.Contains(out, "Evil Corp") || !strings.Contains(out, "send it") {
+		t.Fatalf("text lost: %q", out)
 	}
 }
