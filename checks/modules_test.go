@@ -53,6 +53,11 @@ func TestPlatformSubscription(t *testing.T) {
 	}{
 		{"active", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "active", ExpiresAt: ptime(t0.AddDate(1, 0, 0))})},
 			Pass, []string{"Northwind MSP", "active until 2027-11-25"}, nil, false},
+		// Issue 16 §7: a zero end date is no end date — usable, never shown as 0001-01-01.
+		{"active zero date", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "active", ExpiresAt: ptime(time.Time{})})},
+			Pass, []string{"Northwind MSP", "active"}, nil, false},
+		{"trial zero date", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(time.Time{})})},
+			Pass, []string{"in trial (no end date reported)"}, nil, false},
 		{"trial far", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(t0.AddDate(0, 0, 30))})},
 			Pass, []string{"trial until 2026-12-25"}, nil, false},
 		{"trial expiring", &fakePlatform{acct: admin(platform.Subscription{Product: "itdr", Status: "trial", ExpiresAt: ptime(t0.AddDate(0, 0, 3))})},
@@ -90,6 +95,9 @@ func TestPlatformSubscription(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewPlatformSubscription(tc.p, fixedNow).Run(context.Background())
 			expect(t, r, tc.outcome, tc.has...)
+			if strings.Contains(r.Summary, "0001") {
+				t.Errorf("zero date shown: %s", r.Summary)
+			}
 			mustContain(t, "remedy", r.Remedy, tc.remedy...)
 			if (r.Err != nil) != tc.err {
 				t.Errorf("err = %v, want set=%v", r.Err, tc.err)

@@ -81,6 +81,17 @@ func (c *platformSubscription) Run(ctx context.Context) Result {
 			Remedy:  "use an API key of an admin-level platform user, or ask an account admin to raise this user's role"}
 	}
 	now := c.now()
+	// A zero end date ("0001-01-01T00:00:00Z") is no end date: it is neither
+	// shown nor taken for an expired subscription. (A copy: the client may
+	// keep the account it read.)
+	subs := make([]platform.Subscription, len(acct.Subscriptions))
+	copy(subs, acct.Subscriptions)
+	for i := range subs {
+		if e := subs[i].ExpiresAt; e != nil && (e.IsZero() || e.Year() <= 1) {
+			subs[i].ExpiresAt = nil
+		}
+	}
+	acct.Subscriptions = subs
 	var best *platform.Subscription
 	var seen []string
 	for i := range acct.Subscriptions {

@@ -230,18 +230,19 @@ func printStatus(w io.Writer, ts tenantStatus) {
 		if ts.Remedy != "" {
 			fmt.Fprintf(w, "  what to do: %s\n", text.Line(ts.Remedy))
 		}
-		if ts.FirstDataAt != nil {
+		// A zero date from the platform is no date: never "0001-01-01".
+		if known(ts.FirstDataAt) {
 			fmt.Fprintf(w, "  first data: %s\n", ts.FirstDataAt.Local().Format(time.RFC1123))
-		} else if ts.ExpectedFirstDataAt != nil {
+		} else if known(ts.ExpectedFirstDataAt) {
 			fmt.Fprintf(w, "  first data expected by: %s (it can take up to 24 h)\n", ts.ExpectedFirstDataAt.Local().Format(time.RFC1123))
 		}
-		if ts.LastCheckedAt != nil {
+		if known(ts.LastCheckedAt) {
 			fmt.Fprintf(w, "  last checked by the platform: %s\n", ts.LastCheckedAt.Local().Format(time.RFC1123))
 		}
 	}
 	if r := ts.Receipt; r != nil {
 		fmt.Fprintf(w, "  local receipt: %s (written %s by %s, %d change(s))\n", r.Path,
-			r.WrittenAt.Local().Format(time.RFC1123), text.Line(r.Operator), r.Changes)
+			text.When(r.WrittenAt.Local(), time.RFC1123), text.Line(r.Operator), r.Changes)
 	} else {
 		fmt.Fprintf(w, "  local receipt: none\n")
 	}
@@ -449,3 +450,6 @@ on them. Runs in the TUI, --plain or --json like onboard.`,
 	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "accept the plan without asking")
 	return c
 }
+
+// known reports a date that is set and not the zero time.
+func known(t *time.Time) bool { return t != nil && !t.IsZero() && t.Year() > 1 }

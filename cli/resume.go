@@ -148,7 +148,11 @@ func (rg *runGuard) takeLock(tenantID string) (int, bool) {
 	rg.lock = l
 	if l.TookOver != nil {
 		rg.log.Info("lock", "tenant_id", tenantID, "took_over_pid", l.TookOver.PID)
-		fmt.Fprintf(rg.io.Err, "note: took over the lock of an earlier run that is no longer running (%s)\n", l.TookOver)
+		why := l.TookOverWhy
+		if why == "" {
+			why = "is no longer running"
+		}
+		fmt.Fprintf(rg.io.Err, "note: took over the lock of an earlier run that %s (%s; lock file %s)\n", why, l.TookOver, l.Path)
 	}
 	return 0, true
 }
@@ -168,7 +172,7 @@ func (rg *runGuard) offerResume(opt *steps.Options, prev *state.Progress) bool {
 	if last == "" {
 		last = "none"
 	}
-	at := prev.UpdatedAt.Local().Format("2006-01-02 15:04:05")
+	at := text.When(prev.UpdatedAt.Local(), "2006-01-02 15:04:05")
 	resume := opt.Yes
 	if !resume {
 		if !rg.io.IsTTY || rg.mode == "json" {

@@ -21,10 +21,15 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 	Host      string    `json:"host"`
 	StartedAt time.Time `json:"started_at"`
+	// ProcStart and Exe identify the holder's process beyond its pid (on
+	// Linux: boot id + start time in ticks, and the executable), so a pid
+	// that now belongs to an unrelated process is recognised as stale.
+	ProcStart string `json:"proc_start,omitempty"`
+	Exe       string `json:"exe,omitempty"`
 }
 
 func (l LockInfo) String() string {
-	return fmt.Sprintf("pid %d on %s, started %s", l.PID, l.Host, l.StartedAt.Local().Format("2006-01-02 15:04:05"))
+	return fmt.Sprintf("pid %d on %s, started %s", l.PID, l.Host, text.When(l.StartedAt.Local(), "2006-01-02 15:04:05"))
 }
 
 // HeldError says another live run holds the tenant's lock.
@@ -38,7 +43,10 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	s := fmt.Sprintf("another itdr-onboard run is onboarding tenant %s (%s)", e.TenantID, e.Holder)
+	s := fmt.Sprintf("another itdr-onboard run is onboarding tenant %s (%s; lock file %s)", e.TenantID, e.Holder, e.Path)
+	if e.Unknown && e.Holder.PID == 0 {
+		s = fmt.Sprintf("another itdr-onboard run may be onboarding tenant %s: its lock file %s cannot be read", e.TenantID, e.Path)
+	}
 	if e.Unknown {
 		s += fmt.Sprintf("; if you are sure it is no longer running, delete %s", e.Path)
 	} else {
@@ -51,8 +59,12 @@ func (e *HeldError) Error() string {
 type Lock struct {
 	Path string
 	Info LockInfo
-	// TookOver is set when a stale lock of a dead process was replaced.
+	// TookOver is set when a stale lock was replaced: its holder is no
+	// longer running, or its pid now belongs to another process.
 	TookOver *LockInfo
+	// TookOverWhy says which ("is no longer running", "now belongs to
+	// another process (/usr/bin/sleep)").
+	TookOverWhy string
 }
 
 // Release removes the lock file if it is still ours.
@@ -85,6 +97,30 @@ var Hostname = func() string {
 // processAlive reports whether pid runs on this host (a var for tests).
 var processAlive = pidAlive
 
+// processStart and processExe identify a running process (vars for tests).
+var processStart, processExe = procStart, procExe
+
+// reused says why a live pid is not the lock's holder — it started at
+// another time (or runs another executable, when start times are unknown) —
+// or "" when it may well be the holder.
+func reused(held LockInfo) string {
+	exe := processExe(held.PID)
+	what := "another process"
+	if exe != "" {
+		what += " (" + exe + ")"
+	}
+	if held.ProcStart != "" {
+		if cur := processStart(held.PID); cur != "" && cur != held.ProcStart {
+			return fmt.Sprintf("its pid %d now belongs to %s", held.PID, what)
+		}
+		return ""
+	}
+	if held.Exe != "" && exe != "" && exe != held.Exe {
+		return fmt.Sprintf("its pid %d now belongs to %s", held.PID, what)
+	}
+	return ""
+}
+
 // AcquireLock takes the tenant's lock: <dir>/tenants/<tenantID>/lock,
 // created with O_CREATE|O_EXCL and holding pid, host and start time. A lock
 // of a dead process on this host is taken over; a live holder (or one on
@@ -98,9 +134,11 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	path := filepath.Join(dir, LockFile)
-	me := LockInfo{PID: os.Getpid(), Host: Hostname(), StartedAt: now.UTC().Truncate(time.Millisecond)}
+	me := LockInfo{PID: os.Getpid(), Host: Hostname(), StartedAt: now.UTC().Truncate(time.Millisecond),
+		ProcStart: processStart(os.Getpid()), Exe: processExe(os.Getpid())}
 	b, _ := text.Marshal(me)
 	var tookOver *LockInfo
+	var why string
 	for try := 0; try < 4; try++ {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err == nil {
@@ -111,7 +149,7 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 				os.Remove(path)
 				return nil, fmt.Errorf("state: writing lock: %w", err)
 			}
-			return &Lock{Path: path, Info: me, TookOver: tookOver}, nil
+			return &Lock{Path: path, Info: me, TookOver: tookOver, TookOverWhy: why}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("state: creating lock: %w", err)
@@ -133,10 +171,13 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 		if held.Host != me.Host {
 			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held, Unknown: true}
 		}
+		staleWhy := "is no longer running"
 		if held.PID != me.PID && processAlive(held.PID) {
-			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+			if staleWhy = reused(held); staleWhy == "" {
+				return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+			}
 		}
-		if held.PID == me.PID && !held.StartedAt.IsZero() {
+		if held.PID == me.PID && !held.StartedAt.IsZero() && (held.ProcStart == "" || held.ProcStart == me.ProcStart) {
 			// Our own process holds it (another run in this process).
 			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
 		}
@@ -144,7 +185,7 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
 		}
 		h := held
-		tookOver = &h
+		tookOver, why = &h, staleWhy
 	}
 	return nil, fmt.Errorf("state: could not take the lock %s", path)
 }

@@ -168,6 +168,13 @@ func readProgress(path string) (*Progress, error) {
 	if p.TenantID == "" {
 		return nil, fmt.Errorf("state: %s has no tenant id", path)
 	}
+	// A progress file lives in its tenant's folder; one that names another
+	// tenant was copied or edited, and resuming from it would carry another
+	// tenant's choices (its organization) into this run.
+	if dir := filepath.Base(filepath.Dir(path)); !strings.EqualFold(SafeName(p.TenantID), dir) {
+		return nil, fmt.Errorf("state: %s names tenant %s, not %s, the tenant of its folder: it is not used (delete it to silence this)",
+			path, text.Line(p.TenantID), dir)
+	}
 	return &p, nil
 }
 

@@ -6,6 +6,7 @@ package text
 
 import (
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -125,4 +126,14 @@ func skipString(s string, i int) int {
 // text kept.
 func Quote(s string) string {
 	return `"` + Line(s) + `"`
+}
+
+// When formats t (in its own location) for people, or says "an unknown time" when t is the zero
+// time (a date missing from a file or an answer), so "0001-01-01" is never
+// shown.
+func When(t time.Time, layout string) string {
+	if t.IsZero() || t.Year() <= 1 {
+		return "an unknown time"
+	}
+	return t.Format(layout)
 }

@@ -1,6 +1,9 @@
 package text
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestSanitize(t *testing.T) {
 	cases := []struct{ in, want string }{
@@ -41,4 +44,18 @@ func FuzzSanitize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 16 §7: unknown or zero dates are never shown as 0001-01-01.
+func TestWhenNeverShowsTheZeroDate(t *testing.T) {
+	if got := When(time.Time{}, "2006-01-02 15:04"); got != "an unknown time" {
+		t.Errorf("When(zero) = %q", got)
+	}
+	if got := When(time.Time{}.Local(), time.RFC1123); got != "an unknown time" {
+		t.Errorf("When(zero local) = %q", got)
+	}
+	at := time.Date(2031, 5, 6, 7, 8, 0, 0, time.UTC)
+	if got := When(at, "2006-01-02 15:04"); got != "2031-05-06 07:08" {
+		t.Errorf("When = %q", got)
+	}
 }
