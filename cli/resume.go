@@ -21,6 +21,7 @@ import (
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
+	"itdr-onboard/ui/tui"
 )
 
 // runGuard is one run's lock and progress bookkeeping. Every method except
@@ -30,6 +31,7 @@ type runGuard struct {
 	cancel context.CancelFunc
 	io     IO
 	mode   string
+	color  bool // colours on the resume screen
 	store  state.Store
 	log    *runLog
 	now    func() time.Time
@@ -58,7 +60,7 @@ func sshHint(io IO) {
 // known, and offers to resume an unfinished run (filling opt.Org from it).
 // It returns nil and an exit code when the run must not start.
 func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.Options, stateDir string, log *runLog) (*runGuard, int) {
-	rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now,
+	rg := &runGuard{io: io, mode: g.frontEnd(io), color: g.color(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now,
 		timing: map[steps.ID]*state.StepTiming{}, dry: opt.DryRun}
 	if rg.dry {
 		// A dry run reads the state dir (an unfinished run's organization)
@@ -174,6 +176,22 @@ func (rg *runGuard) offerResume(opt *steps.Options, prev *state.Progress) bool {
 	}
 	at := text.When(prev.UpdatedAt.Local(), "2006-01-02 15:04:05")
 	resume := opt.Yes
+	if !resume && rg.mode == "tui" {
+		// The TUI asks on a screen of its own: what was done, what will
+		// happen (issue 18).
+		info := tui.ResumeInfo{Tenant: who, From: at, Done: stepTitles(prev.Completed), Stopped: stepTitle(prev.Current),
+			Changes: prev.AppliedChanges, Organization: prev.OrganizationName}
+		switch a := tui.AskResume(rg.ctx, rg.io.In, rg.io.Out, !rg.color, info); a {
+		case tui.ResumeYes:
+			resume = true
+		case tui.ResumeNo:
+			fmt.Fprintln(rg.io.Out, tui.ResumeSummary(a, info))
+			return false
+		default:
+			rg.cancel() // quit: the run ends with 130 at once
+			return false
+		}
+	}
 	if !resume {
 		if !rg.io.IsTTY || rg.mode == "json" {
 			fmt.Fprintf(rg.io.Err, "note: an unfinished onboarding of %s from %s was found (last completed: %s); pass --yes to resume it.\n",
@@ -451,4 +469,29 @@ func ensureStateDir(dir string) error {
 		return fmt.Errorf("--state-dir %s: cannot create it: %v", dir, err)
 	}
 	return nil
+}
+
+// stepTitle is a step's title for the resume screen ("" stays "").
+func stepTitle(id string) string {
+	switch steps.ID(id) {
+	case steps.Prereqs:
+		return "Prerequisites"
+	case steps.SignIn:
+		return "Sign-in"
+	case steps.Roles:
+		return "Role fixes"
+	case steps.Mapping:
+		return "Mapping"
+	case steps.Health:
+		return "Health"
+	}
+	return id
+}
+
+func stepTitles(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, stepTitle(id))
+	}
+	return out
 }

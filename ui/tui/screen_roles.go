@@ -79,8 +79,10 @@ func planFor(d *steps.PlanDetail, ids []string) *steps.PlanDetail {
 func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) []string {
 	// applied: change id → already in place (no-op).
 	applied := map[string]bool{}
+	reqID := map[string]string{}
 	for _, a := range d.Applied {
 		applied[a.Change.ID] = a.NoOp
+		reqID[a.Change.ID] = a.RequestID
 	}
 	declined := map[string]bool{}
 	for _, c := range d.Declined {
@@ -119,6 +121,13 @@ func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) 
 		}
 		if c.Warning != "" {
 			out = append(out, wrapStyled(st.Plan.Warning.Render, c.Warning, "     "+st.Icons.Warn+" ", width)...)
+		}
+		if id := reqID[c.ID]; id != "" {
+			// The request id, for the tenant's audit log and support.
+			out = append(out, wrapStyled(st.App.Muted.Render, "request id "+san(id), "     ", width)...)
+		}
+		if _, ok := applied[c.ID]; ok && d.Verifying {
+			out = append(out, wrapStyled(st.App.Muted.Render, "verifying"+st.Icons.Ellipsis, "     ", width)...)
 		}
 	}
 	return out
