@@ -363,7 +363,12 @@ func (p *UnmapStep) finish(s *Session) {
 
 func (p *UnmapStep) Snapshot(s *Session) Snapshot {
 	snap := Snapshot{ID: Unmap, Title: p.Title(), Status: p.status, Fail: p.fail}
+	// The plan is the question's details while it is asked, and the
+	// end's lines once done: rows only while it is carried out.
 	for _, c := range s.Plan {
+		if p.phase < unmapApplying || p.status == StatusDone {
+			break
+		}
 		it := Item{ID: c.ID, Label: c.Summary, Summary: c.Call}
 		for _, a := range s.Applied {
 			if a.Change.ID == c.ID {
@@ -386,6 +391,12 @@ func (p *UnmapStep) Snapshot(s *Session) Snapshot {
 		snap.Line = "reading back"
 	case unmapRecording:
 		snap.Line = "writing the receipt"
+	}
+	if p.status == StatusDone {
+		snap.Line = fmt.Sprintf("removed %d of %d", len(s.Applied), len(s.Plan))
+		if len(s.Plan) == 0 {
+			snap.Line = "nothing to remove"
+		}
 	}
 	if p.status == StatusFailed {
 		snap.Next = retryUnlessFinal(p.fail)

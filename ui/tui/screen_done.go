@@ -91,7 +91,8 @@ func tenantName(s *steps.Session) string {
 // renderFlowDone renders the end of a flow other than onboarding (check,
 // reauthorize, unmap): its headline, the rows it reports and its lines.
 func renderFlowDone(st theme.Styles, d *steps.Done, s *steps.Session, width int, now time.Time) []string {
-	out := []string{st.Done.Title.Render(st.Icons.Done + " " + san(d.Headline)), ""}
+	out := wrapStyled(st.Done.Title.Render, san(d.Headline), st.Done.Title.Render(st.Icons.Done+" "), width)
+	out = append(out, "")
 	if t := tenantName(s); t != "" {
 		out = append(out, wrapStyled(st.Done.Value.Render, t, st.Done.Label.Render(fmt.Sprintf(" %-20s", "Tenant")), width)...)
 	}
