@@ -53,17 +53,13 @@ type deletedSPLister interface {
 // naming an invalid permission), so the creation and the changes that need
 // the service principal are handed to it (Session.Deferred) and the other
 // changes go on.
-func (p *RolesStep) deferToConsent(s *Session, err error) ([]Effect, bool) {
-	if len(p.queue) == 0 {
-		return nil, false
-	}
-	c := p.queue[0]
+func (p *RolesStep) deferToConsent(s *Session, c checks.Change, err error) bool {
 	if c.Order != checks.OrderCreateSP || Classify650051(err).Kind == "" {
-		return nil, false
+		return false
 	}
 	s.Deferred = append(s.Deferred, c)
 	var keep []checks.Change
-	for _, q := range p.queue[1:] {
+	for _, q := range p.queue {
 		if q.CheckID == c.CheckID {
 			s.Deferred = append(s.Deferred, q)
 			continue
@@ -71,7 +67,7 @@ func (p *RolesStep) deferToConsent(s *Session, err error) ([]Effect, bool) {
 		keep = append(keep, q)
 	}
 	p.queue = keep
-	return p.next(), true
+	return true
 }
 
 // fillConsentURL puts the tenant into the platform's admin-consent URL.

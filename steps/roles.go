@@ -23,20 +23,26 @@ type PlanDetail struct {
 	Plan      []checks.Change
 	Applied   []checks.Applied
 	Declined  []checks.Change
-	Applying  string // change id being applied
+	Applying  string // a change id being applied (the first of its wave)
 	Verifying bool
 	DryRun    bool
 }
 
 // RolesStep runs the role checks, shows the plan, asks, applies in
 // dependency order, verifies by re-running the checks, writes the receipt.
+// Changes of the same Order depend on nothing of each other (different Exchange
+// roles, the service principal beside the Exchange roles, different directory
+// roles): each Order is one wave, applied side by side; the next wave starts
+// when the whole wave has answered, and none starts after a failure.
 type RolesStep struct {
 	infos   []CheckInfo
 	set     checkSet
 	status  Status
 	fail    *Failure
 	phase   rolesPhase
-	queue   []checks.Change
+	queue   []checks.Change          // not started yet, in plan order
+	flight  map[string]checks.Change // the wave being applied, by id
+	failed  *Failure                 // the wave's first failure, reported when it ends
 	d       PlanDetail
 	touched map[string]bool // checks whose changes were applied
 }
@@ -166,7 +172,7 @@ func planLines(cs []checks.Change) []string {
 }
 
 func (p *RolesStep) startApply() []Effect {
-	p.queue = nil
+	p.queue, p.flight, p.failed = nil, nil, nil
 	declined := map[string]bool{}
 	for _, c := range p.d.Declined {
 		declined[c.ID] = true
@@ -185,9 +191,17 @@ func (p *RolesStep) next() []Effect {
 	if len(p.queue) == 0 {
 		return p.verify()
 	}
-	c := p.queue[0]
-	p.d.Applying = c.ID
-	return []Effect{ApplyChange{Change: c}}
+	order := p.queue[0].Order
+	p.flight = map[string]checks.Change{}
+	p.d.Applying = p.queue[0].ID
+	var effs []Effect
+	for len(p.queue) > 0 && p.queue[0].Order == order {
+		c := p.queue[0]
+		p.queue = p.queue[1:]
+		p.flight[c.ID] = c
+		effs = append(effs, ApplyChange{Change: c})
+	}
+	return effs
 }
 
 func (p *RolesStep) verify() []Effect {
@@ -272,24 +286,41 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 			return p.startApply()
 		}
 	case ChangeApplied:
-		if p.phase != rolesApplying || len(p.queue) == 0 {
+		id := ev.Applied.Change.ID
+		if id == "" && len(p.flight) == 1 {
+			for only := range p.flight {
+				id = only // an event that does not name its change
+			}
+		}
+		c, ok := p.flight[id]
+		if p.phase != rolesApplying || !ok {
 			return nil
 		}
+		delete(p.flight, c.ID)
 		if ev.Err != nil {
-			if effs, ok := p.deferToConsent(s, ev.Err); ok {
-				return effs
+			if !p.deferToConsent(s, c, ev.Err) && p.failed == nil {
+				p.failed = &Failure{Kind: FailError,
+					Message: fmt.Sprintf("Applying %q failed: %v", c.Summary, ev.Err),
+					Remedy:  "Nothing planned after it was started; the receipt lists what was applied. Retry re-checks and applies only what is still missing.",
+					Err:     ev.Err}
 			}
-			p.status = StatusFailed
-			p.fail = &Failure{Kind: FailError,
-				Message: fmt.Sprintf("Applying %q failed: %v", p.queue[0].Summary, ev.Err),
-				Remedy:  "Nothing after it was applied; the receipt lists what was. Retry re-checks and applies only what is still missing.",
-				Err:     ev.Err}
+		} else {
+			s.Applied = append(s.Applied, ev.Applied)
+			p.d.Applied = append(p.d.Applied, ev.Applied)
+			p.touched[ev.Applied.Change.CheckID] = true
+		}
+		if len(p.flight) > 0 {
+			// The rest of the wave is still being applied.
+			for id := range p.flight {
+				p.d.Applying = id
+				break
+			}
+			return nil
+		}
+		if p.failed != nil {
+			p.status, p.fail, p.failed = StatusFailed, p.failed, nil
 			return []Effect{WriteReceipt{}}
 		}
-		s.Applied = append(s.Applied, ev.Applied)
-		p.d.Applied = append(p.d.Applied, ev.Applied)
-		p.touched[ev.Applied.Change.CheckID] = true
-		p.queue = p.queue[1:]
 		return p.next()
 	case ReceiptWritten:
 		if ev.Err == nil {

@@ -46,15 +46,24 @@ func feedTo(e *Engine, id ID, ev Event) []Job {
 // applyAll answers each ApplyChange the engine asks for, one at a time, as
 // done (request id "r-<change id>"). It returns the change ids in the order
 // asked and the jobs that followed the last one.
+// applyAll answers every wave of ApplyChange jobs (a wave is applied side
+// by side: the next one comes when all of it has answered).
 func applyAll(e *Engine, jobs []Job) ([]string, []Job) {
 	var applied []string
-	for len(jobs) == 1 {
-		ac, ok := jobs[0].Effect.(ApplyChange)
-		if !ok {
+	for len(jobs) > 0 {
+		var wave []ApplyChange
+		for _, j := range jobs {
+			if ac, ok := j.Effect.(ApplyChange); ok {
+				wave = append(wave, ac)
+			}
+		}
+		if len(wave) == 0 || len(wave) != len(jobs) {
 			break
 		}
-		applied = append(applied, ac.Change.ID)
-		jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, RequestID: "r-" + ac.Change.ID}})
+		for _, ac := range wave {
+			applied = append(applied, ac.Change.ID)
+			jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, RequestID: "r-" + ac.Change.ID}})
+		}
 	}
 	return applied, jobs
 }
@@ -312,9 +321,28 @@ func TestApplyFailureWritesReceiptAndFails(t *testing.T) {
 	e, _, _ := toRoles(t, Options{})
 	feed(e, Answered{QuestionID: QConfirmPlan, Value: "yes"})
 	jobs := feed(e, Answered{QuestionID: QConfirmAudit, Value: "yes"})
-	jobs = feed(e, ChangeApplied{Err: errors.New("boom")})
+	// The two Exchange roles (same Order) are one wave, applied side by side.
+	var wave []checks.Change
+	for _, j := range jobs {
+		wave = append(wave, j.Effect.(ApplyChange).Change)
+	}
+	if len(wave) != 2 || wave[0].ID != "rg/Audit Logs" || wave[1].ID != "rg/Transport Rules" {
+		t.Fatalf("first wave %#v", effects(jobs))
+	}
+	// One fails: nothing new starts; the rest of the wave still answers and
+	// is recorded; then the receipt, and the step fails.
+	if jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: wave[0]}, Err: errors.New("boom")}); len(jobs) != 0 {
+		t.Fatalf("started after a failure: %#v", effects(jobs))
+	}
+	jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: wave[1], RequestID: "r1"}})
 	if !reflect.DeepEqual(effects(jobs), []Effect{WriteReceipt{}}) || ExitCode(e) != 1 {
 		t.Fatalf("jobs %#v code %d", effects(jobs), ExitCode(e))
+	}
+	if s := e.Session(); len(s.Applied) != 1 || s.Applied[0].Change.ID != "rg/Transport Rules" {
+		t.Fatalf("applied %+v", s.Applied)
+	}
+	if f := e.Current().Snapshot(e.Session()).Fail; f == nil || !strings.Contains(f.Message, "boom") {
+		t.Fatalf("failure %+v", f)
 	}
 }
 
