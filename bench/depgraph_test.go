@@ -173,3 +173,25 @@ func TestEveryWriteIsReadBackFromTheService(t *testing.T) {
 		}
 	}
 }
+
+func TestScaleMeasurementsCountPagesAndItems(t *testing.T) {
+	installSniffer.Do(theSniffer.install)
+	ctx := context.Background()
+	o, err := measureOrgScale(ctx, t.TempDir(), 0, 1201, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1,201 organizations in pages of 500: 3 pages, each after the last.
+	if o.Orgs != 1201 || o.Pages != 3 || o.WireBytes < 1201*40 || o.Filter.Orgs != 1201 {
+		t.Fatalf("%+v", o)
+	}
+	u, err := measureUserScale(ctx, t.TempDir(), 0, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 2,000 enabled users: two pages of 999 (+1); the report in
+	// pages of 100.
+	if u.UserPages < 2 || u.UserPages > 3 || u.ReportPage != (u.Total+99)/100 || u.Total < 1990 || u.Billable < 1990 || u.Registered == 0 || u.Registered >= u.Total {
+		t.Fatalf("%+v", u)
+	}
+}

@@ -36,6 +36,7 @@ type options struct {
 	runs    int
 	readme  bool
 	verbose bool
+	scale   bool
 }
 
 func main() {
@@ -45,6 +46,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "onboardings per measured row (the median is reported)")
 	flag.BoolVar(&o.readme, "readme", false, "write the table into README.md (section \"## Performance\")")
 	flag.BoolVar(&o.verbose, "v", false, "print the request chains and every check's requests")
+	flag.BoolVar(&o.scale, "scale", true, "measure rows 7-8 (200,000 organizations, 10,000 users; about 30 s at 40 ms)")
 	flag.Parse()
 	if o.latency <= 0 || o.runs < 1 || o.idle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: --latency and --idle must be positive and --runs at least 1")
@@ -137,6 +139,12 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	// Row 6: organization picker filter.
 	progress("row 6: organization filter over 5,000 organizations")
 	rows = append(rows, rowFilter(measureFilter(5000, 15)))
+
+	// Rows 7-8: cost as the work grows.
+	if o.scale {
+		r7, n7 := scaleRows(ctx, tmp, o.latency)
+		rows, notes = append(rows, r7...), append(notes, n7...)
+	}
 
 	fmt.Println()
 	table := renderTable(rows)
