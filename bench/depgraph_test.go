@@ -195,3 +195,17 @@ func TestScaleMeasurementsCountPagesAndItems(t *testing.T) {
 		t.Fatalf("%+v", u)
 	}
 }
+
+func TestPagedBoundCountsTheRateLimit(t *testing.T) {
+	lat := 40 * time.Millisecond
+	if b := pagedBound(10, lat, 60, time.Minute); b != 400*time.Millisecond {
+		t.Errorf("10 pages: %s", b)
+	}
+	// Page 61 waits for page 1's minute to pass; the other 40 follow.
+	if b := pagedBound(101, lat, 60, time.Minute); b != time.Minute+41*lat {
+		t.Errorf("101 pages: %s", b)
+	}
+	if b := pagedBound(0, lat, 60, time.Minute); b != 0 {
+		t.Errorf("no pages: %s", b)
+	}
+}
