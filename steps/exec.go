@@ -396,7 +396,8 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 		missing = append(missing, w)
 	}
 	// The grants are independent writes: side by side (each keeps its own
-	// retry and re-check), recorded in plan order.
+	// retry and re-check), the delegated grants beside them too; recorded in
+	// plan order, application permissions first.
 	granted := make([]m365.AppRoleAssignment, len(missing))
 	errs := make([]error, len(missing))
 	var wg sync.WaitGroup
@@ -407,6 +408,12 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 			granted[i], errs[i] = x.Graph.GrantAppRole(ctx, w.resourceID, sp.ID, w.roleID)
 		}()
 	}
+	var del delegatedResult
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		del = x.delegatedGrants(ctx, app, sp.ID, resource)
+	}()
 	wg.Wait()
 	for i, w := range missing {
 		if errs[i] != nil {
@@ -416,45 +423,19 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 		res.RequestIDs = append(res.RequestIDs, granted[i].RequestID)
 		x.audit("consent/grant", "Granted "+w.label+" to "+app.DisplayName, "POST /servicePrincipals/{id}/appRoleAssignedTo", granted[i].RequestID)
 	}
+	for _, g := range del.granted {
+		res.Granted = append(res.Granted, g.label)
+		res.RequestIDs = append(res.RequestIDs, g.requestID)
+		x.audit("consent/grant", "Granted "+g.label+" to "+app.DisplayName, "POST /oauth2PermissionGrants", g.requestID)
+	}
+	res.AlreadyGranted = append(res.AlreadyGranted, del.already...)
 	for i, w := range missing {
 		if errs[i] != nil {
 			return res, fmt.Errorf("granting %s: %w", w.label, errs[i])
 		}
 	}
-	if len(app.DelegatedPermissions) > 0 {
-		grants, err := x.Graph.OAuth2PermissionGrants(ctx, sp.ID)
-		if err != nil {
-			return res, err
-		}
-		for _, d := range app.DelegatedPermissions {
-			r, err := resource(d.ResourceAppID)
-			if err != nil {
-				return res, err
-			}
-			if r == nil {
-				return res, &ConsentError{Kind: InvalidPermissions, Permission: strings.Join(d.Scopes, " "), Resource: d.ResourceDisplayName,
-					Err: fmt.Errorf("the resource %s has no service principal in this tenant", d.ResourceDisplayName)}
-			}
-			scope := strings.Join(d.Scopes, " ")
-			found := false
-			for _, g := range grants {
-				if strings.EqualFold(g.ResourceID, r.ID) && strings.EqualFold(g.ConsentType, "AllPrincipals") && containsAll(g.Scope, d.Scopes) {
-					found = true
-				}
-			}
-			label := r.DisplayName + ": " + scope + " (delegated)"
-			if found {
-				res.AlreadyGranted = append(res.AlreadyGranted, label)
-				continue
-			}
-			g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, sp.ID, r.ID, scope)
-			if err != nil {
-				return res, fmt.Errorf("granting %s: %w", label, err)
-			}
-			res.Granted = append(res.Granted, label)
-			res.RequestIDs = append(res.RequestIDs, g.RequestID)
-			x.audit("consent/grant", "Granted "+label+" to "+app.DisplayName, "POST /oauth2PermissionGrants", g.RequestID)
-		}
+	if del.err != nil {
+		return res, del.err
 	}
 	// Read back: every wanted application permission is now held.
 	after, err := x.Graph.AppRoleAssignments(m365.FreshReads(ctx), sp.ID)
@@ -473,6 +454,57 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	sort.Strings(res.Granted)
 	sort.Strings(res.AlreadyGranted)
 	return res, nil
+}
+
+// delegatedResult is what delegatedGrants did.
+type delegatedResult struct {
+	granted []struct{ label, requestID string }
+	already []string
+	err     error
+}
+
+// delegatedGrants makes sure the platform's service principal holds every
+// delegated permission (tenant-wide grant) the platform asks for.
+func (x *Executor) delegatedGrants(ctx context.Context, app platform.App, spID string, resource func(string) (*m365.ServicePrincipal, error)) (out delegatedResult) {
+	if len(app.DelegatedPermissions) == 0 {
+		return out
+	}
+	grants, err := x.Graph.OAuth2PermissionGrants(ctx, spID)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	for _, d := range app.DelegatedPermissions {
+		r, err := resource(d.ResourceAppID)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		if r == nil {
+			out.err = &ConsentError{Kind: InvalidPermissions, Permission: strings.Join(d.Scopes, " "), Resource: d.ResourceDisplayName,
+				Err: fmt.Errorf("the resource %s has no service principal in this tenant", d.ResourceDisplayName)}
+			return out
+		}
+		scope := strings.Join(d.Scopes, " ")
+		found := false
+		for _, g := range grants {
+			if strings.EqualFold(g.ResourceID, r.ID) && strings.EqualFold(g.ConsentType, "AllPrincipals") && containsAll(g.Scope, d.Scopes) {
+				found = true
+			}
+		}
+		label := r.DisplayName + ": " + scope + " (delegated)"
+		if found {
+			out.already = append(out.already, label)
+			continue
+		}
+		g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, spID, r.ID, scope)
+		if err != nil {
+			out.err = fmt.Errorf("granting %s: %w", label, err)
+			return out
+		}
+		out.granted = append(out.granted, struct{ label, requestID string }{label, g.RequestID})
+	}
+	return out
 }
 
 func containsAll(scope string, want []string) bool {

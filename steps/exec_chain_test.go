@@ -3,9 +3,12 @@ package steps
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
+	"time"
 
+	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 )
 
@@ -61,5 +64,51 @@ func TestSummaryReadsStartWithTheMapping(t *testing.T) {
 		if g.counts != 2+fail {
 			t.Fatalf("fail=%d: a used prefetch was served twice (%d reads)", fail, g.counts)
 		}
+	}
+}
+
+// sideBySideGraph holds every application-permission grant until the
+// delegated grant has been made: the consent finishes only if the two are
+// sent side by side.
+type sideBySideGraph struct {
+	*fakeGraph
+	delegated chan struct{}
+	once      sync.Once
+}
+
+func (g *sideBySideGraph) GrantAppRole(ctx context.Context, r, p, role string) (m365.AppRoleAssignment, error) {
+	select {
+	case <-g.delegated:
+	case <-time.After(10 * time.Second):
+		return m365.AppRoleAssignment{}, errors.New("the delegated grant was not sent beside the application permissions")
+	}
+	return g.fakeGraph.GrantAppRole(ctx, r, p, role)
+}
+
+func (g *sideBySideGraph) CreateOAuth2PermissionGrant(ctx context.Context, c, r, sc string) (m365.OAuth2PermissionGrant, error) {
+	g.once.Do(func() { close(g.delegated) })
+	out, err := g.fakeGraph.CreateOAuth2PermissionGrant(ctx, c, r, sc)
+	out.RequestID = "req-delegated"
+	return out, err
+}
+
+func TestConsentSendsDelegatedGrantsBesideApplicationPermissions(t *testing.T) {
+	g := &sideBySideGraph{fakeGraph: newFakeGraph(), delegated: make(chan struct{})}
+	app := testApp()
+	app.DelegatedPermissions = []platform.DelegatedPermission{{ResourceAppID: graphID, ResourceDisplayName: "Microsoft Graph", Scopes: []string{"User.Read"}}}
+	s := NewSession(Options{})
+	s.TenantID = "tid-1"
+	x := &Executor{Graph: g, Platform: &fakePlatform{app: app}, Session: s}
+	res, err := x.consent(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Microsoft Graph: AuditLog.Read.All", "Microsoft Graph: User.Read (delegated)"}
+	if !reflect.DeepEqual(res.Granted, want) {
+		t.Fatalf("granted %v", res.Granted)
+	}
+	// Request ids in plan order: application permissions, then delegated.
+	if n := len(res.RequestIDs); n < 2 || res.RequestIDs[n-2] != "req-grant" || res.RequestIDs[n-1] != "req-delegated" {
+		t.Fatalf("request ids %v", res.RequestIDs)
 	}
 }
