@@ -78,6 +78,23 @@ type Executor struct {
 	// probes instead of after them.
 	summaryMu sync.Mutex
 	summary   chan SummaryLoaded
+
+	appOnce sync.Once
+}
+
+// prefetchApp reads the platform's app manifest while the technician signs
+// in: it needs only the platform credentials, and the checks after sign-in
+// need it before their Graph look-ups (the platform client keeps it).
+func (x *Executor) prefetchApp(ctx context.Context) {
+	if x.Platform == nil {
+		return
+	}
+	x.appOnce.Do(func() {
+		go func() {
+			defer func() { _ = recover() }() // a failed read is made again by whoever needs it
+			_, _ = x.Platform.App(ctx)
+		}()
+	})
 }
 
 func (x *Executor) now() time.Time {
@@ -116,6 +133,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		return CheckDone{ID: e.ID, Result: checks.RunSafe(ctx, c, x.checkTimeout())}
 	case StartDeviceCode:
+		x.prefetchApp(ctx)
 		dc, err := x.Auth.StartDeviceCode(ctx)
 		return DeviceCodeIssued{Code: dc, Err: err}
 	case AwaitDeviceCode:
@@ -125,6 +143,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		return SignedIn{Account: acct}
 	case StartBrowser:
+		x.prefetchApp(ctx)
 		acct, err := x.Auth.SignInBrowser(ctx, func(p auth.BrowserPrompt) { emit(BrowserPrompted{Prompt: p}) })
 		if err != nil {
 			return SignInFailed{Err: err}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"itdr-onboard/auth"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 )
@@ -110,5 +111,48 @@ func TestConsentSendsDelegatedGrantsBesideApplicationPermissions(t *testing.T) {
 	// Request ids in plan order: application permissions, then delegated.
 	if n := len(res.RequestIDs); n < 2 || res.RequestIDs[n-2] != "req-grant" || res.RequestIDs[n-1] != "req-delegated" {
 		t.Fatalf("request ids %v", res.RequestIDs)
+	}
+}
+
+type codeAuth struct{ Authenticator }
+
+func (codeAuth) StartDeviceCode(context.Context) (auth.DeviceCode, error) {
+	return auth.DeviceCode{UserCode: "ABCD"}, nil
+}
+
+type appPlatform struct {
+	fakePlatform
+	calls chan struct{}
+}
+
+func (p *appPlatform) App(ctx context.Context) (platform.App, error) {
+	p.calls <- struct{}{}
+	return p.fakePlatform.App(ctx)
+}
+
+// The app manifest needs only the platform credentials: it is read while
+// the technician signs in (once), so the checks after sign-in have it.
+func TestAppManifestIsReadDuringSignIn(t *testing.T) {
+	p := &appPlatform{fakePlatform: fakePlatform{app: testApp()}, calls: make(chan struct{}, 4)}
+	x := &Executor{Auth: codeAuth{}, Platform: p, Session: NewSession(Options{})}
+	for i := 0; i < 2; i++ {
+		if ev := x.Do(context.Background(), StartDeviceCode{}, nil).(DeviceCodeIssued); ev.Err != nil || ev.Code.UserCode != "ABCD" {
+			t.Fatalf("%+v", ev)
+		}
+	}
+	select {
+	case <-p.calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the manifest was not read during sign-in")
+	}
+	select {
+	case <-p.calls:
+		t.Fatal("the manifest was read twice")
+	default:
+	}
+	// Without a platform client (check without credentials) nothing breaks.
+	x = &Executor{Auth: codeAuth{}, Session: NewSession(Options{})}
+	if ev := x.Do(context.Background(), StartDeviceCode{}, nil).(DeviceCodeIssued); ev.Err != nil {
+		t.Fatal(ev.Err)
 	}
 }
