@@ -85,7 +85,11 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 	if pr.now == nil {
 		pr.now = time.Now
 	}
-	log, _ := openLog(g.logFile)
+	log, err := openLog(g.logFile)
+	if err != nil {
+		fmt.Fprintln(io.Err, "error:", err)
+		return ExitUsage
+	}
 	defer log.Close()
 	w, err := wire(wireOptions{Endpoints: pr.ep, Tenant: pr.tenant, TokenCache: pr.cache, StateDir: pr.stateDir, OpenBrowser: pr.openBrowser, Log: log, Env: io.Env, Now: io.Now, PlatformOptional: true})
 	if err != nil {

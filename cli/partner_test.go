@@ -176,6 +176,10 @@ func TestBatchPlanUsageErrors(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errs, "readdy") || !strings.Contains(errs, "not-assigned") {
 		t.Fatalf("bad lane: exit %d %s", code, errs)
 	}
+	code, _, errs = runCLI(t, nil, "demo", "--partner", "--plain", "--log-file", filepath.Join(t.TempDir(), "missing", "x.log"))
+	if code != ExitUsage || !strings.Contains(errs, "--log-file") {
+		t.Fatalf("bad --log-file: exit %d %s", code, errs)
+	}
 	code, _, errs = runCLI(t, nil, "demo", "--partner", "--customers", "0")
 	if code != ExitUsage || !strings.Contains(errs, "--customers") {
 		t.Fatalf("--customers 0: exit %d %s", code, errs)
