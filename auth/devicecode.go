@@ -79,8 +79,11 @@ func (c *Client) AwaitDeviceCode(ctx context.Context, dc DeviceCode) (Account, e
 	}
 	res, err := dc.h.dc.AuthenticationResult(ctx)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			// MSAL's own deadline is the code's ExpiresOn.
+		// MSAL's own deadline is the code's ExpiresOn. A deadline before
+		// then is not the code's: it is the HTTP client's timeout on a token
+		// endpoint that did not answer (Classify: "Cannot reach <host>"),
+		// and the code still works.
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !time.Now().Before(dc.ExpiresOn.Add(-time.Second)) {
 			e := &Error{Err: err, OAuthError: "expired_token"}
 			return Account{}, e.apply(oauthRules["expired_token"], "")
 		}

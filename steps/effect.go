@@ -128,7 +128,11 @@ type (
 	RedirectDelivered struct{ Err error }
 	SignedIn          struct{ Account auth.Account }
 	SignInFailed      struct{ Err error }
-	TenantLoaded      struct {
+	// SignInStalled: Microsoft's sign-in service did not answer while the
+	// device code is still valid; the executor keeps polling with the same
+	// code (an intermediate event of AwaitDeviceCode).
+	SignInStalled struct{ Err *auth.Error }
+	TenantLoaded  struct {
 		Org  m365.Organization
 		User m365.User
 		Err  error
@@ -184,6 +188,7 @@ func (BrowserPrompted) isEvent()   {}
 func (RedirectDelivered) isEvent() {}
 func (SignedIn) isEvent()          {}
 func (SignInFailed) isEvent()      {}
+func (SignInStalled) isEvent()     {}
 func (TenantLoaded) isEvent()      {}
 func (ChangeApplied) isEvent()     {}
 func (ReceiptWritten) isEvent()    {}

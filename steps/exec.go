@@ -137,11 +137,25 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		dc, err := x.Auth.StartDeviceCode(ctx)
 		return DeviceCodeIssued{Code: dc, Err: err}
 	case AwaitDeviceCode:
-		acct, err := x.Auth.AwaitDeviceCode(ctx, e.Code)
-		if err != nil {
-			return SignInFailed{Err: err}
+		for {
+			acct, err := x.Auth.AwaitDeviceCode(ctx, e.Code)
+			if err == nil {
+				return SignedIn{Account: acct}
+			}
+			// Microsoft's sign-in service not answering (a stalled or
+			// unreachable token endpoint, 429/5xx) while the code is valid:
+			// say so and keep polling with the same code — the technician
+			// may already have typed it. Bounded by the code's expiry.
+			ae := auth.Classify(err)
+			if ctx.Err() != nil || ae == nil || (ae.Class != auth.ClassNetwork && ae.Class != auth.ClassUnavailable) ||
+				!x.now().Before(e.Code.ExpiresOn) {
+				return SignInFailed{Err: err}
+			}
+			emit(SignInStalled{Err: ae})
+			if err := x.sleep(ctx, StallPause); err != nil {
+				return SignInFailed{Err: err}
+			}
 		}
-		return SignedIn{Account: acct}
 	case StartBrowser:
 		x.prefetchApp(ctx)
 		acct, err := x.Auth.SignInBrowser(ctx, func(p auth.BrowserPrompt) { emit(BrowserPrompted{Prompt: p}) })

@@ -2,12 +2,18 @@ package steps
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"itdr-onboard/auth"
 )
 
 // maxCodes bounds how many fresh device codes are issued automatically.
 const maxCodes = 8
+
+// StallPause is how long the executor waits before polling again with the
+// same device code after Microsoft's sign-in service did not answer.
+const StallPause = 3 * time.Second
 
 // SignInDetail is the sign-in screen's payload.
 type SignInDetail struct {
@@ -84,6 +90,15 @@ func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
 		return []Effect{AwaitDeviceCode{Code: c}}
 	case SignInFailed:
 		return p.failed(s, ev.Err)
+	case SignInStalled:
+		if p.d.Method == auth.MethodDevice && p.d.Code != nil {
+			why := ""
+			if ev.Err != nil && ev.Err.Message != "" {
+				why = " (" + strings.TrimSuffix(ev.Err.Message, ".") + ")"
+			}
+			p.d.Notice = "Microsoft's sign-in service is not answering" + why +
+				". The code stays the same and works until it expires; sign in with it as usual — the wizard keeps asking Microsoft."
+		}
 	case BrowserPrompted:
 		pr := ev.Prompt
 		p.d.Browser = &pr
