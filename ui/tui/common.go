@@ -260,6 +260,22 @@ func renderRows(st theme.Styles, items []steps.Item, width int, now time.Time, r
 	var out []string
 	for _, it := range items {
 		icon := checkIcon(st, it, now)
+		if full := san(it.Label); ansi.StringWidth(full) > lw {
+			// A name too long for the column is never cut: it gets the
+			// row, and the summary goes under it.
+			out = append(out, wrapStyled(st.Check.Label.Render, full, " "+icon+" ", width)...)
+			summary := san(it.Summary)
+			if it.Running {
+				summary = "checking" + st.Icons.Ellipsis
+			}
+			if summary != "" {
+				out = append(out, wrapStyled(st.Check.Summary.Render, summary, "     ", width)...)
+			}
+			if mk := it.Mark(); remedies && it.Remedy != "" && mk != steps.MarkRunning && mk != steps.MarkPass && mk != steps.MarkPending {
+				out = append(out, wrapStyled(st.Check.Remedy.Render, it.Remedy, "     "+st.Icons.Arrow+" ", width)...)
+			}
+			continue
+		}
 		label := ansi.Truncate(san(it.Label), lw, st.Icons.Ellipsis)
 		label += strings.Repeat(" ", lw-ansi.StringWidth(label))
 		summary := san(it.Summary)

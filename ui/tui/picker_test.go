@@ -11,6 +11,7 @@ import (
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
 )
 
 // TestPickerStartsOnNameMatch (issue 18, "a wrong mapping in two
@@ -97,5 +98,23 @@ func TestPickerIdsAndHighlight(t *testing.T) {
 	got := highlight("Contoso Ltd", "ltd co", base, hi)
 	if !strings.Contains(got, hi.Render("Ltd")) || !strings.Contains(got, hi.Render("Co")) || ansi.Strip(got) != "Contoso Ltd" {
 		t.Errorf("highlight: %q", got)
+	}
+}
+
+// TestLongCheckNameNotCut (issue 18: "Platform app permissions exist i…"):
+// a check name too long for the label column is shown whole, with its
+// summary under it.
+func TestLongCheckNameNotCut(t *testing.T) {
+	long := "Platform app permissions exist in this tenant's resource service principals"
+	items := []steps.Item{{ID: "a", Label: "Clock skew", Outcome: "pass", Summary: "within 1s"},
+		{ID: "b", Label: long, Outcome: "fail", Summary: "2 permissions are missing", Remedy: "run itdr-onboard reauthorize --tenant contoso.example"}}
+	for _, w := range []int{60, 80} {
+		out := strings.Join(renderRows(theme.Plain(), items, w, t0, true), "\n")
+		flat := strings.Join(strings.Fields(out), " ")
+		for _, want := range []string{long, "2 permissions are missing", "run itdr-onboard reauthorize --tenant contoso.example"} {
+			if !strings.Contains(flat, want) {
+				t.Errorf("width %d: %q cut or missing:\n%s", w, want, out)
+			}
+		}
 	}
 }

@@ -28,7 +28,11 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 		out = append(out, " Organization: "+st.App.Strong.Render(san(d.Chosen.Name)))
 	}
 	if d != nil && snap.Fail == nil {
-		switch d.Phase {
+		phase := d.Phase
+		if snap.Status.Terminal() {
+			phase = "" // over: no "…ing" line and no spinner
+		}
+		switch phase {
 		case "finding":
 			out = append(out, wrapStyled(st.App.Text.Render, "Listing the platform's organizations"+st.Icons.Ellipsis, " "+spin, width)...)
 		case "picking":
@@ -71,11 +75,18 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 			out = append(out, wrapStyled(st.App.Text.Render, "Mapping the tenant to the organization"+st.Icons.Ellipsis, " "+spin, width)...)
 		}
 		if c := d.Consent; c != nil {
-			line := fmt.Sprintf("%d permission(s) granted now, %d already granted", len(c.Granted), len(c.AlreadyGranted))
+			line := fmt.Sprintf("%s granted now, %d already granted", plural(len(c.Granted), "permission"), len(c.AlreadyGranted))
 			if c.Created {
 				line = "service principal created; " + line
 			}
 			out = append(out, " "+st.Check.Pass.Render(st.Icons.Pass)+" Consent: "+line)
+			// The grants themselves, each on its line.
+			for _, g := range c.Granted {
+				out = append(out, wrapStyled(st.App.Text.Render, g, "   "+st.Check.Pass.Render(st.Icons.Pass)+" ", width)...)
+			}
+			for _, g := range c.AlreadyGranted {
+				out = append(out, wrapStyled(st.App.Muted.Render, g+" (already granted)", "   "+st.Icons.Bullet+" ", width)...)
+			}
 		}
 	}
 	if snap.Status == steps.StatusDone {
