@@ -50,12 +50,27 @@ func freshReads(ctx context.Context) bool {
 	return v
 }
 
+type uncachedKey struct{}
+
+// Uncached returns a context under which no read is served from the cache,
+// not even a service principal's lookup: for polls that wait on somebody
+// else's change (a Global Administrator granting consent from another
+// browser creates the service principal and its grants out of band).
+func Uncached(ctx context.Context) context.Context {
+	return context.WithValue(ctx, uncachedKey{}, true)
+}
+
+func uncached(ctx context.Context) bool {
+	v, _ := ctx.Value(uncachedKey{}).(bool)
+	return v
+}
+
 // get returns a live entry and the generation a new read must be stored under.
 func (c *readCache) get(ctx context.Context, key string) (any, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if ok && (!freshReads(ctx) || strings.HasPrefix(key, "sp:")) && c.now().Sub(e.at) < c.ttl {
+	if ok && !uncached(ctx) && (!freshReads(ctx) || strings.HasPrefix(key, "sp:")) && c.now().Sub(e.at) < c.ttl {
 		return e.v, true, c.gen
 	}
 	return nil, false, c.gen

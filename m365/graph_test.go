@@ -631,12 +631,18 @@ func TestReadCacheServesRepeatedLookupsUntilAWriteChangesThem(t *testing.T) {
 	if n := count("GET /servicePrincipals"); n != 1 {
 		t.Fatalf("a fresh read of the service principal went to the service (%d lookups)", n)
 	}
+	// A poll for somebody else's change (Uncached) asks the service for
+	// everything, the service principal's lookup included.
+	g.ServicePrincipalByAppID(Uncached(ctx), "app-1")
+	if n := count("GET /servicePrincipals"); n != 2 {
+		t.Fatalf("an uncached lookup was served from the cache (%d lookups)", n)
+	}
 	// A write that does not say what it changes (a delete) drops everything.
 	if err := g.DeleteRoleAssignment(ctx, "ra1"); err != nil {
 		t.Fatal(err)
 	}
 	g.ServicePrincipalByAppID(ctx, "app-1")
-	if n := count("GET /servicePrincipals"); n != 2 {
+	if n := count("GET /servicePrincipals"); n != 3 {
 		t.Fatalf("a delete must make the next lookup read afresh: %d lookups", n)
 	}
 }

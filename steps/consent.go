@@ -255,7 +255,9 @@ func (x *Executor) awaitConsent(ctx context.Context, emit func(Event)) (ConsentR
 				emit(ConsentHandoff{URL: u, Note: oerr.Error()})
 			}
 		}
-		res, ok, err := x.consentHeld(ctx, app)
+		// The grant is made out of band (another browser): every read of
+		// the poll asks Microsoft, none is served from the read cache.
+		res, ok, err := x.consentHeld(m365.Uncached(ctx), app)
 		switch {
 		case err == nil && ok:
 			return res, nil
