@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -53,11 +52,6 @@ func timeToLine(ctx context.Context, cmd *exec.Cmd, pipe func() (io.ReadCloser, 
 	return 0, fmt.Errorf("%s ended without showing a device code: %s", filepath.Base(cmd.Path), strings.Join(last, " | "))
 }
 
-func spread(ds []time.Duration) string {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return fmt.Sprintf("%s–%s", ms(s[0]), ms(s[len(s)-1]))
-}
 
 func rowAzVsOurs(ctx context.Context, bin, tmp string, runs int) ([]row, []string) {
 	const name = "time to device code, ours vs az (same simulator)"
