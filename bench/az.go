@@ -52,7 +52,6 @@ func timeToLine(ctx context.Context, cmd *exec.Cmd, pipe func() (io.ReadCloser, 
 	return 0, fmt.Errorf("%s ended without showing a device code: %s", filepath.Base(cmd.Path), strings.Join(last, " | "))
 }
 
-
 func rowAzVsOurs(ctx context.Context, bin, tmp string, runs int) ([]row, []string) {
 	const name = "time to device code, ours vs az (same simulator)"
 	az, err := exec.LookPath("az")
