@@ -1,6 +1,6 @@
 package main
 
-// Row 7 (issue 17): time to device code, ours vs the Azure CLI, side by side
+// Row 9 (issue 17): time to device code, ours vs the Azure CLI, side by side
 // on one simulator — the same tenant, the same process, runs interleaved
 // (ours, az, ours, az, …) so both see the same machine load.
 
@@ -56,21 +56,21 @@ func rowAzVsOurs(ctx context.Context, bin, tmp string, runs int) ([]row, []strin
 	const name = "time to device code, ours vs az (same simulator)"
 	az, err := exec.LookPath("az")
 	if err != nil {
-		return []row{notMeasured("7", name, "az not installed (scripts/install-az.sh)")}, nil
+		return []row{notMeasured("9", name, "az not installed (scripts/install-az.sh)")}, nil
 	}
 	env, err := startScenario("typical", tmp, 0, 0)
 	if err != nil {
-		return []row{notMeasured("7", name, err.Error())}, nil
+		return []row{notMeasured("9", name, err.Error())}, nil
 	}
 	defer env.Close()
 	px, err := env.srv.StartProxy("")
 	if err != nil {
-		return []row{notMeasured("7", name, err.Error())}, nil
+		return []row{notMeasured("9", name, err.Error())}, nil
 	}
 	defer px.Close()
 	ca := filepath.Join(env.dir, "ca.pem")
 	if err := os.WriteFile(ca, []byte(env.srv.Endpoints().CACertPEM), 0o644); err != nil {
-		return []row{notMeasured("7", name, err.Error())}, nil
+		return []row{notMeasured("9", name, err.Error())}, nil
 	}
 	tenant := env.srv.TenantID()
 	proxyEnv := []string{"HTTPS_PROXY=" + px.URL(), "HTTP_PROXY=" + px.URL(), "https_proxy=" + px.URL(), "http_proxy=" + px.URL(),
@@ -112,27 +112,27 @@ func rowAzVsOurs(ctx context.Context, bin, tmp string, runs int) ([]row, []strin
 		if d, err := ours(i, false); err == nil {
 			tOurs = append(tOurs, d)
 		} else {
-			return []row{notMeasured("7", name, "ours: "+err.Error())}, nil
+			return []row{notMeasured("9", name, "ours: "+err.Error())}, nil
 		}
 		if d, err := azRun(i); err == nil {
 			tAz = append(tAz, d)
 		} else {
-			return []row{notMeasured("7", name, "az: "+err.Error())}, nil
+			return []row{notMeasured("9", name, "az: "+err.Error())}, nil
 		}
 		if d, err := ours(i, true); err == nil {
 			tProd = append(tProd, d)
 		} else if !errors.Is(err, context.Canceled) {
-			return []row{notMeasured("7", name, "ours through the proxy: "+err.Error())}, nil
+			return []row{notMeasured("9", name, "ours through the proxy: "+err.Error())}, nil
 		}
 	}
 	mo, ma, mp := median(tOurs), median(tAz), median(tProd)
 	ratio := float64(ma) / float64(mo)
-	a := row{ID: "7", Name: name, Measured: fmt.Sprintf("%s vs %s", ms(mo), ms(ma)), Bound: "—",
+	a := row{ID: "9", Name: name, Measured: fmt.Sprintf("%s vs %s", ms(mo), ms(ma)), Bound: "—",
 		Ratio: fmt.Sprintf("%.1f× faster", ratio), Target: "≥ 15×"}
 	a.pass(ratio >= 15)
-	b := row{ID: "7b", Name: "… ours with production endpoints through the proxy", Measured: fmt.Sprintf("%s vs %s", ms(mp), ms(ma)), Bound: "—",
+	b := row{ID: "9b", Name: "… ours with production endpoints through the proxy", Measured: fmt.Sprintf("%s vs %s", ms(mp), ms(ma)), Bound: "—",
 		Ratio: fmt.Sprintf("%.1f× faster", float64(ma)/float64(mp)), Target: "info", Result: "info"}
-	notes := []string{fmt.Sprintf("row 7: process start → device code shown (ours: the JSON device_code event; az: its \"enter the code\" line), %d interleaved runs each on one simulator with no injected latency; ours with an endpoints file (loopback, 2 requests) — median %s, spread %s; az login --use-device-code through `sim serve --proxy` (instance discovery, openid-configuration, devicecode; Python start-up) — median %s, spread %s; ours with the production endpoints through the same proxy (cloud detection, instance discovery, openid-configuration, devicecode) — median %s, spread %s.",
+	notes := []string{fmt.Sprintf("row 9: process start → device code shown (ours: the JSON device_code event; az: its \"enter the code\" line), %d interleaved runs each on one simulator with no injected latency; ours with an endpoints file (loopback, 2 requests) — median %s, spread %s; az login --use-device-code through `sim serve --proxy` (instance discovery, openid-configuration, devicecode; Python start-up) — median %s, spread %s; ours with the production endpoints through the same proxy (cloud detection, instance discovery, openid-configuration, devicecode) — median %s, spread %s.",
 		n, ms(mo), spread(tOurs), ms(ma), spread(tAz), ms(mp), spread(tProd))}
 	return []row{a, b}, notes
 }
