@@ -197,19 +197,20 @@ func TestUnmapRemoveAccessJSONEvents(t *testing.T) {
 }
 
 // unmap and reauthorize take the tenant's lock like onboard: while another
-// run holds it they stop (exit 3) before changing anything.
+// run holds it they stop (exit 3) before changing anything, naming the
+// holder's command (here an unmap, not "onboarding").
 func TestLifecycleFlowsTakeTheTenantLock(t *testing.T) {
 	e := startEnv(t, lcScenario(t, "already-mapped", nil))
 	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	l, err := state.Store{Dir: e.stateDir}.AcquireLock(simTenant, time.Now())
+	l, err := state.Store{Dir: e.stateDir}.AcquireLockFor(simTenant, "unmap", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"unmap", "--tenant", simTenant, "--yes", "--plain"}, {"reauthorize", "--tenant", simTenant, "--plain"}} {
 		code, out := e.run(t, args...)
-		if code != ExitStopped || !strings.Contains(out, "another itdr-onboard run") {
+		if code != ExitStopped || !strings.Contains(out, `another run of "itdr-onboard unmap" holds tenant `+simTenant) || strings.Contains(out, "onboarding tenant") {
 			t.Errorf("%v while locked: exit %d\n%s", args, code, out)
 		}
 	}

@@ -360,7 +360,7 @@ func lifecycleRun(ctx context.Context, g *globalFlags, io IO, f *lcFlags, flow s
 		return usageError("%v", err)
 	}
 	if key := lockKey(ctx, w, f.tenant); key != "" {
-		rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now}
+		rg := &runGuard{io: io, mode: g.frontEnd(io), store: state.Store{Dir: stateDir}, log: log, now: time.Now, command: flow.Name}
 		if code, ok := rg.takeLock(key); !ok {
 			return exitCode(code)
 		}

@@ -43,6 +43,9 @@ type runGuard struct {
 	stopCode int
 	// dry: a --dry-run writes nothing to disk (no lock, no progress).
 	dry bool
+	// command is recorded in the lock so a refused run names its holder
+	// ("onboard" when empty).
+	command string
 
 	prog     state.Progress
 	lastSave []byte
@@ -133,7 +136,11 @@ func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.
 // takeLock takes the tenant's lock; on failure it reports the holder and
 // returns exit code 3.
 func (rg *runGuard) takeLock(tenantID string) (int, bool) {
-	l, err := rg.store.AcquireLock(tenantID, rg.now())
+	command := rg.command
+	if command == "" {
+		command = "onboard"
+	}
+	l, err := rg.store.AcquireLockFor(tenantID, command, rg.now())
 	if err != nil {
 		var he *state.HeldError
 		msg := "could not lock the tenant: " + err.Error()

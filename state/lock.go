@@ -26,6 +26,9 @@ type LockInfo struct {
 	// that now belongs to an unrelated process is recognised as stale.
 	ProcStart string `json:"proc_start,omitempty"`
 	Exe       string `json:"exe,omitempty"`
+	// Command is the holder's command ("onboard", "unmap", "reauthorize");
+	// "" in locks written before it was recorded.
+	Command string `json:"command,omitempty"`
 }
 
 func (l LockInfo) String() string {
@@ -43,9 +46,13 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	s := fmt.Sprintf("another itdr-onboard run is onboarding tenant %s (%s; lock file %s)", e.TenantID, e.Holder, e.Path)
+	run := "another itdr-onboard run"
+	if c := text.Line(e.Holder.Command); c != "" {
+		run = `another run of "itdr-onboard ` + c + `"`
+	}
+	s := fmt.Sprintf("%s holds tenant %s (%s; lock file %s)", run, e.TenantID, e.Holder, e.Path)
 	if e.Unknown && e.Holder.PID == 0 {
-		s = fmt.Sprintf("another itdr-onboard run may be onboarding tenant %s: its lock file %s cannot be read", e.TenantID, e.Path)
+		s = fmt.Sprintf("another itdr-onboard run may hold tenant %s: its lock file %s cannot be read", e.TenantID, e.Path)
 	}
 	if e.Unknown {
 		s += fmt.Sprintf("; if you are sure it is no longer running, delete %s", e.Path)
@@ -121,11 +128,18 @@ func reused(held LockInfo) string {
 	return ""
 }
 
-// AcquireLock takes the tenant's lock: <dir>/tenants/<tenantID>/lock,
-// created with O_CREATE|O_EXCL and holding pid, host and start time. A lock
-// of a dead process on this host is taken over; a live holder (or one on
-// another host) gives a *HeldError naming it.
+// AcquireLock takes the tenant's lock for a run whose command is not named
+// (AcquireLockFor with "").
 func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
+	return s.AcquireLockFor(tenantID, "", now)
+}
+
+// AcquireLockFor takes the tenant's lock: <dir>/tenants/<tenantID>/lock,
+// created with O_CREATE|O_EXCL and holding pid, host, start time and the
+// command ("onboard", "unmap", …) so a refused run can name what holds it.
+// A lock of a dead process on this host is taken over; a live holder (or
+// one on another host) gives a *HeldError naming it.
+func (s Store) AcquireLockFor(tenantID, command string, now time.Time) (*Lock, error) {
 	if tenantID == "" {
 		return nil, errors.New("state: lock without a tenant id")
 	}
@@ -135,7 +149,7 @@ func (s Store) AcquireLock(tenantID string, now time.Time) (*Lock, error) {
 	}
 	path := filepath.Join(dir, LockFile)
 	me := LockInfo{PID: os.Getpid(), Host: Hostname(), StartedAt: now.UTC().Truncate(time.Millisecond),
-		ProcStart: processStart(os.Getpid()), Exe: processExe(os.Getpid())}
+		ProcStart: processStart(os.Getpid()), Exe: processExe(os.Getpid()), Command: command}
 	b, _ := text.Marshal(me)
 	var tookOver *LockInfo
 	var why string

@@ -98,6 +98,36 @@ func TestProgressWriteIsAtomicUnderConcurrentReaders(t *testing.T) {
 	}
 }
 
+// The refusal names the holder's command: an unmap or reauthorize run is
+// not "onboarding" the tenant.
+func TestLockHeldNamesHolderCommand(t *testing.T) {
+	for _, cmd := range []string{"onboard", "unmap", "reauthorize"} {
+		s := Store{Dir: t.TempDir()}
+		l, err := s.AcquireLockFor(tid, cmd, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(l.Path)
+		var li LockInfo
+		if err := json.Unmarshal(b, &li); err != nil || li.Command != cmd {
+			t.Fatalf("lock content %s (%v): want command %q", b, err, cmd)
+		}
+		_, err = s.AcquireLockFor(tid, "onboard", time.Now())
+		want := `another run of "itdr-onboard ` + cmd + `" holds tenant ` + tid
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "onboarding") {
+			t.Errorf("held by %s: %v; want it to say %q", cmd, err, want)
+		}
+		l.Release()
+	}
+	// A lock written before the command was recorded names no command.
+	s := Store{Dir: t.TempDir()}
+	l, _ := s.AcquireLock(tid, time.Now())
+	defer l.Release()
+	if _, err := s.AcquireLockFor(tid, "unmap", time.Now()); err == nil || !strings.Contains(err.Error(), "another itdr-onboard run holds tenant") {
+		t.Errorf("held without a command: %v", err)
+	}
+}
+
 func TestLockHeldNamesHolderAndReleases(t *testing.T) {
 	s := Store{Dir: t.TempDir()}
 	now := time.Now()
