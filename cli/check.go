@@ -52,7 +52,7 @@ sign-in was stopped (wrong tenant, blocked), 1 error, 2 usage, 130 interrupted.
 	fl.StringVar(&f.cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
 	fl.StringVar(&f.clientID, "client-id", "", "the public client application to sign in with (default: Microsoft Graph Command Line Tools)")
 	fl.StringVar(&f.auth, "auth", "auto", "sign-in method: auto (device code when headless, else browser; switches when a tenant blocks device code), device, browser")
-	fl.StringVar(&f.cache, "token-cache", "memory", "where tokens live: memory (default), file (0600 in the state dir), keyring")
+	fl.StringVar(&f.cache, "token-cache", "memory", "where tokens live: memory (sign in every run) or file (0600 in the state dir; opt-in); keyring is not supported yet")
 	fl.BoolVar(&f.demo, "demo", false, "check a simulated tenant (the embedded tenant simulator) instead of a real one")
 	fl.StringVar(&f.scenario, "scenario", "typical", "with --demo: built-in scenario name or a scenario file")
 	fl.DurationVar(&f.timeout, "check-timeout", 45*time.Second, "per-check time limit")

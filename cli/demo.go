@@ -187,7 +187,7 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 			return nil
 		},
 	}
-	serve.Flags().BoolVar(&ps.on, "partner", false, "serve the partner simulator (a partner tenant and --customers customer tenants over GDAP) for `batch plan --endpoints`")
+	serve.Flags().BoolVar(&ps.on, "partner", false, "serve the partner simulator (a partner tenant and --customers customer tenants over GDAP) for batch plan --endpoints")
 	serve.Flags().IntVar(&ps.customers, "customers", sim.DefaultPartnerCustomers, "with --partner: how many customers")
 	serve.Flags().Int64Var(&ps.seed, "seed", 20, "with --partner: the generator's seed")
 	serve.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")

@@ -34,7 +34,7 @@ type partnerFlags struct {
 
 func addPartnerFlags(c *cobra.Command, f *partnerFlags) {
 	fl := c.Flags()
-	fl.StringVar(&f.epFile, "endpoints", "", "endpoints file (written by `sim serve`)")
+	fl.StringVar(&f.epFile, "endpoints", "", "an endpoints file (written by sim serve) instead of Microsoft's cloud")
 	fl.StringVar(&f.cloud, "cloud", "", "Microsoft cloud: "+strings.Join(endpoints.Clouds(), ", "))
 	fl.StringVar(&f.clientID, "client-id", "", "the partner's onboarding app (multi-tenant, public client flows on; see docs/gdap.md)")
 	fl.StringVar(&f.tenant, "partner-tenant", "", "the partner tenant (GUID or domain); default: the tenant of the account that signs in")

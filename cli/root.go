@@ -336,7 +336,7 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 	fl.StringVar(&epFile, "endpoints", "", "an endpoints file (written by sim serve) instead of Microsoft's cloud")
 	fl.StringVar(&cloud, "cloud", "", "Microsoft cloud: global, usgov, usgovdod, china (default global)")
 	fl.StringVar(&clientID, "client-id", "", "the public client application to sign in with (default: Microsoft Graph Command Line Tools)")
-	fl.StringVar(&cache, "token-cache", "memory", "where tokens live: memory (default), file (0600 in the state dir), keyring")
+	fl.StringVar(&cache, "token-cache", "memory", "where tokens live: memory (sign in every run) or file (0600 in the state dir; opt-in); keyring is not supported yet")
 	return c
 }
 
