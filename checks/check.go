@@ -98,6 +98,9 @@ type Applied struct {
 	RequestID string    `json:"request_id,omitempty"`
 	// NoOp is true when Apply found the change already in place.
 	NoOp bool `json:"no_op,omitempty"`
+	// Note says how the outcome was learnt when it is not this run's own
+	// answer ("applied by an interrupted run; found on resume at …").
+	Note string `json:"note,omitempty"`
 }
 
 // Check is one probe. Run must honour ctx, must not print and should not

@@ -47,6 +47,10 @@ type runGuard struct {
 	// ("onboard" when empty).
 	command string
 
+	// onboarding names the onboarding a resumed run continues; rec is the record.
+	onboarding string
+	rec        *steps.Receipts
+
 	prog     state.Progress
 	lastSave []byte
 	timing   map[steps.ID]*state.StepTiming
@@ -126,6 +130,7 @@ func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.
 		if rg.offerResume(opt, prev) {
 			from := prev.UpdatedAt
 			rg.prog.ResumedFrom = &from
+			rg.onboarding, rg.prog.Onboarding = prev.Onboarding, prev.Onboarding
 			rg.prog.Domains, rg.prog.TenantName = prev.Domains, prev.TenantName
 		}
 	}
@@ -316,8 +321,13 @@ func (rg *runGuard) fold(e *steps.Engine, mayStop bool) {
 	if s.Integration.ID != "" {
 		p.IntegrationID = s.Integration.ID
 	}
+	if rg.rec != nil {
+		if n := rg.rec.Name(); n != "" {
+			p.Onboarding = n
+		}
+	}
 	p.AppliedChanges = p.AppliedChanges[:0]
-	for _, a := range s.Applied {
+	for _, a := range s.Changes() {
 		if !slices.Contains(p.AppliedChanges, a.Change.ID) {
 			p.AppliedChanges = append(p.AppliedChanges, a.Change.ID)
 		}

@@ -253,6 +253,11 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	ctx = rg.ctx
 	eng, s := steps.New(opt, w.infos)
 	x := w.executor(s, stateDir)
+	if x.Receipts != nil {
+		x.Receipts.Onboarding = rg.onboarding // a resumed run continues its onboarding's record
+		x.Receipts.Notice = func(m string) { fmt.Fprintln(io.Err, "note:", text.Line(m)) }
+		rg.rec = x.Receipts
+	}
 	r := steps.NewRunner(ctx, x, 8)
 	defer r.Close()
 	mode := g.frontEnd(io)
@@ -270,15 +275,41 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 		}
 		code = plain.Run(ctx, eng, r, ans, rg.reporter(&plain.Text{W: io.Out, CanPaste: io.IsTTY}))
 	}
-	if code == ExitInterrupted && len(s.Applied) > 0 && x.Receipts != nil {
-		// Interrupted after changes: the receipt still says what was done
-		// (each change is also in the audit trail already).
-		if p, _, err := x.Receipts.Write(s, time.Now()); err == nil {
-			fmt.Fprintf(io.Err, "Interrupted after %d change(s); receipt: %s\n", len(s.Applied), p)
-		}
-	}
+	code = finishRecord(r, x, s, opt, code, io)
 	code = rg.finish(eng, code) // issue 7: final progress; 3 when another run holds the tenant
 	log.Info("finished", "exit_code", code, "outcome", s.Outcome)
+	return code
+}
+
+// finishRecord ends the run's record: once every job has stopped, intents
+// whose outcome is unknown (ctrl+c cancelled their request) are settled by a
+// read and the onboarding's one receipt is rewritten. A record that cannot
+// be written makes the run fail loudly.
+func finishRecord(r *steps.Runner, x *steps.Executor, s *steps.Session, opt steps.Options, code int, io IO) int {
+	if x.Receipts == nil || opt.DryRun {
+		return code
+	}
+	r.Close()
+	if !x.Receipts.HasRecord(s) {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := x.Reconcile(ctx)
+	p := ""
+	if err == nil {
+		p, _, err = x.Receipts.Write(s, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintln(io.Err, "error: the record of this onboarding could not be written:", text.Line(err.Error()))
+		if code == ExitHealthy || code == ExitPending {
+			return ExitFailed
+		}
+		return code
+	}
+	if code == ExitInterrupted {
+		fmt.Fprintf(io.Err, "Interrupted after %d change(s) in this onboarding; receipt: %s\n", s.ChangesMade(), p)
+	}
 	return code
 }
 

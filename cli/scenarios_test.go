@@ -223,45 +223,33 @@ func TestAcceptanceDehydratedCustomizesFirstAndReceiptMatches(t *testing.T) {
 		t.Fatalf("tenant after the run: dehydrated=%v roles=%v", s.Dehydrated, s.OrganizationManagementRoles)
 	}
 
-	// The receipt: every role-fix write the simulator recorded before the
-	// receipt was written, in order, with its request id, and nothing else.
+	// The receipt (issue 16: one per onboarding): every write the
+	// simulator recorded — role fixes in order first, then consent's grants
+	// and the mapping — each once with its request id, and nothing else.
 	rc := readReceipt(t, out)
 	if rc.TenantID != contosoID || rc.Operator != "admin@contoso.onmicrosoft.com" {
 		t.Errorf("receipt tenant %q operator %q", rc.TenantID, rc.Operator)
 	}
-	var recorded []sim.ChangeRecord
-	for _, c := range changes {
-		if !c.Time.After(rc.WrittenAt) {
-			recorded = append(recorded, c)
-		}
-	}
-	if len(recorded) != len(rc.Changes) || len(rc.Changes) != 7 {
-		t.Fatalf("receipt lists %d change(s), the simulator recorded %d before it (want 7):\nreceipt %+v\nsim %+v",
-			len(rc.Changes), len(recorded), rc.Changes, recorded)
+	if len(changes) != len(rc.Changes) || len(rc.Changes) != 15 {
+		t.Fatalf("receipt lists %d change(s), the simulator recorded %d (want 15):\nreceipt %+v\nsim %+v",
+			len(rc.Changes), len(changes), rc.Changes, changes)
 	}
 	// Changes of the same Order are applied side by side, so within such a
 	// wave the receipt's order and the simulator's may differ: match by
 	// request id, each recorded change exactly once.
 	byID := map[string]sim.ChangeRecord{}
-	for _, r := range recorded {
-		byID[r.RequestID] = r
+	for _, c := range changes {
+		byID[c.RequestID] = c
 	}
 	for i, a := range rc.Changes {
 		r, ok := byID[a.RequestID]
-		if a.RequestID == "" || !ok {
-			t.Errorf("change %d: receipt request id %q is not one the simulator recorded", i, a.RequestID)
+		if a.RequestID == "" || !ok || a.NoOp {
+			t.Errorf("change %d (%s): request id %q (no-op %v) is not a write the simulator recorded", i, a.Change.ID, a.RequestID, a.NoOp)
 			continue
 		}
 		delete(byID, a.RequestID)
-		if !strings.HasPrefix(a.Change.Call, r.Op) || a.NoOp {
-			t.Errorf("change %d: receipt call %q (no-op %v), simulator op %q", i, a.Change.Call, a.NoOp, r.Op)
-		}
-	}
-	// Every other write came later, from consent and mapping.
-	for _, c := range changes[len(recorded):] {
-		if c.Op == "New-ManagementRoleAssignment" || c.Op == "Enable-OrganizationCustomization" ||
-			c.Op == "POST /roleManagement/directory/roleAssignments" || c.Op == "Set-AdminAuditLogConfig" {
-			t.Errorf("role-fix write after the receipt: %+v", c)
+		if i < 7 && !strings.HasPrefix(a.Change.Call, r.Op) {
+			t.Errorf("role fix %d: receipt call %q, simulator op %q", i, a.Change.Call, r.Op)
 		}
 	}
 	// Before and after of every check are in the receipt.

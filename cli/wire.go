@@ -119,6 +119,8 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 	if w.platform != nil {
 		pa = w.platform // never a typed nil in the interface
 	}
+	rec := &steps.Receipts{Dir: stateDir}
+	s.Record = rec
 	return &steps.Executor{
 		Auth: w.auth,
 		Resolve: func(ctx context.Context, tenant string) (auth.TenantInfo, error) {
@@ -127,7 +129,7 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 		Graph:       w.graph,
 		Platform:    pa,
 		Checks:      w.registry,
-		Receipts:    &steps.Receipts{Dir: stateDir},
+		Receipts:    rec,
 		Session:     s,
 		OpenConsent: w.openConsent,
 		Now:         w.now,

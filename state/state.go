@@ -76,6 +76,9 @@ type Progress struct {
 	OrganizationID   string `json:"organization_id,omitempty"`
 	OrganizationName string `json:"organization_name,omitempty"`
 	IntegrationID    string `json:"integration_id,omitempty"`
+	// Onboarding names the onboarding's record (its receipt and journal
+	// entries): a resumed run continues it.
+	Onboarding string `json:"onboarding,omitempty"`
 	// Completed lists the steps that finished, in order.
 	Completed []string `json:"completed_steps"`
 	// Current is the step running when the file was written.

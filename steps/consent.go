@@ -286,15 +286,6 @@ func (x *Executor) awaitConsent(ctx context.Context, emit func(Event)) (ConsentR
 	}
 }
 
-// audit appends one change consent made to the audit trail.
-func (x *Executor) audit(id, summary, call, requestID string) {
-	if x.Receipts == nil || x.Session == nil {
-		return
-	}
-	_ = x.Receipts.Audit(x.Session, checks.Applied{At: x.now(), RequestID: requestID,
-		Change: checks.Change{ID: id, Summary: summary, Call: call}})
-}
-
 // NewConsentStep is the consent-only step of `reauthorize`: it grants the
 // platform's permissions again (with the same AADSTS650051 handling as
 // onboarding, or the handoff) and verifies them, without mapping.

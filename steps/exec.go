@@ -80,6 +80,7 @@ type Executor struct {
 	summary   chan SummaryLoaded
 
 	appOnce sync.Once
+	rec     recorder
 }
 
 // prefetchApp reads the platform's app manifest while the technician signs
@@ -185,20 +186,16 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		if !ok {
 			return ChangeApplied{Err: fmt.Errorf("no check %q for change %s", e.Change.CheckID, e.Change.ID)}
 		}
-		a, err := checks.ApplySafe(ctx, c, e.Change)
-		if a.At.IsZero() {
-			a.At = x.now()
-		}
-		if a.Change.ID == "" {
-			a.Change = e.Change
-		}
-		if err == nil && x.Receipts != nil {
-			err = x.Receipts.Audit(x.Session, a)
-		}
+		a, err := x.write(ctx, e.Change, func(ctx context.Context) (checks.Applied, error) {
+			return checks.ApplySafe(ctx, c, e.Change)
+		})
 		return ChangeApplied{Applied: a, Err: err}
 	case WriteReceipt:
 		if x.Receipts == nil {
 			return ReceiptWritten{}
+		}
+		if err := x.reconcile(ctx, false); err != nil {
+			return ReceiptWritten{Err: err}
 		}
 		p, ap, err := x.Receipts.Write(x.Session, x.now())
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
@@ -350,7 +347,7 @@ func panicEvent(eff Effect, err error) Event {
 // every application permission (and delegated grant) the platform asks for,
 // then reads them back. It first refuses a tenant mapped to another
 // organization (unless --remap), so nothing is granted for a mapping that
-// cannot happen. Every write goes to the audit trail.
+// cannot happen. Every write goes through the record (Executor.write).
 func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	var res ConsentResult
 	if err := x.precheckMapping(ctx); err != nil {
@@ -365,110 +362,89 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 		return res, err
 	}
 	if sp == nil {
-		created, err := x.Graph.CreateServicePrincipal(ctx, app.AppID)
-		if err != nil {
-			ce := Classify650051(err)
-			if ce.Kind == SPPresent {
-				// 650051 "already present": it may be ours and intact by
-				// now (reuse it), or a soft-deleted copy (wait).
-				if again, gerr := x.Graph.ServicePrincipalByAppID(ctx, app.AppID); gerr == nil && again != nil {
-					sp = again
-				} else if dl, ok := x.Graph.(deletedSPLister); ok {
-					if del, derr := dl.DeletedServicePrincipals(ctx, app.AppID); derr == nil && len(del) > 0 {
-						ce.DeletedAt = del[0].DeletedDateTime
+		var created m365.ServicePrincipal
+		var ce *ConsentError
+		a, err := x.write(ctx, createSPChange(app), func(ctx context.Context) (checks.Applied, error) {
+			c, err := x.Graph.CreateServicePrincipal(ctx, app.AppID)
+			if err != nil {
+				ce = Classify650051(err)
+				if ce.Kind == SPPresent {
+					// 650051 "already present": it may be ours and intact by
+					// now (reuse it: found, not created by this run), or a
+					// soft-deleted copy (wait).
+					if again, gerr := x.Graph.ServicePrincipalByAppID(ctx, app.AppID); gerr == nil && again != nil {
+						created = *again
+						return checks.Applied{NoOp: true, RequestID: again.RequestID}, nil
+					} else if dl, ok := x.Graph.(deletedSPLister); ok {
+						if del, derr := dl.DeletedServicePrincipals(ctx, app.AppID); derr == nil && len(del) > 0 {
+							ce.DeletedAt = del[0].DeletedDateTime
+						}
 					}
 				}
-			}
-			if sp == nil {
 				if ce.Kind != "" {
-					return res, ce
+					return checks.Applied{}, ce
 				}
-				return res, err
+				return checks.Applied{}, err
 			}
-		} else {
-			sp = &created
+			created = c
+			return checks.Applied{RequestID: c.RequestID}, nil
+		})
+		if err != nil {
+			return res, err
+		}
+		sp = &created
+		if !a.NoOp {
 			res.Created = true
 			res.RequestIDs = append(res.RequestIDs, created.RequestID)
-			x.audit("consent/create-service-principal", "Created the service principal of "+app.DisplayName+" ("+created.ID+")",
-				"POST /servicePrincipals", created.RequestID)
 		}
 	}
 	res.ServicePrincipalID = sp.ID
 
-	// Independent reads side by side: what the service principal holds,
-	// and every resource the platform's permissions live on.
-	var have []m365.AppRoleAssignment
-	var haveErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		have, haveErr = x.Graph.AppRoleAssignments(ctx, sp.ID)
-	}()
 	resource, err := x.prefetchResources(ctx, app)
-	<-done
 	if err != nil {
 		return res, err
 	}
-	if haveErr != nil {
-		return res, haveErr
-	}
-	held := map[string]bool{}
-	for _, a := range have {
-		held[strings.ToLower(a.ResourceID+"/"+a.AppRoleID)] = true
-	}
-	wants, err := x.wantedAppRoles(ctx, app, resource)
+	missing, already, wants, err := x.missingGrants(ctx, app, sp, resource)
 	if err != nil {
 		return res, err
 	}
-	var missing []wantedRole
-	for _, w := range wants {
-		if held[strings.ToLower(w.resourceID+"/"+w.roleID)] {
-			res.AlreadyGranted = append(res.AlreadyGranted, w.label)
-			continue
-		}
-		missing = append(missing, w)
-	}
+	res.AlreadyGranted = append(res.AlreadyGranted, already...)
 	// The grants are independent writes: side by side (each keeps its own
-	// retry and re-check), the delegated grants beside them too; recorded in
-	// plan order, application permissions first.
-	granted := make([]m365.AppRoleAssignment, len(missing))
+	// retry and re-check, and its own record), reported in plan order.
+	applied := make([]checks.Applied, len(missing))
 	errs := make([]error, len(missing))
 	var wg sync.WaitGroup
-	for i, w := range missing {
+	for i, m := range missing {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			granted[i], errs[i] = x.Graph.GrantAppRole(ctx, w.resourceID, sp.ID, w.roleID)
+			applied[i], errs[i] = x.write(ctx, m.change, func(ctx context.Context) (checks.Applied, error) {
+				if m.resource != nil {
+					g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, sp.ID, m.resource.ID, m.scope)
+					return checks.Applied{RequestID: g.RequestID}, err
+				}
+				g, err := x.Graph.GrantAppRole(ctx, m.want.resourceID, sp.ID, m.want.roleID)
+				return checks.Applied{RequestID: g.RequestID}, err
+			})
 		}()
 	}
-	var del delegatedResult
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		del = x.delegatedGrants(ctx, app, sp.ID, resource)
-	}()
 	wg.Wait()
-	for i, w := range missing {
+	for i, m := range missing {
 		if errs[i] != nil {
 			continue
 		}
-		res.Granted = append(res.Granted, w.label)
-		res.RequestIDs = append(res.RequestIDs, granted[i].RequestID)
-		x.audit("consent/grant", "Granted "+w.label+" to "+app.DisplayName, "POST /servicePrincipals/{id}/appRoleAssignedTo", granted[i].RequestID)
-	}
-	for _, g := range del.granted {
-		res.Granted = append(res.Granted, g.label)
-		res.RequestIDs = append(res.RequestIDs, g.requestID)
-		x.audit("consent/grant", "Granted "+g.label+" to "+app.DisplayName, "POST /oauth2PermissionGrants", g.requestID)
-	}
-	res.AlreadyGranted = append(res.AlreadyGranted, del.already...)
-	for i, w := range missing {
-		if errs[i] != nil {
-			return res, fmt.Errorf("granting %s: %w", w.label, errs[i])
+		label := strings.TrimPrefix(m.change.ID, changeGrantPrefix)
+		if applied[i].NoOp {
+			res.AlreadyGranted = append(res.AlreadyGranted, label)
+			continue
 		}
+		res.Granted = append(res.Granted, label)
+		res.RequestIDs = append(res.RequestIDs, applied[i].RequestID)
 	}
-	if del.err != nil {
-		return res, del.err
+	for i, m := range missing {
+		if errs[i] != nil {
+			return res, fmt.Errorf("granting %s: %w", strings.TrimPrefix(m.change.ID, changeGrantPrefix), errs[i])
+		}
 	}
 	// Read back: every wanted application permission is now held.
 	after, err := x.Graph.AppRoleAssignments(m365.FreshReads(ctx), sp.ID)
@@ -487,57 +463,6 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 	sort.Strings(res.Granted)
 	sort.Strings(res.AlreadyGranted)
 	return res, nil
-}
-
-// delegatedResult is what delegatedGrants did.
-type delegatedResult struct {
-	granted []struct{ label, requestID string }
-	already []string
-	err     error
-}
-
-// delegatedGrants makes sure the platform's service principal holds every
-// delegated permission (tenant-wide grant) the platform asks for.
-func (x *Executor) delegatedGrants(ctx context.Context, app platform.App, spID string, resource func(string) (*m365.ServicePrincipal, error)) (out delegatedResult) {
-	if len(app.DelegatedPermissions) == 0 {
-		return out
-	}
-	grants, err := x.Graph.OAuth2PermissionGrants(ctx, spID)
-	if err != nil {
-		out.err = err
-		return out
-	}
-	for _, d := range app.DelegatedPermissions {
-		r, err := resource(d.ResourceAppID)
-		if err != nil {
-			out.err = err
-			return out
-		}
-		if r == nil {
-			out.err = &ConsentError{Kind: InvalidPermissions, Permission: strings.Join(d.Scopes, " "), Resource: d.ResourceDisplayName,
-				Err: fmt.Errorf("the resource %s has no service principal in this tenant", d.ResourceDisplayName)}
-			return out
-		}
-		scope := strings.Join(d.Scopes, " ")
-		found := false
-		for _, g := range grants {
-			if strings.EqualFold(g.ResourceID, r.ID) && strings.EqualFold(g.ConsentType, "AllPrincipals") && containsAll(g.Scope, d.Scopes) {
-				found = true
-			}
-		}
-		label := r.DisplayName + ": " + scope + " (delegated)"
-		if found {
-			out.already = append(out.already, label)
-			continue
-		}
-		g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, spID, r.ID, scope)
-		if err != nil {
-			out.err = fmt.Errorf("granting %s: %w", label, err)
-			return out
-		}
-		out.granted = append(out.granted, struct{ label, requestID string }{label, g.RequestID})
-	}
-	return out
 }
 
 func containsAll(scope string, want []string) bool {
@@ -579,21 +504,33 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 	}
 	if existing != nil {
 		if existing.OrganizationID == orgID {
-			return *existing, nil
+			// Mapped there already (another run got there first): found.
+			return *existing, x.found(ctx, mapChange(platform.Organization{ID: orgID, Name: existing.OrganizationName}), existing.RequestID)
 		}
 		if !remap {
 			return platform.Integration{}, &platform.Error{Status: 409, Code: "tenant_already_mapped",
 				Message: "tenant already mapped", OrganizationID: existing.OrganizationID,
 				OrganizationName: existing.OrganizationName, Call: "GET /v1/integrations"}
 		}
-		if err := x.Platform.DeleteIntegration(ctx, existing.ID); err != nil && !platform.IsNotFound(err) {
+		old := *existing
+		if _, err := x.write(ctx, unmapChange(old), func(ctx context.Context) (checks.Applied, error) {
+			err := x.Platform.DeleteIntegration(ctx, old.ID)
+			if platform.IsNotFound(err) {
+				return checks.Applied{NoOp: true}, nil
+			}
+			return checks.Applied{}, err
+		}); err != nil {
 			return platform.Integration{}, fmt.Errorf("remap: removing the mapping to %s: %w", existing.OrganizationName, err)
 		}
-		x.audit("mapping/remove", "Removed the mapping of the tenant to "+existing.OrganizationName+" ("+existing.ID+")",
-			"DELETE /v1/integrations/"+existing.ID, "")
 		x.existingStale.Store(true) // the prerequisites' lookup no longer holds
 	}
-	in, err := x.Platform.CreateIntegration(ctx, tenant, orgID)
+	org := platform.Organization{ID: orgID, Name: x.Session.Organization.Name}
+	var in platform.Integration
+	_, err = x.write(ctx, mapChange(org), func(ctx context.Context) (checks.Applied, error) {
+		var err error
+		in, err = x.Platform.CreateIntegration(ctx, tenant, orgID)
+		return checks.Applied{RequestID: in.RequestID}, err
+	})
 	if err != nil {
 		var pe *platform.Error
 		if errors.As(err, &pe) && pe.Code == "tenant_already_mapped" && remap {
@@ -604,6 +541,5 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 		}
 		return in, err
 	}
-	x.audit("mapping/create", "Mapped the tenant to "+in.OrganizationName+" ("+in.ID+")", "POST /v1/integrations", in.RequestID)
 	return in, nil
 }

@@ -23,10 +23,7 @@ func (x *Executor) doFlow(ctx context.Context, eff Effect) (Event, bool) {
 	case ReadAccess:
 		return x.readAccess(ctx), true
 	case Remove:
-		a, err := x.remove(ctx, e.Change)
-		if err == nil && x.Receipts != nil && x.Session != nil {
-			err = x.Receipts.Audit(x.Session, a)
-		}
+		a, err := x.write(ctx, e.Change, func(ctx context.Context) (checks.Applied, error) { return x.remove(ctx, e.Change) })
 		return ChangeApplied{Applied: a, Err: err}, true
 	case VerifyUnmap:
 		var problems []string

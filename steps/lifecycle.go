@@ -71,6 +71,7 @@ type (
 
 func (ReadAccess) isEffect()   {}
 func (Remove) isEffect()       {}
+func (Remove) writes()         {}
 func (VerifyUnmap) isEffect()  {}
 func (AccessRead) isEvent()    {}
 func (UnmapVerified) isEvent() {}

@@ -471,6 +471,15 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		if p.status == StatusRunning && p.d.Phase == "roles" {
 			return p.mapNow(s)
 		}
+		if p.status == StatusRunning && p.d.Phase == "receipt" {
+			if ev.Err != nil {
+				p.status = StatusFailed
+				p.fail = &Failure{Kind: FailError, Message: "The tenant was mapped but the receipt could not be written: " + ev.Err.Error(),
+					Remedy: "Check that --state-dir is writable and has space, then run again (it finds the mapping in place).", Err: ev.Err}
+				return nil
+			}
+			p.status = StatusDone
+		}
 	case Mapped:
 		if p.status != StatusRunning || p.d.Phase != "mapping" {
 			return nil
@@ -484,7 +493,10 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		s.Integration = ev.Integration
-		p.status = StatusDone
+		// The receipt names the onboarding's changes so far (consent and
+		// the mapping too) before the health wait, which may be left.
+		p.d.Phase = "receipt"
+		return []Effect{WriteReceipt{}}
 	}
 	return nil
 }

@@ -73,6 +73,7 @@ func TestRoleFix650051IsDeferredToConsent(t *testing.T) {
 		t.Fatalf("applied %+v", s.Applied)
 	}
 	feed(e, Mapped{Integration: platform.Integration{ID: "int_1"}})
+	feed(e, ReceiptWritten{Path: "r3"})
 	if !e.Finished() || ExitCode(e) != 0 || s.Integration.ID != "int_1" {
 		t.Fatalf("finished %v code %d", e.Finished(), ExitCode(e))
 	}

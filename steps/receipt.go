@@ -1,7 +1,13 @@
 package steps
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,23 +20,76 @@ import (
 	"itdr-onboard/ui/text"
 )
 
-// Receipts writes per-tenant change receipts and the JSONL audit trail in
-// the state dir. Files are written atomically (temp file + rename).
+// Receipts keeps the exact record of an onboarding in the state dir:
+//
+//   - the journal (tenants/<id>/journal.jsonl, append-only, fsynced): every
+//     write is recorded as intended before its request is sent and as
+//     applied / found / failed after it; an intent whose outcome is unknown
+//     (the process died, or ctrl+c cancelled the request) is reconciled by a
+//     read later (Executor.reconcile);
+//   - the receipt (tenants/<id>/receipt-<onboarding>.json): one per
+//     onboarding, rewritten atomically from the journal, naming every change
+//     of every step across all the runs that made it, each once;
+//   - the audit trail (audit.jsonl, every tenant): one line per change made
+//     or found, appended once its outcome is known.
 type Receipts struct {
 	Dir string // the state dir
-	mu  sync.Mutex
+	// Onboarding names the onboarding this run belongs to (a resumed run
+	// continues the one it resumes); "" = a new one, named at the first write.
+	Onboarding string
+	// Notice receives what the technician should know about the record
+	// (the previous run's last line was cut).
+	Notice func(string)
+
+	mu      sync.Mutex
+	run     string
+	tenant  string
+	loaded  bool
+	entries []JournalEntry
+	seq     int
 }
 
-// Receipt is the per-tenant change receipt (one per run that changed or
-// planned something).
+// Journal statuses.
+const (
+	JournalIntended = "intended"
+	JournalApplied  = "applied"
+	JournalFound    = "found"  // already in place (another run, technician or state dir got there first)
+	JournalFailed   = "failed" // the request failed: nothing was changed
+	JournalAbsent   = "absent" // an intent of an interrupted run that a read found not done
+)
+
+// JournalEntry is one line of a tenant's journal.
+type JournalEntry struct {
+	Seq        int           `json:"seq"`
+	Of         int           `json:"of,omitempty"` // the intent an outcome answers
+	Onboarding string        `json:"onboarding"`
+	Time       time.Time     `json:"time"`
+	Status     string        `json:"status"`
+	Change     checks.Change `json:"change"`
+	RequestID  string        `json:"request_id,omitempty"`
+	Operator   string        `json:"operator,omitempty"`
+	PID        int           `json:"pid"`
+	Run        string        `json:"run"` // the process run that wrote it
+	Note       string        `json:"note,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// Receipt is the per-onboarding change receipt.
 type Receipt struct {
-	TenantID   string           `json:"tenant_id"`
-	TenantName string           `json:"tenant_name,omitempty"`
-	Operator   string           `json:"operator"`
+	TenantID   string `json:"tenant_id"`
+	TenantName string `json:"tenant_name,omitempty"`
+	Operator   string `json:"operator"`
+	// Onboarding names the onboarding (every run that resumed it writes here).
+	Onboarding string           `json:"onboarding,omitempty"`
 	WrittenAt  time.Time        `json:"written_at"`
 	Checks     []ReceiptCheck   `json:"checks"`
 	Changes    []checks.Applied `json:"changes"`
-	Declined   []checks.Change  `json:"declined,omitempty"`
+	// Failed are changes whose request failed (nothing changed).
+	Failed []checks.Applied `json:"failed,omitempty"`
+	// Unknown are changes whose request was sent but whose outcome no read
+	// has settled yet (the next run reconciles them).
+	Unknown  []checks.Change `json:"unknown,omitempty"`
+	Declined []checks.Change `json:"declined,omitempty"`
 	// NotApplied are accepted changes that were not made (an earlier one failed).
 	NotApplied   []checks.Change   `json:"not_applied,omitempty"`
 	Planned      []checks.Change   `json:"planned"`
@@ -60,18 +119,306 @@ func (r *Receipts) TenantDir(tenantID string) string {
 // AuditPath is the JSONL audit trail.
 func (r *Receipts) AuditPath() string { return filepath.Join(r.Dir, "audit.jsonl") }
 
-// Write writes the receipt for the session's changes and returns its path.
+// JournalPath is a tenant's journal.
+func (r *Receipts) JournalPath(tenantID string) string {
+	return filepath.Join(r.TenantDir(tenantID), "journal.jsonl")
+}
+
+// NewOnboardingName names a new onboarding (and its receipt file) after the
+// time it started, to the nanosecond; a name already taken in dir gets a
+// suffix, so two receipts never collide.
+func NewOnboardingName(dir string, now time.Time) string {
+	base := now.UTC().Format("20060102T150405.000000000Z")
+	name := base
+	for i := 2; ; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "receipt-"+name+".json")); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// loadLocked reads the tenant's journal once. A torn last line (the process
+// died while writing it) is skipped and reported.
+func (r *Receipts) loadLocked(tenantID string) error {
+	if r.loaded && r.tenant == tenantID {
+		return nil
+	}
+	r.tenant, r.loaded, r.entries, r.seq = tenantID, true, nil, 0
+	if st, err := os.Stat(r.JournalPath(tenantID)); err == nil && !st.Mode().IsRegular() {
+		return nil // not a file of ours (a device): nothing to read back
+	}
+	b, err := os.ReadFile(r.JournalPath(tenantID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the journal: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	for sc.Scan() {
+		var e JournalEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Seq == 0 {
+			r.notice("the journal's record at " + r.JournalPath(tenantID) + " was cut (an earlier run stopped while writing it); it is skipped and the journal goes on on a new line")
+			continue
+		}
+		r.entries = append(r.entries, e)
+		r.seq = max(r.seq, e.Seq)
+	}
+	return nil
+}
+
+func (r *Receipts) notice(msg string) {
+	if r.Notice != nil {
+		r.Notice(msg)
+	}
+}
+
+// appendLine appends one line to path with one write and fsyncs it. A file
+// whose last line was cut gets a newline first (and a notice).
+func (r *Receipts) appendLine(path string, line []byte, what string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			r.notice(fmt.Sprintf("the last record of %s was cut (an earlier run stopped while writing it); this run starts on a new line", path))
+			line = append([]byte{'\n'}, line...)
+		}
+	}
+	n, err := f.Write(line)
+	if err == nil && n < len(line) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: writing %s: %w", what, path, err)
+	}
+	return nil
+}
+
+func (r *Receipts) journalLocked(s *Session, e JournalEntry) (JournalEntry, error) {
+	if r.Onboarding == "" {
+		r.Onboarding = NewOnboardingName(r.TenantDir(s.TenantID), time.Now())
+	}
+	if r.run == "" {
+		r.run = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
+	r.seq++
+	e.Seq, e.Onboarding, e.PID, e.Run, e.Operator = r.seq, r.Onboarding, os.Getpid(), r.run, s.Account.Username
+	b, err := text.Marshal(e)
+	if err != nil {
+		return e, err
+	}
+	if err := r.appendLine(r.JournalPath(s.TenantID), append(b, '\n'), "journal"); err != nil {
+		r.seq--
+		return e, err
+	}
+	r.entries = append(r.entries, e)
+	return e, nil
+}
+
+// Intend records that a change is about to be sent. Nothing may be sent
+// when it fails.
+func (r *Receipts) Intend(s *Session, c checks.Change, at time.Time) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.loadLocked(s.TenantID); err != nil {
+		return 0, err
+	}
+	e, err := r.journalLocked(s, JournalEntry{Time: at.UTC(), Status: JournalIntended, Change: c})
+	if err != nil {
+		return 0, fmt.Errorf("could not record the intended change %q, so it was not sent: %w", c.Summary, err)
+	}
+	return e.Seq, nil
+}
+
+// Resolve records the outcome of intent seq (0: a change found in place
+// without a write). Applied and found changes also go to the audit trail.
+func (r *Receipts) Resolve(s *Session, seq int, status string, a checks.Applied, errText string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.loadLocked(s.TenantID); err != nil {
+		return err
+	}
+	if a.At.IsZero() {
+		a.At = time.Now()
+	}
+	seen := status == JournalFound && r.recordedLocked(a.Change.ID)
+	_, err := r.journalLocked(s, JournalEntry{Of: seq, Time: a.At.UTC(), Status: status, Change: a.Change,
+		RequestID: a.RequestID, Note: a.Note, Error: errText})
+	if err != nil {
+		return fmt.Errorf("%q was %s but could not be recorded: %w", a.Change.Summary, status, err)
+	}
+	if status != JournalApplied && status != JournalFound {
+		return nil
+	}
+	if seen {
+		return nil // the onboarding's audit trail names it already
+	}
+	a.NoOp = status == JournalFound
+	if err := r.auditLocked(s, a); err != nil {
+		return fmt.Errorf("%q was %s but could not be written to the audit trail: %w", a.Change.Summary, status, err)
+	}
+	return nil
+}
+
+// recordedLocked reports whether the onboarding recorded the change as
+// applied or found already.
+func (r *Receipts) recordedLocked(id string) bool {
+	for _, e := range r.entries {
+		if e.Onboarding == r.Onboarding && r.Onboarding != "" && e.Change.ID == id && (e.Status == JournalApplied || e.Status == JournalFound) {
+			return true
+		}
+	}
+	return false
+}
+
+// Unresolved returns the intents of the tenant (of any onboarding) whose
+// outcome is not recorded; with own=false only those of earlier runs.
+func (r *Receipts) Unresolved(s *Session, own bool) ([]JournalEntry, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.loadLocked(s.TenantID); err != nil {
+		return nil, err
+	}
+	var out []JournalEntry
+	for _, e := range r.unresolvedLocked() {
+		if own || r.run == "" || e.Run != r.run {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (r *Receipts) unresolvedLocked() []JournalEntry {
+	done := map[int]bool{}
+	for _, e := range r.entries {
+		if e.Of != 0 {
+			done[e.Of] = true
+		}
+	}
+	var out []JournalEntry
+	for _, e := range r.entries {
+		if e.Status == JournalIntended && !done[e.Seq] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Changes returns the changes the onboarding made or found, each once (an
+// applied change wins over finding it later), in the order they happened.
+func (r *Receipts) Changes(s *Session) []checks.Applied {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.TenantID == "" || r.loadLocked(s.TenantID) != nil {
+		return nil
+	}
+	ch, _ := r.changesLocked()
+	return ch
+}
+
+func (r *Receipts) changesLocked() (changes, failed []checks.Applied) {
+	idx := map[string]int{}
+	var fails []JournalEntry
+	for _, e := range r.entries {
+		if r.Onboarding == "" || e.Onboarding != r.Onboarding {
+			continue
+		}
+		switch e.Status {
+		case JournalApplied, JournalFound:
+			a := checks.Applied{Change: e.Change, At: e.Time, RequestID: e.RequestID, NoOp: e.Status == JournalFound, Note: e.Note}
+			if i, ok := idx[e.Change.ID]; ok {
+				if changes[i].NoOp && !a.NoOp {
+					changes[i] = a
+				}
+				continue
+			}
+			idx[e.Change.ID] = len(changes)
+			changes = append(changes, a)
+		case JournalFailed:
+			fails = append(fails, e)
+		}
+	}
+	for _, e := range fails {
+		if _, ok := idx[e.Change.ID]; !ok {
+			failed = append(failed, checks.Applied{Change: e.Change, At: e.Time, Note: e.Error})
+		}
+	}
+	return changes, failed
+}
+
+// Name is the onboarding's name ("" until set or the first write).
+func (r *Receipts) Name() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Onboarding
+}
+
+// HasRecord reports whether the tenant's journal holds anything of this
+// onboarding or an intent still open (then a receipt is due at the end).
+func (r *Receipts) HasRecord(s *Session) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.TenantID == "" || r.loadLocked(s.TenantID) != nil {
+		return false
+	}
+	for _, e := range r.entries {
+		if r.Onboarding != "" && e.Onboarding == r.Onboarding {
+			return true
+		}
+	}
+	return len(r.unresolvedLocked()) > 0
+}
+
+// ChangesMade counts the changes the onboarding applied (not found).
+func ChangesMade(cs []checks.Applied) int {
+	n := 0
+	for _, a := range cs {
+		if !a.NoOp {
+			n++
+		}
+	}
+	return n
+}
+
+// Write (re)writes the onboarding's receipt and returns its path and the
+// audit trail's. Every run of one onboarding writes the same file.
 func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.loadLocked(s.TenantID); err != nil {
+		return "", "", err
+	}
+	dir := r.TenantDir(s.TenantID)
+	if r.Onboarding == "" {
+		r.Onboarding = NewOnboardingName(dir, now)
+	}
 	rc := Receipt{TenantID: s.TenantID, TenantName: s.Org.DisplayName, Operator: s.Account.Username,
-		WrittenAt: now.UTC(), Changes: s.Applied, Planned: s.Plan}
+		Onboarding: r.Onboarding, WrittenAt: now.UTC(), Planned: s.Plan}
+	rc.Changes, rc.Failed = r.changesLocked()
 	if rc.Changes == nil {
 		rc.Changes = []checks.Applied{}
 	}
+	for _, e := range r.unresolvedLocked() {
+		rc.Unknown = append(rc.Unknown, e.Change)
+	}
 	done := map[string]bool{}
-	for _, a := range s.Applied {
+	for _, a := range rc.Changes {
 		done[a.Change.ID] = true
+	}
+	for _, c := range rc.Unknown {
+		done[c.ID] = true
 	}
 	rc.Declined = s.DeclinedChanges
 	for _, c := range s.DeclinedChanges {
@@ -92,11 +439,13 @@ func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 		rc.Checks = append(rc.Checks, ReceiptCheck{ID: id, Title: s.Titles[id],
 			Before: ReceiptResult{b.Outcome, b.Summary}, After: ReceiptResult{a.Outcome, a.Summary}})
 	}
-	dir := r.TenantDir(s.TenantID)
+	if s.Organization.ID != "" {
+		rc.Organization = map[string]string{"id": s.Organization.ID, "name": s.Organization.Name}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	path := filepath.Join(dir, "receipt-"+now.UTC().Format("20060102T150405Z")+".json")
+	path := filepath.Join(dir, "receipt-"+r.Onboarding+".json")
 	b, err := text.MarshalIndent(rc, "", "  ")
 	if err != nil {
 		return "", "", err
@@ -117,26 +466,32 @@ type AuditLine struct {
 	Call      string    `json:"call"`
 	RequestID string    `json:"request_id,omitempty"`
 	NoOp      bool      `json:"no_op,omitempty"`
+	// Status is applied or found (already in place: not changed by this run).
+	Status string `json:"status,omitempty"`
+	Note   string `json:"note,omitempty"`
 }
 
-// Audit appends one applied change to the audit trail (O_APPEND, one
-// write per line so concurrent runs for other tenants do not interleave).
+// Audit appends one change to the audit trail without a journal entry (a
+// flow that records its own outcome).
 func (r *Receipts) Audit(s *Session, a checks.Applied) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return err
+	return r.auditLocked(s, a)
+}
+
+// auditLocked appends one line (O_APPEND, one write per line so concurrent
+// runs for other tenants do not interleave, fsynced). A failure is an error
+// the run reports: the record must never be silently incomplete.
+func (r *Receipts) auditLocked(s *Session, a checks.Applied) error {
+	status := JournalApplied
+	if a.NoOp {
+		status = JournalFound
 	}
 	line, err := text.Marshal(AuditLine{Time: a.At.UTC(), TenantID: s.TenantID, Operator: s.Account.Username,
-		Change: a.Change.ID, Summary: a.Change.Summary, Call: a.Change.Call, RequestID: a.RequestID, NoOp: a.NoOp})
+		Change: a.Change.ID, Summary: a.Change.Summary, Call: a.Change.Call, RequestID: a.RequestID, NoOp: a.NoOp,
+		Status: status, Note: a.Note})
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(r.AuditPath(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit trail: %w", err)
-	}
-	defer f.Close()
-	_, err = f.Write(append(line, '\n'))
-	return err
+	return r.appendLine(r.AuditPath(), append(line, '\n'), "audit trail")
 }

@@ -97,6 +97,11 @@ type Session struct {
 	Deferred []checks.Change
 
 	ReceiptPath, AuditPath string
+	// Record is the onboarding's exact record (the executor's Receipts):
+	// every change of every step across every run of the onboarding.
+	Record interface {
+		Changes(s *Session) []checks.Applied
+	}
 
 	Organization platform.Organization
 	// OrgFromFlag is --org resolved before sign-in.
@@ -152,3 +157,17 @@ func (s *Session) record(id string, r checks.Result) {
 	}
 	s.Results[id] = r
 }
+
+// Changes lists the onboarding's changes (made or found, each once, across
+// every run that made them); without a record, this run's.
+func (s *Session) Changes() []checks.Applied {
+	if s.Record != nil {
+		if cs := s.Record.Changes(s); len(cs) > 0 {
+			return cs
+		}
+	}
+	return s.Applied
+}
+
+// ChangesMade counts the onboarding's changes that were made (not found in place).
+func (s *Session) ChangesMade() int { return ChangesMade(s.Changes()) }

@@ -446,6 +446,10 @@ func toHealth(t *testing.T, opt Options) (*Engine, *Session) {
 	}
 	feed(e, ConsentDone{})
 	jobs := feed(e, Mapped{Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	if !reflect.DeepEqual(effects(jobs), []Effect{WriteReceipt{}}) {
+		t.Fatalf("after mapping: %#v", effects(jobs))
+	}
+	jobs = feed(e, ReceiptWritten{Path: "r"})
 	if !reflect.DeepEqual(effects(jobs), []Effect{ProbeHealth{IntegrationID: "int_1"}}) {
 		t.Fatalf("health enter: %#v", effects(jobs))
 	}

@@ -383,7 +383,7 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 		return
 	}
 	t.printf("\nHealthy: tenant %s is connected to the platform organization %s.\n", text.Line(s.Org.DisplayName), text.Line(s.Organization.Name))
-	t.printf("  changes made: %d", len(s.Applied))
+	t.printf("  changes made: %d", s.ChangesMade())
 	if s.ReceiptPath != "" {
 		t.printf(" (receipt: %s)", s.ReceiptPath)
 	}
@@ -649,7 +649,7 @@ func (j *JSON) Finished(e *steps.Engine, code int, err error) {
 	if s.Integration.ID != "" {
 		f["integration_id"] = s.Integration.ID
 	}
-	f["changes"] = len(s.Applied)
+	f["changes"] = s.ChangesMade()
 	if s.ReceiptPath != "" {
 		f["receipt"] = s.ReceiptPath
 	}

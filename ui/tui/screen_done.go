@@ -40,12 +40,12 @@ func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, h
 	if s.SignedIn {
 		kv("Signed in as", san(s.Account.Username))
 	}
-	switch n := len(s.Applied); n {
+	switch n := s.ChangesMade(); n {
 	case 0:
 		kv("Changes made", "none")
 	default:
 		kv("Changes made", fmt.Sprintf("%d", n))
-		for _, a := range s.Applied {
+		for _, a := range s.Changes() {
 			line := san(a.Change.Summary)
 			if a.NoOp {
 				line += " (already in place)"

@@ -1,0 +1,151 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"itdr-onboard/checks"
+)
+
+func recordSession() *Session {
+	s := NewSession(Options{})
+	s.TenantID = "3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60"
+	s.Account.Username = "admin@contoso.onmicrosoft.com"
+	return s
+}
+
+// TestAuditTrailTornLastLine: a run that died mid-line leaves a torn last
+// line; the next record starts on a new line and says so.
+func TestAuditTrailTornLastLine(t *testing.T) {
+	dir := t.TempDir()
+	torn := `{"time":"2026-11-25T10:00:00Z","tenant_id":"x","change":"exo.role-gr`
+	if err := os.WriteFile(filepath.Join(dir, "audit.jsonl"), []byte(torn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	r := &Receipts{Dir: dir, Notice: func(m string) { notes = append(notes, m) }}
+	s := recordSession()
+	c := checks.Change{ID: "a", Summary: "Add role A"}
+	seq, err := r.Intend(s, c, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resolve(s, seq, JournalApplied, checks.Applied{Change: c, RequestID: "rid"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 || lines[0] != torn {
+		t.Fatalf("audit trail:\n%s", b)
+	}
+	var al AuditLine
+	if err := json.Unmarshal([]byte(lines[1]), &al); err != nil || al.Change != "a" || al.Status != JournalApplied {
+		t.Fatalf("new line %q: %v", lines[1], err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "was cut") {
+		t.Fatalf("notices %q", notes)
+	}
+}
+
+// TestRecordFullDiskIsAnError: a record that cannot be written is an error
+// (the run fails loudly), and a change whose intent cannot be recorded is
+// never sent.
+func TestRecordFullDiskIsAnError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	s := recordSession()
+	c := checks.Change{ID: "a", Summary: "Add role A"}
+
+	// Full disk under the audit trail: the change is made, recording it fails.
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, "audit.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	r := &Receipts{Dir: dir}
+	x := &Executor{Receipts: r, Session: s}
+	sent := 0
+	_, err := x.write(t.Context(), c, func(context.Context) (checks.Applied, error) { sent++; return checks.Applied{RequestID: "rid"}, nil })
+	if err == nil || sent != 1 || !strings.Contains(err.Error(), "could not be written to the audit trail") {
+		t.Fatalf("sent %d, err %v", sent, err)
+	}
+
+	// Full disk under the journal: nothing is sent.
+	dir = t.TempDir()
+	tdir := (&Receipts{Dir: dir}).TenantDir(s.TenantID)
+	os.MkdirAll(tdir, 0o700)
+	if err := os.Symlink("/dev/full", filepath.Join(tdir, "journal.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	x = &Executor{Receipts: &Receipts{Dir: dir}, Session: s}
+	sent = 0
+	_, err = x.write(t.Context(), c, func(context.Context) (checks.Applied, error) { sent++; return checks.Applied{}, nil })
+	if err == nil || sent != 0 || !strings.Contains(err.Error(), "was not sent") {
+		t.Fatalf("sent %d, err %v", sent, err)
+	}
+}
+
+// TestRecordFoundIsNotApplied: a write answered "already exists" is
+// recorded as found, and the onboarding's changes name each change once.
+func TestRecordFoundIsNotApplied(t *testing.T) {
+	dir := t.TempDir()
+	r := &Receipts{Dir: dir}
+	s := recordSession()
+	x := &Executor{Receipts: r, Session: s}
+	a := checks.Change{ID: "a", Summary: "A"}
+	b := checks.Change{ID: "b", Summary: "B"}
+	if _, err := x.write(t.Context(), a, func(context.Context) (checks.Applied, error) { return checks.Applied{NoOp: true}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.write(t.Context(), b, func(context.Context) (checks.Applied, error) { return checks.Applied{RequestID: "r"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A failed attempt, then the same change found again: still once each.
+	if _, err := x.write(t.Context(), b, func(context.Context) (checks.Applied, error) { return checks.Applied{}, errors.New("503") }); err == nil {
+		t.Fatal("want the failure")
+	}
+	if err := x.found(t.Context(), b, ""); err != nil {
+		t.Fatal(err)
+	}
+	cs := r.Changes(s)
+	if len(cs) != 2 || !cs[0].NoOp || cs[1].NoOp || ChangesMade(cs) != 1 {
+		t.Fatalf("changes %+v", cs)
+	}
+	ab, _ := os.ReadFile(r.AuditPath())
+	if n := strings.Count(string(ab), "\n"); n != 2 || !strings.Contains(string(ab), `"status":"found"`) {
+		t.Fatalf("audit trail (%d lines):\n%s", n, ab)
+	}
+	p1, _, err := r.Write(s, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _, err := r.Write(s, time.Now().Add(time.Hour))
+	if err != nil || p1 != p2 {
+		t.Fatalf("one onboarding, one receipt: %s %s %v", p1, p2, err)
+	}
+}
+
+// TestReceiptNamesNeverCollide: onboardings started within one second get
+// different receipts.
+func TestReceiptNamesNeverCollide(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		n := NewOnboardingName(dir, at) // the same instant each time
+		if seen[n] {
+			t.Fatalf("name %s twice", n)
+		}
+		seen[n] = true
+		os.WriteFile(filepath.Join(dir, "receipt-"+n+".json"), []byte("{}"), 0o600)
+	}
+	if a, b := NewOnboardingName(t.TempDir(), at), NewOnboardingName(t.TempDir(), at.Add(time.Millisecond)); a == b {
+		t.Fatalf("names within one second collide: %s", a)
+	}
+}

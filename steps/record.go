@@ -1,0 +1,183 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"itdr-onboard/checks"
+)
+
+// recorder is the executor's part of the exact record (receipt.go): every
+// write of every flow goes through Executor.write.
+type recorder struct {
+	mu         sync.Mutex
+	reconciled bool
+}
+
+// write performs one change under the record: it is journaled as intended
+// before the request is sent and as applied / found / failed after it. When
+// the outcome is unknown (the request was cancelled) the intent stays open
+// and a later read settles it (reconcile). A failure to record is an error:
+// nothing is sent unrecorded, and a change made but not recorded fails the
+// run loudly.
+func (x *Executor) write(ctx context.Context, c checks.Change, do func(context.Context) (checks.Applied, error)) (checks.Applied, error) {
+	if x.Receipts == nil || x.Session == nil {
+		a, err := do(ctx)
+		return x.fill(a, c), err
+	}
+	if err := x.reconcile(ctx, false); err != nil {
+		return checks.Applied{Change: c}, err
+	}
+	seq, err := x.Receipts.Intend(x.Session, c, x.now())
+	if err != nil {
+		return checks.Applied{Change: c}, err
+	}
+	a, err := do(ctx)
+	a = x.fill(a, c)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return a, err // outcome unknown: the intent stays open
+		}
+		if rerr := x.Receipts.Resolve(x.Session, seq, JournalFailed, a, err.Error()); rerr != nil {
+			return a, errors.Join(err, rerr)
+		}
+		return a, err
+	}
+	status := JournalApplied
+	if a.NoOp {
+		status = JournalFound
+	}
+	if rerr := x.Receipts.Resolve(x.Session, seq, status, a, ""); rerr != nil {
+		return a, rerr
+	}
+	return a, nil
+}
+
+// found records a change the flow found already in place without sending
+// anything (an "already exists" answer).
+func (x *Executor) found(ctx context.Context, c checks.Change, requestID string) error {
+	if x.Receipts == nil || x.Session == nil {
+		return nil
+	}
+	// An open intent of an interrupted run for it is settled first, so the
+	// change is recorded as that run's, not as found by this one.
+	if err := x.reconcile(ctx, false); err != nil {
+		return err
+	}
+	return x.Receipts.Resolve(x.Session, 0, JournalFound, checks.Applied{Change: c, At: x.now(), RequestID: requestID, NoOp: true}, "")
+}
+
+func (x *Executor) fill(a checks.Applied, c checks.Change) checks.Applied {
+	if a.Change.ID == "" {
+		a.Change = c
+	}
+	if a.At.IsZero() {
+		a.At = x.now()
+	}
+	return a
+}
+
+// Reconcile settles, by a read, every recorded intent whose outcome is
+// unknown: those of earlier runs before this run's first write, and (own)
+// this run's own when it ends. It reports a failure to record only.
+func (x *Executor) Reconcile(ctx context.Context) error { return x.reconcile(ctx, true) }
+
+func (x *Executor) reconcile(ctx context.Context, own bool) error {
+	if x.Receipts == nil || x.Session == nil || x.Session.TenantID == "" {
+		return nil
+	}
+	x.rec.mu.Lock()
+	defer x.rec.mu.Unlock()
+	if x.rec.reconciled && !own {
+		return nil
+	}
+	open, err := x.Receipts.Unresolved(x.Session, own)
+	if err != nil {
+		return err
+	}
+	x.rec.reconciled = true
+	for _, e := range open {
+		present, known := x.probe(ctx, e.Change)
+		if !known {
+			continue // stays unknown; the receipt lists it and the next run asks again
+		}
+		at := x.now()
+		a := checks.Applied{Change: e.Change, At: at}
+		status := JournalApplied
+		if present {
+			a.Note = fmt.Sprintf("applied by an interrupted run (sent %s); found on resume at %s",
+				e.Time.UTC().Format("2006-01-02 15:04:05Z"), at.UTC().Format("2006-01-02 15:04:05Z"))
+		} else {
+			status = JournalAbsent
+			a.Note = fmt.Sprintf("not applied: the interrupted request (sent %s) did not take effect (found absent at %s)",
+				e.Time.UTC().Format("2006-01-02 15:04:05Z"), at.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+		if err := x.Receipts.Resolve(x.Session, e.Seq, status, a, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probe reads whether a change is in place now: role fixes through the
+// check that planned them, consent and the mapping through their own reads.
+// known is false when the read failed or the change is of a kind no read
+// can settle.
+func (x *Executor) probe(ctx context.Context, c checks.Change) (present, known bool) {
+	switch c.CheckID {
+	case ConsentChangeCheck:
+		app, err := x.Platform.App(ctx)
+		if err != nil {
+			return false, false
+		}
+		sp, err := x.Graph.ServicePrincipalByAppID(ctx, app.AppID)
+		if err != nil {
+			return false, false
+		}
+		if c.ID == changeCreateSP {
+			return sp != nil, true
+		}
+		if sp == nil {
+			return false, true
+		}
+		missing, _, _, err := x.missingGrants(ctx, app, sp, x.resourceLookup(ctx))
+		if err != nil {
+			return false, false
+		}
+		for _, m := range missing {
+			if m.change.ID == c.ID {
+				return false, true
+			}
+		}
+		return true, true
+	case MappingChangeCheck:
+		in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
+		if err != nil {
+			return false, false
+		}
+		if strings.HasPrefix(c.ID, changeUnmapPrefix) {
+			return in == nil || in.ID != c.Args["integration_id"], true
+		}
+		return in != nil && (c.Args["organization_id"] == "" || in.OrganizationID == c.Args["organization_id"]), true
+	}
+	if x.Checks == nil {
+		return false, false
+	}
+	chk, ok := x.Checks.Get(c.CheckID)
+	if !ok {
+		return false, false
+	}
+	r := checks.RunSafe(ctx, chk, x.checkTimeout())
+	if r.Err != nil {
+		return false, false
+	}
+	for _, p := range r.Changes {
+		if p.ID == c.ID {
+			return false, true
+		}
+	}
+	return true, true
+}
