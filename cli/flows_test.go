@@ -125,7 +125,7 @@ func TestLifecycleFlowsInEveryFrontEnd(t *testing.T) {
 	}
 	// Its grant is in the audit trail and in a receipt.
 	audit, err := os.ReadFile(filepath.Join(e.stateDir, "audit.jsonl"))
-	if err != nil || !strings.Contains(string(audit), `"change":"consent/grant"`) {
+	if err != nil || !strings.Contains(string(audit), `"change":"consent/grant/`) {
 		t.Fatalf("audit trail: %v\n%s", err, audit)
 	}
 	// Again with --json: nothing to grant; the events are onboard's.
