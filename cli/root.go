@@ -251,6 +251,10 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	defer rg.release()
 	defer w.closeIdle() // issue 7: leave no idle connection behind (in-process runs and tests)
 	ctx = rg.ctx
+	mode := g.frontEnd(io)
+	// Without a terminal (or with --json) nobody can answer: the engine
+	// stops before sign-in when a needed flag is missing.
+	opt.NoPrompt = mode == "json" || (mode == "plain" && !io.IsTTY)
 	eng, s := steps.New(opt, w.infos)
 	x := w.executor(s, stateDir)
 	if x.Receipts != nil {
@@ -260,7 +264,6 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	}
 	r := steps.NewRunner(ctx, x, 8)
 	defer r.Close()
-	mode := g.frontEnd(io)
 	log.Info("run", "front_end", mode, "tenant", opt.Tenant, "auth", string(opt.AuthMethod))
 	var code int
 	switch mode {

@@ -66,6 +66,10 @@ type (
 	LoadApp struct{}
 	// Ask is answered by the front-end with Answered.
 	Ask struct{ Q Question }
+	// OpenSignIn says everything decidable before sign-in is decided and
+	// nothing stops the run: the device code (requested in parallel) may be
+	// shown, the browser sign-in may start.
+	OpenSignIn struct{}
 	// NewAttempt is not a job: it makes the engine start a new attempt of
 	// the step, so outcomes of the jobs already running are dropped and the
 	// front-end cancels them.
@@ -90,6 +94,7 @@ func (LoadSummary) isEffect()     {}
 func (Ask) isEffect()             {}
 func (LoadApp) isEffect()         {}
 func (NewAttempt) isEffect()      {}
+func (OpenSignIn) isEffect()      {}
 
 // Write marks an effect that changes something outside the process: the
 // tenant (Graph, Exchange), the platform, or a file in the state dir. A dry
@@ -200,6 +205,11 @@ func (HealthProbed) isEvent()      {}
 func (SummaryLoaded) isEvent()     {}
 func (Answered) isEvent()          {}
 func (AppLoaded) isEvent()         {}
+
+// SignInOpened answers OpenSignIn.
+type SignInOpened struct{}
+
+func (SignInOpened) isEvent() {}
 
 // ConsentResult says what consent found and did.
 type ConsentResult struct {

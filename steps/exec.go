@@ -81,6 +81,9 @@ type Executor struct {
 
 	appOnce sync.Once
 	rec     recorder
+
+	gateOnce, gateClose sync.Once
+	gate                chan struct{}
 }
 
 // prefetchApp reads the platform's app manifest while the technician signs
@@ -135,8 +138,17 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		return CheckDone{ID: e.ID, Result: checks.RunSafe(ctx, c, x.checkTimeout())}
 	case StartDeviceCode:
 		x.prefetchApp(ctx)
+		// The request goes out at once; the code is handed on (shown) only
+		// when nothing decided before sign-in stops the run. A run that
+		// stops abandons it unseen (the job is cancelled).
 		dc, err := x.Auth.StartDeviceCode(ctx)
+		if gerr := x.awaitSignInGate(ctx); gerr != nil {
+			return DeviceCodeIssued{Err: gerr}
+		}
 		return DeviceCodeIssued{Code: dc, Err: err}
+	case OpenSignIn:
+		x.openSignInGate()
+		return SignInOpened{}
 	case AwaitDeviceCode:
 		for {
 			acct, err := x.Auth.AwaitDeviceCode(ctx, e.Code)
@@ -159,6 +171,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 	case StartBrowser:
 		x.prefetchApp(ctx)
+		if err := x.awaitSignInGate(ctx); err != nil {
+			return SignInFailed{Err: err}
+		}
 		acct, err := x.Auth.SignInBrowser(ctx, func(p auth.BrowserPrompt) { emit(BrowserPrompted{Prompt: p}) })
 		if err != nil {
 			return SignInFailed{Err: err}
@@ -293,6 +308,29 @@ func (x *Executor) loadSummary(ctx context.Context) SummaryLoaded {
 	return ev
 }
 
+func (x *Executor) signInGate() chan struct{} {
+	x.gateOnce.Do(func() { x.gate = make(chan struct{}) })
+	return x.gate
+}
+
+func (x *Executor) openSignInGate() {
+	g := x.signInGate()
+	x.gateClose.Do(func() { close(g) })
+}
+
+// awaitSignInGate waits for OpenSignIn when the flow gates sign-in.
+func (x *Executor) awaitSignInGate(ctx context.Context) error {
+	if x.Session == nil || !x.Session.GateSignIn {
+		return nil
+	}
+	select {
+	case <-x.signInGate():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (x *Executor) checkTimeout() time.Duration {
 	if x.CheckTimeout > 0 {
 		return x.CheckTimeout
@@ -330,6 +368,8 @@ func panicEvent(eff Effect, err error) Event {
 		return Mapped{Err: err}
 	case PlanChanges:
 		return ChangesPlanned{Err: err}
+	case OpenSignIn:
+		return SignInOpened{}
 	case ProbeHealth:
 		return HealthProbed{Err: err}
 	case LoadSummary:

@@ -146,6 +146,32 @@ func (p *MappingStep) Enter(s *Session) []Effect {
 	return []Effect{FindOrgs{Query: s.Opt.Org}}
 }
 
+// orgsNamed lists the organizations whose name is q (case-insensitive).
+func orgsNamed(orgs []platform.Organization, q string) []platform.Organization {
+	q = strings.TrimSpace(q)
+	var out []platform.Organization
+	for _, o := range orgs {
+		if strings.EqualFold(o.Name, q) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// orgLabel names an organization with its id, so it can be passed back to --org.
+func orgLabel(name, id string) string { return name + " (" + id + ")" }
+
+// ambiguousOrg is the failure of an --org name several organizations carry.
+func ambiguousOrg(q string, named []platform.Organization) *Failure {
+	labels := make([]string, 0, len(named))
+	for _, o := range named {
+		labels = append(labels, orgLabel(o.Name, o.ID))
+	}
+	return &Failure{Kind: FailUsage, Final: true,
+		Message: fmt.Sprintf("--org %q is ambiguous: %d platform organizations have that name (%s). Nothing was changed.", q, len(named), strings.Join(labels, "; ")),
+		Remedy:  "Pass the id of the one you mean to --org (for example --org " + named[0].ID + ")."}
+}
+
 func matchOrg(orgs []platform.Organization, q string) *platform.Organization {
 	q = strings.TrimSpace(q)
 	for i := range orgs {
@@ -170,7 +196,7 @@ func matchOrg(orgs []platform.Organization, q string) *platform.Organization {
 // Names that are not close are left out; at least one name is returned.
 func closest(orgs []platform.Organization, q string, n int) []string {
 	type sc struct {
-		name string
+		name string // with its id
 		d    int
 	}
 	ql := strings.ToLower(strings.TrimSpace(q))
@@ -185,9 +211,9 @@ func closest(orgs []platform.Organization, q string, n int) []string {
 		if ql != "" && strings.Contains(nl, ql) {
 			d = -1
 		}
-		all = append(all, sc{o.Name, d})
+		all = append(all, sc{orgLabel(o.Name, o.ID), d})
 		if d <= limit {
-			close = append(close, sc{o.Name, d})
+			close = append(close, sc{orgLabel(o.Name, o.ID), d})
 		}
 	}
 	if len(close) == 0 {
@@ -346,6 +372,10 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 			if o := matchOrg(ev.Orgs, s.Opt.Org); o != nil {
 				return p.choose(s, *o)
 			}
+			if named := orgsNamed(ev.Orgs, s.Opt.Org); len(named) > 1 {
+				p.status, p.fail = StatusFailed, ambiguousOrg(s.Opt.Org, named)
+				return nil
+			}
 			if !p.allOrgs {
 				// Not an exact match among the filtered names: list all to suggest.
 				p.allOrgs = true
@@ -354,7 +384,7 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 			p.status = StatusFailed
 			p.fail = &Failure{Kind: FailUsage,
 				Message: fmt.Sprintf("No platform organization is named %q.", s.Opt.Org),
-				Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (or its id) to --org."}
+				Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (its id, or its name when no other organization has it) to --org."}
 			return nil
 		}
 		if len(ev.Orgs) == 0 {

@@ -109,6 +109,7 @@ type PrereqStep struct {
 	needLookup     bool // FindIntegration waits for the tenant id
 	findingOrg     bool // FindOrgs for --org is running
 	orgAll         bool // the FindOrgs running lists every organization
+	opened         bool // OpenSignIn was asked for
 }
 
 // NewPrereqStep builds the step from the registered prerequisite checks.
@@ -143,7 +144,13 @@ func (p *PrereqStep) run(infos []CheckInfo) []Effect {
 func (p *PrereqStep) Enter(s *Session) []Effect {
 	p.fail, p.phase = nil, 0
 	p.pending = map[string]bool{}
-	p.resolving, p.lookingUp, p.needLookup = false, false, false
+	p.resolving, p.lookingUp, p.needLookup, p.opened = false, false, false, false
+	if f := missingAnswers(s); f != nil {
+		// Nobody can answer on this run: say which flags before anything
+		// else happens (no sign-in, no code).
+		p.status, p.fail = StatusFailed, f
+		return nil
+	}
 	effs := p.run(p.before)
 	if s.Opt.Org != "" && s.OrgFromFlag == nil {
 		// An unknown --org must stop the run before anything changes.
@@ -163,9 +170,55 @@ func (p *PrereqStep) Enter(s *Session) []Effect {
 		p.status = StatusRunning
 		return append(effs, p.startTenant(s)...)
 	}
-	// Sign-in starts now; these checks finish in the background.
+	// Sign-in starts now; these checks finish in the background, and the
+	// code is shown only once nothing decided before sign-in stops the run.
+	s.GateSignIn = true
 	p.status = StatusPaused
-	return effs
+	return append(effs, p.maybeOpen(s)...)
+}
+
+// missingAnswers is the failure of a run nobody can answer questions on
+// (Options.NoPrompt) that lacks a flag it needs: which organization
+// (--org) and accepting the plan (--yes). A dry run asks nothing.
+func missingAnswers(s *Session) *Failure {
+	if !s.Opt.NoPrompt || s.Opt.DryRun {
+		return nil
+	}
+	var need []string
+	if strings.TrimSpace(s.Opt.Org) == "" {
+		need = append(need, "--org NAME|ID (the platform organization to map the tenant to)")
+	}
+	if !s.Opt.Yes {
+		need = append(need, "--yes (accepts the role-fix plan and turning on audit logging; see it first with --dry-run)")
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	return &Failure{Kind: FailUsage, Final: true,
+		Message: "There is no terminal to ask questions on, and this run would need answers from " + strings.Join(need, " and ") + ". Nothing was changed and no sign-in was started.",
+		Remedy:  "Run again with " + strings.Join(need, " and ") + ", or in a terminal to be asked."}
+}
+
+// maybeOpen asks for OpenSignIn once everything decidable before sign-in
+// is decided and nothing stops the run: every required platform check
+// passed, the tenant and --org resolved.
+func (p *PrereqStep) maybeOpen(s *Session) []Effect {
+	if p.opened || p.phase != 0 || p.resolving || p.findingOrg || p.status == StatusFailed {
+		return nil
+	}
+	for _, in := range p.before {
+		if in.Severity != checks.Required {
+			continue
+		}
+		if p.pending[in.ID] {
+			return nil
+		}
+		if r := s.Results[in.ID]; r.Outcome == checks.Fail {
+			return nil
+		}
+	}
+	p.opened = true
+	return []Effect{OpenSignIn{}}
 }
 
 // Resume runs the tenant checks after sign-in.
@@ -242,6 +295,11 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 			s.OrgFromFlag = &org
 			break
 		}
+		if named := orgsNamed(ev.Orgs, s.Opt.Org); len(named) > 1 {
+			p.findingOrg = false
+			p.status, p.fail = StatusFailed, ambiguousOrg(s.Opt.Org, named)
+			return nil
+		}
 		if !p.orgAll {
 			// Not an exact name among the filtered ones: list all to suggest.
 			p.orgAll = true
@@ -251,7 +309,7 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 		p.status = StatusFailed
 		p.fail = &Failure{Kind: FailUsage,
 			Message: fmt.Sprintf("No platform organization is named %q. Nothing was changed.", s.Opt.Org),
-			Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (or its id) to --org, or leave --org out to pick from the list."}
+			Remedy:  "Closest matches: " + strings.Join(closest(ev.Orgs, s.Opt.Org, 5), ", ") + ". Pass one of them (its id, or its name when no other organization has it) to --org, or leave --org out to pick from the list."}
 		return nil
 	case IntegrationFound:
 		p.lookingUp = false
@@ -272,7 +330,7 @@ func (p *PrereqStep) Handle(s *Session, ev Event) []Effect {
 		if b := blocking(s, p.before); len(b) > 0 && p.beforeDone() {
 			p.failBlocking(s, b)
 		}
-		return effs
+		return append(effs, p.maybeOpen(s)...)
 	}
 	if !p.complete() {
 		return effs

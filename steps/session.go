@@ -42,6 +42,10 @@ type Options struct {
 	// RemoveAccess makes unmap also remove the platform's service
 	// principal and its directory roles from the tenant (--remove-access).
 	RemoveAccess bool
+	// NoPrompt: nobody can answer a question (no terminal, --json): every
+	// answer must come from a flag, and a missing one stops the run before
+	// sign-in.
+	NoPrompt bool
 }
 
 // WithDefaults fills zero values.
@@ -117,6 +121,11 @@ type Session struct {
 	MFARegistered int
 	MFATotal      int
 	HaveSummary   bool
+
+	// GateSignIn holds the sign-in code (or the browser sign-in) back until
+	// what can be decided before sign-in is decided (OpenSignIn): a run
+	// that is going to stop never shows a code.
+	GateSignIn bool
 
 	// Outcome is the final word: healthy, pending, unhealthy, detached, dry-run.
 	Outcome string
