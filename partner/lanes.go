@@ -378,7 +378,7 @@ func laneForGDAP(row *Row, c *custAcc, in Inputs) {
 		row.Lane = LaneSettling
 		ra := readyAt.UTC()
 		row.ReadyAt = &ra
-		why := "the relationship was activated less than " + in.SettleTime.String() + " ago"
+		why := "the relationship was activated less than " + spokenDuration(in.SettleTime) + " ago"
 		if len(pendingOnly) > 0 {
 			why = "the access assignment for " + strings.Join(pendingOnly, ", ") + " is still pending"
 		}
@@ -387,4 +387,23 @@ func laneForGDAP(row *Row, c *custAcc, in Inputs) {
 	}
 	row.Lane = LaneReady
 	row.Remedy = "Nothing to fix: the consent bootstrap and onboarding can run."
+}
+
+// spokenDuration says d as a technician reads it ("15 minutes", "1 hour",
+// "90 seconds"), not Go's "15m0s".
+func spokenDuration(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	default:
+		return unit(int64(d.Round(time.Second)/time.Second), "second")
+	}
 }

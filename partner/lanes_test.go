@@ -83,3 +83,32 @@ func TestComputeLanesRules(t *testing.T) {
 		t.Errorf("role status %+v", r.Roles)
 	}
 }
+
+// A relationship activated moments ago settles: its remedy says the wait in
+// words ("15 minutes"), never Go's duration text ("15m0s").
+func TestSettlingRemedySaysTheWaitInWords(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC) // a fixed instant, never compared with the real clock
+	in := Inputs{
+		Now: now, User: "tech@msp",
+		Relationships: []m365.DelegatedAdminRelationship{
+			rel("r-new", "t-new", "new", "active", now.Add(-time.Minute), RoleCloudAppAdmin, RolePrivilegedRoleAdmin, RoleExchangeAdmin),
+		},
+		Assignments: map[string][]m365.DelegatedAdminAccessAssignment{
+			"r-new": {assign("g1", "active", RoleCloudAppAdmin, RolePrivilegedRoleAdmin, RoleExchangeAdmin)},
+		},
+		MyGroups: []m365.DirectoryObject{{ID: "G1"}},
+	}
+	rows := ComputeLanes(in)
+	if len(rows) != 1 || rows[0].Lane != LaneSettling {
+		t.Fatalf("rows %+v, want one settling row", rows)
+	}
+	if r := rows[0].Remedy; !strings.Contains(r, "activated less than 15 minutes ago") || strings.Contains(r, "15m0s") {
+		t.Errorf("remedy %q", r)
+	}
+	for d, want := range map[time.Duration]string{time.Hour: "1 hour", 2 * time.Hour: "2 hours", 90 * time.Second: "90 seconds", time.Minute: "1 minute"} {
+		if got := spokenDuration(d); got != want {
+			t.Errorf("spokenDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
