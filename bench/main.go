@@ -149,6 +149,9 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	progress("row 9: time to device code, ours vs az")
 	r9, n9 := rowAzVsOurs(ctx, bin, tmp, o.runs)
 	rows, notes = append(rows, r9...), append(notes, n9...)
+	// Row 10: evidence rungs shown within one poll round of being provable.
+	progress("row 10: evidence ladder")
+	rows = append(rows, measureLadder(ctx, tmp, o.latency)...)
 
 	fmt.Println()
 	table := renderTable(rows)

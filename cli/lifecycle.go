@@ -21,10 +21,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/auth"
+	"itdr-onboard/checks"
 	"itdr-onboard/endpoints"
 	"itdr-onboard/platform"
 	"itdr-onboard/state"
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
 )
 
@@ -103,7 +105,12 @@ type tenantStatus struct {
 	LastCheckedAt       *time.Time     `json:"last_checked_at,omitempty"`
 	Error               string         `json:"error,omitempty"`
 	Receipt             *receiptStatus `json:"receipt,omitempty"`
-	ExitCode            int            `json:"exit_code"`
+	// Evidence is the evidence ladder: the rungs the onboarding proved (from
+	// the receipt) with rung 5 re-evaluated from the platform now; rungs
+	// 2–4 are re-checked only with a sign-in (EvidenceNote says how).
+	Evidence     []steps.LadderRung `json:"evidence,omitempty"`
+	EvidenceNote string             `json:"evidence_note,omitempty"`
+	ExitCode     int                `json:"exit_code"`
 }
 
 // receiptStatus summarises the latest local receipt of a tenant.
@@ -113,6 +120,7 @@ type receiptStatus struct {
 	Operator  string    `json:"operator,omitempty"`
 	Changes   int       `json:"changes"`
 	Declined  int       `json:"declined,omitempty"`
+	evidence  []steps.LadderRung
 }
 
 // statusExit is the exit code of one tenant's status.
@@ -185,7 +193,8 @@ func latestReceipt(stateDir, tenantID string) (*receiptStatus, string) {
 	if err := json.Unmarshal(b, &rc); err != nil {
 		return &receiptStatus{Path: path}, ""
 	}
-	return &receiptStatus{Path: path, WrittenAt: rc.WrittenAt, Operator: rc.Operator, Changes: len(rc.Changes), Declined: len(rc.Declined)}, rc.TenantName
+	return &receiptStatus{Path: path, WrittenAt: rc.WrittenAt, Operator: rc.Operator, Changes: len(rc.Changes), Declined: len(rc.Declined),
+		evidence: rc.Evidence}, rc.TenantName
 }
 
 func readStatus(ctx context.Context, pc *platform.Client, stateDir, tenantID string) tenantStatus {
@@ -206,8 +215,48 @@ func readStatus(ctx context.Context, pc *platform.Client, stateDir, tenantID str
 			ts.Remedy = strings.ReplaceAll(steps.RemedyFor(in.ReasonCode), "<tenant>", tenantID)
 		}
 	}
+	ts.Evidence, ts.EvidenceNote = statusLadder(ts, in, err, tenantID)
 	ts.ExitCode = statusExit(ts.Status)
 	return ts
+}
+
+// statusLadder re-evaluates the evidence ladder without a sign-in: the
+// rungs the onboarding proved stay proven (the receipt says when), rung 5
+// is read from the platform now, rungs 2–4 need a token.
+func statusLadder(ts tenantStatus, in *platform.Integration, err error, tenantID string) ([]steps.LadderRung, string) {
+	if !ts.Mapped {
+		return nil, ""
+	}
+	l := steps.NewLadder()
+	if ts.Receipt != nil && len(ts.Receipt.evidence) == len(l) {
+		l = ts.Receipt.evidence
+		def := steps.NewLadder()
+		for i := range l { // the descriptive fields are this version's
+			l[i].Typical, l[i].Worst, l[i].WorstD, l[i].IfLate, l[i].Proves = def[i].Typical, def[i].Worst, def[i].WorstD, def[i].IfLate, def[i].Proves
+			if l[i].State == "" {
+				l[i].State = checks.RungWaiting
+			}
+		}
+	}
+	if err == nil && in != nil {
+		at := time.Now()
+		if in.LastCheckedAt != nil {
+			at = *in.LastCheckedAt
+		}
+		if in.FirstEventAt != nil {
+			at = *in.FirstEventAt
+		}
+		steps.PlatformRung(l, at, *in)
+	}
+	note := ""
+	for _, r := range l[1:4] {
+		if !r.Proven() {
+			note = "Rungs 2–4 are re-checked only with a sign-in (a token with Exchange Online and AuditLog.Read.All): run itdr-onboard onboard --tenant " +
+				tenantID + " — with everything in place it changes nothing and goes straight to the health step."
+			break
+		}
+	}
+	return l, note
 }
 
 func printStatus(w io.Writer, ts tenantStatus) {
@@ -239,6 +288,12 @@ func printStatus(w io.Writer, ts tenantStatus) {
 		if known(ts.LastCheckedAt) {
 			fmt.Fprintf(w, "  last checked by the platform: %s\n", ts.LastCheckedAt.Local().Format(time.RFC1123))
 		}
+	}
+	for _, r := range ts.Evidence {
+		fmt.Fprintf(w, "  %s\n", plain.RungLine(r, time.Now()))
+	}
+	if ts.EvidenceNote != "" {
+		fmt.Fprintf(w, "  %s\n", text.Line(ts.EvidenceNote))
 	}
 	if r := ts.Receipt; r != nil {
 		fmt.Fprintf(w, "  local receipt: %s (written %s by %s, %d change(s))\n", r.Path,

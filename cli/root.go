@@ -204,7 +204,7 @@ func (f *runFlags) options(io IO) (steps.Options, error) {
 		return steps.Options{}, usageError("--poll-base and --consent-retry must be positive durations")
 	}
 	opt := steps.Options{Tenant: f.tenant, Yes: f.yes, DryRun: f.dryRun, Org: f.org, Remap: f.remap, Wait: wait,
-		PollBase: f.pollBase, ConsentRetryBase: f.consentRetry}
+		PollBase: f.pollBase, ConsentRetryBase: f.consentRetry, Evidence: true}
 	if err := setConsentMode(&opt, f.consent); err != nil {
 		return steps.Options{}, err
 	}

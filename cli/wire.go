@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type wiring struct {
 	platform *platform.Client
 	registry *checks.Registry
 	infos    []steps.CheckInfo
+	rungs    []checks.Rung // the evidence ladder's modules (rungs 2–4)
 	// tenantHint is the tenant known before sign-in (the demo's simulated
 	// tenant), so the lock and resume apply from the start (issue 7).
 	tenantHint string
@@ -98,6 +100,12 @@ func wire(o wireOptions) (*wiring, error) {
 	w.auth = ac
 	w.graph = m365.NewGraph(w.hc, o.Endpoints.Graph, ac.GraphToken)
 	w.exchange = &lazyExchange{hc: w.hc, base: o.Endpoints.Exchange, auth: ac}
+	// The evidence ladder's Entra rung asks for AuditLog.Read.All only when
+	// it runs (incremental consent), on a Graph client of its own.
+	auditScope := strings.TrimSuffix(o.Endpoints.GraphScope(), "/.default") + "/AuditLog.Read.All"
+	w.rungs = checks.LadderRungs(w.exchange, m365.NewGraph(w.hc, o.Endpoints.Graph, func(ctx context.Context) (string, error) {
+		return ac.Token(ctx, auditScope)
+	}))
 	deps := checks.Deps{Graph: w.graph, Exchange: w.exchange, Endpoints: o.Endpoints, HTTP: w.hc, Now: o.Now}
 	if !w.noPlatform {
 		w.platform = platform.New(w.hc, o.Endpoints.Platform, key, apiSecret.Reveal())
@@ -129,6 +137,7 @@ func (w *wiring) executor(s *steps.Session, stateDir string) *steps.Executor {
 		Graph:       w.graph,
 		Platform:    pa,
 		Checks:      w.registry,
+		Rungs:       w.rungs,
 		Receipts:    rec,
 		Session:     s,
 		OpenConsent: w.openConsent,
@@ -255,4 +264,12 @@ func parseWait(s string) (time.Duration, error) {
 		return 0, usageError("--wait %q is not a duration: use e.g. 30m, 2h or 0 (wait until healthy)", s)
 	}
 	return d, nil
+}
+
+func (l *lazyExchange) SearchUnifiedAuditLog(ctx context.Context, q m365.UALQuery) ([]m365.UALRecord, error) {
+	x, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return x.SearchUnifiedAuditLog(ctx, q)
 }

@@ -176,6 +176,10 @@ type OrgConfig struct {
 type AuditConfig struct {
 	UnifiedAuditLogIngestionEnabled bool `json:"UnifiedAuditLogIngestionEnabled"`
 	AdminAuditLogEnabled            bool `json:"AdminAuditLogEnabled"`
+	// UnifiedAuditLogFirstOptInDate is when unified audit logging was
+	// first switched on (nil when never); Microsoft: up to 60 minutes to
+	// take effect.
+	UnifiedAuditLogFirstOptInDate *time.Time `json:"UnifiedAuditLogFirstOptInDate"`
 }
 
 // ManagementRoleAssignment is one Get-ManagementRoleAssignment row.

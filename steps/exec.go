@@ -60,6 +60,8 @@ type Executor struct {
 	Platform PlatformAPI
 	Partner  PartnerAPI // partner flows (batch plan): discovery
 	Checks   *checks.Registry
+	// Rungs are the evidence ladder's modules (rungs 2–4).
+	Rungs    []checks.Rung
 	Receipts *Receipts
 	Session  *Session // read-only use: receipt contents
 
@@ -216,6 +218,12 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
 	case DiscoverCustomers:
 		return x.discover(ctx)
+	case WriteEvidence:
+		if x.Receipts == nil {
+			return ReceiptWritten{}
+		}
+		p, ap, err := x.Receipts.write(x.Session, x.now(), e.Ladder, e.Path)
+		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
 	case LoadApp:
 		app, err := x.Platform.App(ctx)
 		return AppLoaded{App: app, Err: err}
@@ -249,6 +257,19 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		in, err := x.Platform.Integration(pctx, e.IntegrationID)
 		cancel()
 		return HealthProbed{At: x.now(), Integration: in, Err: err}
+	case ProbeRung:
+		if err := x.sleep(ctx, e.After); err != nil {
+			return RungProbed{ID: e.ID, At: x.now(), Result: checks.RungResult{State: checks.RungWaiting, Summary: "interrupted"}}
+		}
+		for _, r := range x.Rungs {
+			if r.ID() == e.ID {
+				pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+				res := r.Probe(pctx, e.Canary, x.now())
+				cancel()
+				return RungProbed{ID: e.ID, At: x.now(), Result: res}
+			}
+		}
+		return RungProbed{ID: e.ID, At: x.now(), Result: checks.RungResult{State: checks.RungCannot, Summary: "no evidence module " + e.ID}}
 	case LoadSummary:
 		x.summaryMu.Lock()
 		pre := x.summary
@@ -352,7 +373,7 @@ func panicEvent(eff Effect, err error) Event {
 		return TenantLoaded{Err: err}
 	case ApplyChange:
 		return ChangeApplied{Err: err}
-	case WriteReceipt:
+	case WriteReceipt, WriteEvidence:
 		return ReceiptWritten{Err: err}
 	case FindOrgs:
 		return OrgsFound{Err: err}
@@ -374,6 +395,8 @@ func panicEvent(eff Effect, err error) Event {
 		return HealthProbed{Err: err}
 	case LoadSummary:
 		return SummaryLoaded{Err: err}
+	case ProbeRung:
+		return RungProbed{ID: e.ID, Result: checks.RungResult{State: checks.RungWaiting, Summary: err.Error()}}
 	case ResolveTenant:
 		return TenantResolved{Err: err}
 	}

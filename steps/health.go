@@ -55,6 +55,11 @@ type HealthDetail struct {
 	AuditEnabledAt time.Time
 	// ErrSince is the first failed read of the current run of failures.
 	ErrSince time.Time
+	// Ladder is the evidence ladder: rungs 1–5, each waiting, proven at a
+	// time, or not provable (and why).
+	Ladder []LadderRung
+	// Proven says exactly which rungs are proven.
+	Proven string
 }
 
 // Remedies for the platform's reason codes.
@@ -81,6 +86,9 @@ type HealthStep struct {
 	next       time.Duration
 	auditAsked bool
 	applying   bool
+	canary     checks.Canary
+	inflight   int      // rung probes of the current cycle
+	queue      []string // rungs still to look at in this cycle
 }
 
 // NewHealthStep builds the step.
@@ -93,15 +101,88 @@ func (p *HealthStep) Status() Status { return p.status }
 func (p *HealthStep) Enter(s *Session) []Effect {
 	p.status, p.fail, p.errs, p.next = StatusRunning, nil, 0, 0
 	p.auditAsked, p.applying = false, false
-	p.d = HealthDetail{Integration: s.Integration, AuditEnabledAt: auditEnabledAt(s)}
-	return []Effect{ProbeHealth{IntegrationID: s.Integration.ID}}
+	p.d = HealthDetail{Integration: s.Integration, AuditEnabledAt: auditEnabledAt(s), Ladder: NewLadder()}
+	p.canary = CanaryFrom(s)
+	if !s.Opt.Evidence {
+		for _, id := range waitingRungs(p.d.Ladder) {
+			setRung(p.d.Ladder, id, time.Time{}, checks.RungResult{State: checks.RungCannot, Summary: "not looked at in this run"}, time.Time{})
+		}
+	}
+	if at := s.Integration.CreatedAt; !at.IsZero() {
+		setRung(p.d.Ladder, checks.RungConfigured, at, checks.RungResult{State: checks.RungProven,
+			Summary: "consent, roles and the mapping were verified by the earlier steps"}, at)
+	}
+	p.sync(s)
+	return p.cycle(0)
+}
+
+// cycle is one poll round: first a look at each waiting rung (2–4), then,
+// once they answered, the platform's status (rung 5) — so a round shows
+// the rungs in the order they can be proven.
+// The rungs are looked at one after the other, in rung order, so rungs
+// that become provable together are proven in order.
+func (p *HealthStep) cycle(after time.Duration) []Effect {
+	p.queue = waitingRungs(p.d.Ladder)
+	return p.nextInCycle(after)
+}
+
+func (p *HealthStep) nextInCycle(after time.Duration) []Effect {
+	if len(p.queue) == 0 {
+		p.inflight = 0
+		return []Effect{ProbeHealth{IntegrationID: p.d.Integration.ID, After: after}}
+	}
+	id := p.queue[0]
+	p.queue = p.queue[1:]
+	p.inflight = 1
+	return []Effect{ProbeRung{ID: id, Canary: p.canary, After: after}}
+}
+
+func (p *HealthStep) provenCount() int {
+	n := 0
+	for _, r := range p.d.Ladder {
+		if r.Proven() {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *HealthStep) sync(s *Session) {
+	p.d.Proven = ProvenLine(p.d.Ladder)
+	s.Ladder = append(s.Ladder[:0:0], p.d.Ladder...)
 }
 
 func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 	switch ev := ev.(type) {
+	case RungProbed:
+		if p.d.Started.IsZero() {
+			p.d.Started = ev.At
+		}
+		if p.d.Ladder[0].ProvenAt.IsZero() {
+			setRung(p.d.Ladder, checks.RungConfigured, ev.At, checks.RungResult{State: checks.RungProven,
+				Summary: "consent, roles and the mapping were verified by the earlier steps"}, ev.At)
+		}
+		was := p.provenCount()
+		setRung(p.d.Ladder, ev.ID, ev.At, ev.Result, p.d.Started)
+		p.sync(s)
+		var effs []Effect
+		if p.provenCount() > was {
+			effs = append(effs, p.writeEvidence(s)) // the receipt records when each rung was proven
+		}
+		if p.inflight > 0 {
+			p.inflight--
+		}
+		if p.inflight == 0 && p.status == StatusRunning {
+			effs = append(effs, p.nextInCycle(0)...)
+		}
+		return effs
 	case HealthProbed:
 		if p.d.Started.IsZero() {
 			p.d.Started = ev.At
+		}
+		if p.d.Ladder[0].ProvenAt.IsZero() {
+			setRung(p.d.Ladder, checks.RungConfigured, ev.At, checks.RungResult{State: checks.RungProven,
+				Summary: "consent, roles and the mapping were verified by the earlier steps"}, ev.At)
 		}
 		p.d.Last = ev.At
 		p.d.Probes++
@@ -119,6 +200,8 @@ func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 		p.errs, p.d.LastErr, p.d.ErrSince = 0, nil, time.Time{}
 		p.d.Integration = ev.Integration
 		s.Integration = ev.Integration
+		platformRung(p.d.Ladder, ev.At, ev.Integration, p.d.Started)
+		p.sync(s)
 		p.d.Remedy = RemedyFor(ev.Integration.ReasonCode)
 		if ev.Integration.ReasonCode == "audit_log_disabled" {
 			if p.d.AuditEnabledAt.IsZero() {
@@ -129,7 +212,7 @@ func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 		if ev.Integration.Status == platform.StatusHealthy {
 			s.Outcome = "healthy"
 			p.d.NextIn = 0
-			return []Effect{LoadSummary{}}
+			return []Effect{p.writeEvidence(s), LoadSummary{}}
 		}
 		if w := p.waitBound(s); ev.At.Sub(p.d.Started) >= w {
 			return p.pending(s, fmt.Sprintf("The integration is still %s after waiting %s.", ev.Integration.Status, w))
@@ -155,7 +238,7 @@ func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 		s.Applied = append(s.Applied, ev.Applied)
 		p.d.AuditEnabledAt = ev.Applied.At
 		p.d.Remedy = auditTurnedOn(ev.Applied.At)
-		return append([]Effect{WriteReceipt{}}, p.again(s)...)
+		return append([]Effect{p.writeEvidence(s)}, p.again(s)...)
 	case ReceiptWritten:
 		if ev.Err == nil && ev.Path != "" {
 			s.ReceiptPath, s.AuditPath = ev.Path, ev.AuditPath
@@ -301,7 +384,7 @@ func (p *HealthStep) again(s *Session) []Effect {
 		}
 	}
 	p.d.NextIn = d
-	return []Effect{ProbeHealth{IntegrationID: s.Integration.ID, After: d}}
+	return p.cycle(d)
 }
 
 // ETA is an honest estimate of the first data, from the platform's own
@@ -330,7 +413,7 @@ func (p *HealthStep) Snapshot(s *Session) Snapshot {
 		if st == "" {
 			st = "checking"
 		}
-		snap.Line = "integration " + st
+		snap.Line = "integration " + st + "; evidence " + d.Proven
 		snap.Next = []Option{OptDetach}
 	}
 	return snap

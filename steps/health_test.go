@@ -59,7 +59,7 @@ func TestHealthAuditOffAcceptedTurnsItOnAndWaits(t *testing.T) {
 		t.Fatalf("want the audit change, got %#v", effects(jobs))
 	}
 	jobs = feed(e, ChangeApplied{Applied: checks.Applied{Change: ac.Change, At: t0.Add(time.Second), RequestID: "r1"}})
-	if len(jobs) != 2 || jobs[0].Effect != (WriteReceipt{}) {
+	if _, ok := jobs[0].Effect.(WriteEvidence); len(jobs) != 2 || !ok {
 		t.Fatalf("after apply: %#v", effects(jobs))
 	}
 	if _, ok := jobs[1].Effect.(ProbeHealth); !ok || len(s.Applied) != before+1 {
@@ -75,7 +75,7 @@ func TestHealthAuditOffAcceptedTurnsItOnAndWaits(t *testing.T) {
 		t.Fatalf("remedy %q", d.Remedy)
 	}
 	jobs = feed(e, HealthProbed{At: t0.Add(2 * time.Minute), Integration: platform.Integration{ID: "int_1", Status: "healthy"}})
-	if jobs[0].Effect != (LoadSummary{}) {
+	if jobs[len(jobs)-1].Effect != (LoadSummary{}) {
 		t.Fatalf("healthy: %#v", effects(jobs))
 	}
 }
@@ -145,5 +145,81 @@ func TestHealthWaitDefaultBound(t *testing.T) {
 	feed(e, HealthProbed{At: t0.Add(MaxHealthWait), Integration: platform.Integration{ID: "int_1", Status: "pending"}})
 	if ExitCode(e) != 4 || !strings.Contains(e.Failure().Message, "24h0m0s") {
 		t.Fatalf("code %d %+v", ExitCode(e), e.Failure())
+	}
+}
+
+// The ladder in the health step: each poll round looks at the waiting
+// rungs 2–4 one after the other, in rung order, then at the platform
+// (rung 5); a proof is recorded with its time (and the receipt rewritten);
+// a rung that cannot be proven is not looked at again. Rung 1 is proven by
+// the earlier steps (the health step is reached only when they passed).
+func TestHealthLadderRoundsAndProofs(t *testing.T) {
+	e, s := toHealth(t, Options{Org: "org_1", Evidence: true, PollBase: 5 * time.Second, PollMax: time.Minute})
+	jobs := healthEnterJobs
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	want := func(jobs []Job, id string, after time.Duration) {
+		t.Helper()
+		last := jobs[len(jobs)-1].Effect
+		pr, ok := last.(ProbeRung)
+		if !ok || pr.ID != id || pr.After != after {
+			t.Fatalf("want ProbeRung %s after %s, got %#v", id, after, effects(jobs))
+		}
+	}
+	want(jobs, checks.RungAuditing, 0)
+	jobs = feed(e, RungProbed{ID: checks.RungAuditing, At: t0, Result: checks.RungResult{State: checks.RungProven, Summary: "on"}})
+	if w, ok := jobs[0].Effect.(WriteEvidence); !ok || !w.Ladder[1].Proven() {
+		t.Fatalf("a proof rewrites the receipt: %#v", effects(jobs))
+	}
+	want(jobs, checks.RungEntra, 0)
+	jobs = feed(e, RungProbed{ID: checks.RungEntra, At: t0, Result: checks.RungResult{State: checks.RungWaiting, Summary: "not yet"}})
+	want(jobs, checks.RungCanary, 0)
+	jobs = feed(e, RungProbed{ID: checks.RungCanary, At: t0, Result: checks.RungResult{State: checks.RungCannot, Account: true, Summary: "no role"}})
+	if _, ok := jobs[0].Effect.(ProbeHealth); !ok || len(jobs) != 1 {
+		t.Fatalf("then the platform: %#v", effects(jobs))
+	}
+	jobs = feed(e, HealthProbed{At: t0.Add(time.Second), Integration: platform.Integration{ID: "int_1", Status: "pending"}})
+	want(jobs, checks.RungEntra, 5*time.Second) // next round: only the waiting rung
+	l := e.Current().Snapshot(s).Detail.(*HealthDetail).Ladder
+	if !l[0].Proven() || !l[1].Proven() || !l[1].ProvenAt.Equal(t0) || l[2].State != checks.RungWaiting ||
+		l[3].State != checks.RungCannot || !l[3].Account || l[4].State != checks.RungWaiting || l[4].Proven() {
+		t.Fatalf("ladder %+v", l)
+	}
+	if line := e.Current().Snapshot(s).Line; strings.Contains(line, "flowing") || !strings.Contains(line, "rung 1, 2 of 5") {
+		t.Fatalf("line %q", line)
+	}
+	t1 := t0.Add(6 * time.Second)
+	jobs = feed(e, RungProbed{ID: checks.RungEntra, At: t1, Result: checks.RungResult{State: checks.RungProven, Summary: "seen"}})
+	jobs = feed(e, HealthProbed{At: t1.Add(time.Millisecond), Integration: platform.Integration{ID: "int_1", Status: "healthy"}})
+	if jobs[len(jobs)-1].Effect != (LoadSummary{}) {
+		t.Fatalf("healthy: %#v", effects(jobs))
+	}
+	if !s.Ladder[2].ProvenAt.Equal(t1) || !s.Ladder[4].Proven() || s.Ladder[4].ProvenAt.Before(s.Ladder[2].ProvenAt) {
+		t.Fatalf("session ladder %+v", s.Ladder)
+	}
+	// Past its worst case a waiting rung is late and says what to do.
+	late := NewLadder()
+	setRung(late, checks.RungCanary, t0.Add(25*time.Hour), checks.RungResult{State: checks.RungWaiting}, t0)
+	if !late[3].Late || late[3].IfLate == "" {
+		t.Fatalf("late %+v", late[3])
+	}
+}
+
+// The canary is this onboarding's own writes: the Exchange role fixes (by
+// cmdlet) and the consent in Entra.
+func TestCanaryFromSession(t *testing.T) {
+	t.Parallel()
+	s := NewSession(Options{})
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s.Account.Username = "admin@contoso"
+	s.Applied = []checks.Applied{
+		{Change: checks.Change{CheckID: "exo.role-group", Call: `New-ManagementRoleAssignment -Role "Audit Logs"`}, At: at},
+		{Change: checks.Change{CheckID: "exo.audit-log", Call: "Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true"}, At: at, NoOp: true},
+	}
+	s.Consent = ConsentResult{ServicePrincipalID: "sp-1", Created: true}
+	s.ConsentAt = at.Add(time.Minute)
+	c := CanaryFrom(s)
+	if c.Operator != "admin@contoso" || c.ServicePrincipalID != "sp-1" || len(c.Events) != 2 || c.Events[0].Op != "New-ManagementRoleAssignment" ||
+		c.Events[1].Service != "graph" || !c.Since.Equal(at) {
+		t.Fatalf("canary %+v", c)
 	}
 }

@@ -326,7 +326,7 @@ func (p *MappingStep) alreadyMapped(s *Session, err error) bool {
 // fixes first, then the mapping.
 func (p *MappingStep) consented(s *Session, r ConsentResult, at time.Time) []Effect {
 	r.At = at
-	s.Consent = r
+	s.Consent, s.ConsentAt = r, at
 	p.d.Consent = &r
 	p.d.Reason, p.d.RetryAt = "", time.Time{}
 	if p.consentOnly {

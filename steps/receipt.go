@@ -94,6 +94,11 @@ type Receipt struct {
 	NotApplied   []checks.Change   `json:"not_applied,omitempty"`
 	Planned      []checks.Change   `json:"planned"`
 	Organization map[string]string `json:"organization,omitempty"`
+	// Evidence is the evidence ladder: when each rung was proven (issue 19).
+	Evidence []LadderRung `json:"evidence,omitempty"`
+	// UpdatedAt is when the evidence was last added (WrittenAt stays the
+	// time the run's changes were recorded).
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // ReceiptCheck is a check's result before and after the changes.
@@ -395,6 +400,12 @@ func ChangesMade(cs []checks.Applied) int {
 // Write (re)writes the onboarding's receipt and returns its path and the
 // audit trail's. Every run of one onboarding writes the same file.
 func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
+	return r.write(s, now, s.Ladder, s.ReceiptPath)
+}
+
+// write is Write with the evidence ladder and the receipt path passed in
+// (the health step hands over copies: its probes change the session).
+func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.loadLocked(s.TenantID); err != nil {
@@ -445,7 +456,18 @@ func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
+	rc.Evidence = ladder
 	path := filepath.Join(dir, "receipt-"+r.Onboarding+".json")
+	// A later write of the same run (the evidence ladder's proofs) keeps
+	// written_at (when the changes were recorded) and adds updated_at.
+	if b, err := os.ReadFile(path); err == nil && reuse != "" {
+		var prev struct {
+			WrittenAt time.Time `json:"written_at"`
+		}
+		if json.Unmarshal(b, &prev) == nil && !prev.WrittenAt.IsZero() {
+			rc.WrittenAt, rc.UpdatedAt = prev.WrittenAt, now.UTC()
+		}
+	}
 	b, err := text.MarshalIndent(rc, "", "  ")
 	if err != nil {
 		return "", "", err

@@ -46,6 +46,9 @@ type Options struct {
 	// answer must come from a flag, and a missing one stops the run before
 	// sign-in.
 	NoPrompt bool
+	// Evidence makes the health step look at evidence rungs 2–4 (the
+	// executor has the modules); without it only rungs 1 and 5 are kept.
+	Evidence bool
 }
 
 // WithDefaults fills zero values.
@@ -116,6 +119,10 @@ type Session struct {
 	Existing        *platform.Integration
 	ExistingChecked bool
 	Consent         ConsentResult
+	// ConsentAt is when consent finished (the evidence ladder's canary window).
+	ConsentAt time.Time
+	// Ladder is the evidence ladder as the health step last saw it.
+	Ladder []LadderRung
 
 	Billable      int
 	MFARegistered int

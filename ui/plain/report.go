@@ -63,6 +63,9 @@ type Text struct {
 	remedy string
 	// heading is the step whose heading was printed last.
 	heading steps.ID
+	ladder  ladderSeen
+	// receipt is the receipt path printed last (a rewrite is not repeated).
+	receipt string
 }
 
 func (t *Text) now() time.Time {
@@ -138,6 +141,13 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	s := e.Session()
 	st := findStep(e, id)
 	snap := st.Snapshot(s)
+	if id == steps.Health {
+		defer func() {
+			for _, r := range t.ladder.changed(healthLadder(snap)) {
+				t.printf("  %s\n", RungLine(r, t.now()))
+			}
+		}()
+	}
 	switch ev := ev.(type) {
 	case steps.CheckDone:
 		// Rows are held until every check running beside them is done, then
@@ -209,7 +219,11 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			t.printf("  %s: %s%s\n", what, text.Line(a.Change.Summary), rid)
 		}
 	case steps.ReceiptWritten:
-		if ev.Err == nil && ev.Path != "" {
+		t.mu.Lock()
+		again := t.receipt == ev.Path
+		t.receipt = ev.Path
+		t.mu.Unlock()
+		if ev.Err == nil && ev.Path != "" && !again {
 			t.printf("  receipt: %s\n  audit trail: %s\n", ev.Path, ev.AuditPath)
 		}
 	case steps.ConsentHandoff:
@@ -459,10 +473,11 @@ func (t *Text) finishedFlow(e *steps.Engine, d *steps.Done) {
 
 // JSON prints one JSON object per line: every object has time, step and type.
 type JSON struct {
-	W    io.Writer
-	Now  func() time.Time
-	mu   sync.Mutex
-	seen map[steps.ID]bool
+	W      io.Writer
+	Now    func() time.Time
+	mu     sync.Mutex
+	seen   map[steps.ID]bool
+	ladder ladderSeen
 }
 
 func (j *JSON) now() time.Time {
@@ -507,6 +522,13 @@ func (j *JSON) StepStarted(e *steps.Engine, st steps.Step) {
 func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	s := e.Session()
 	snap := findStep(e, id).Snapshot(s)
+	if id == steps.Health {
+		defer func() {
+			for _, r := range j.ladder.changed(healthLadder(snap)) {
+				j.emit(id, "evidence", map[string]any{"rung": r})
+			}
+		}()
+	}
 	switch ev := ev.(type) {
 	case steps.CheckDone:
 		r := ev.Result
@@ -648,6 +670,9 @@ func (j *JSON) Finished(e *steps.Engine, code int, err error) {
 	}
 	if s.Integration.ID != "" {
 		f["integration_id"] = s.Integration.ID
+	}
+	if len(s.Ladder) > 0 {
+		f["evidence"] = s.Ladder
 	}
 	f["changes"] = s.ChangesMade()
 	if s.ReceiptPath != "" {
