@@ -337,8 +337,17 @@ func (p *HealthStep) outage(s *Session, ev HealthProbed) []Effect {
 	p.d.NextIn = 0
 	var pe *platform.Error
 	if errors.As(ev.Err, &pe) && pe.Status >= 400 && pe.Status < 500 && pe.Status != 429 && pe.Status != 408 {
-		p.fail = &Failure{Kind: FailError, Message: "Could not read the integration's health: " + ev.Err.Error(),
-			Remedy: "The tenant is mapped; check later with: itdr-onboard status --tenant " + s.TenantID, Err: ev.Err}
+		// A refused read (the key revoked, the integration not visible to
+		// it) will not answer differently on retry; the tenant is mapped, so
+		// the outcome is "check later" (exit 4), naming what refused it.
+		s.Outcome = "pending"
+		remedy := "Check later with: itdr-onboard status --tenant " + s.TenantID
+		if pe.Status == 401 || pe.Status == 403 {
+			remedy = "Check that the platform API key (ITDR_API_KEY) is still valid and may read integrations, then: itdr-onboard status --tenant " + s.TenantID
+		}
+		p.fail = &Failure{Kind: FailPending, Err: ev.Err,
+			Message: "The tenant is mapped, but the platform refused to show the integration's health: " + ev.Err.Error(),
+			Remedy:  remedy}
 		return nil
 	}
 	s.Outcome = "pending"

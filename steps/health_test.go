@@ -115,13 +115,16 @@ func TestHealthPlatformOutageEndsWithinBoundExit4(t *testing.T) {
 		t.Fatalf("outage took %s > bound %s", took, OutageBound)
 	}
 
-	// A refusal (401) is not an outage: exit 1.
-	e, _ = toHealth(t, Options{Org: "org_1"})
+	// A refusal (401) read again and again is not an outage, but the tenant
+	// is mapped: the health is unreadable, so the run ends with exit 4
+	// (issue 16 §7), naming the key.
+	e, s = toHealth(t, Options{Org: "org_1"})
 	for i := 0; i < maxProbeErrors && !e.Finished(); i++ {
 		feed(e, HealthProbed{At: t0.Add(time.Duration(i) * time.Second), Err: &platform.Error{Status: 401, Code: "unauthorized"}})
 	}
-	if ExitCode(e) != 1 {
-		t.Fatalf("refused: code %d", ExitCode(e))
+	if f := e.Failure(); !e.Finished() || ExitCode(e) != 4 || f == nil || !strings.Contains(f.Message, "refused") ||
+		!strings.Contains(f.Remedy, "ITDR_API_KEY") || s.Outcome != "pending" {
+		t.Fatalf("refused: finished %v code %d failure %+v", e.Finished(), ExitCode(e), e.Failure())
 	}
 	// A network error is an outage.
 	e, _ = toHealth(t, Options{Org: "org_1"})
