@@ -159,6 +159,13 @@ var onboardingGraph = []gnode{
 	{ID: "plat.probe", Method: "GET", Path: "/platform/v1/integrations/{id}",
 		Needs: []gdep{need("integration id", "plat.map")}, Wait: "health"},
 
+	// Evidence ladder (issue 19): rungs 2–4 are looked at after mapping, in
+	// each health round before the platform.
+	{ID: "x.search.ual", Method: "POST", Path: exo, Detail: "Search-UnifiedAuditLog",
+		Needs: []gdep{exoToken, need("integration id", "plat.map")}, Wait: "health"},
+	{ID: "g.directory.audits", Method: "GET", Path: graphV1 + "/auditLogs/directoryAudits",
+		Needs: []gdep{graphToken, need("integration id", "plat.map")}, Wait: "health"},
+
 	// Summary: needs only the Graph token.
 	{ID: "g.users", Method: "GET", Path: graphV1 + "/users", Needs: []gdep{graphToken}, Note: "billable identities"},
 	{ID: "g.mfa", Method: "GET", Path: graphV1 + "/reports/authenticationMethods/userRegistrationDetails", Needs: []gdep{graphToken}},
