@@ -50,6 +50,7 @@ func renderHealth(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 	if in.OrganizationName != "" {
 		out = append(out, " Organization: "+san(in.OrganizationName))
 	}
+	out = append(out, renderLadder(st, d, width, now)...)
 	if !d.Started.IsZero() {
 		var line, next string
 		if snap.Status == steps.StatusRunning {
@@ -257,4 +258,40 @@ func textWake(s string, now time.Time) time.Time {
 		}
 	}
 	return w
+}
+
+// renderLadder is the evidence ladder (issue 19): one line per rung with
+// its state — proven at a clock time, waiting with the reference's typical
+// and worst-case times, or cannot be proven and why — and what to do for a
+// rung still unproven past its worst case. Nothing here says data is
+// flowing before rung 5 is proven.
+func renderLadder(st theme.Styles, d *steps.HealthDetail, width int, now time.Time) []string {
+	if len(d.Ladder) == 0 {
+		return nil
+	}
+	out := wrapStyled(st.App.Text.Render, "Evidence: "+d.Proven, " ", width)
+	for _, r := range d.Ladder {
+		head := fmt.Sprintf("%d %s", r.N, r.Title)
+		var glyph, line string
+		switch r.State {
+		case steps.RungProven:
+			glyph, line = st.Check.Pass.Render(st.Icons.Pass), head+" — proven "+clockRel(r.ProvenAt, now)
+		case steps.RungCannot:
+			why := "cannot be proven"
+			if r.Account {
+				why = "cannot be proven with this account"
+			}
+			if r.Summary != "" {
+				why += ": " + r.Summary
+			}
+			glyph, line = st.Check.Warn.Render(st.Icons.Warn), head+" — "+why
+		default:
+			glyph, line = st.App.Muted.Render(st.Icons.Paused), head+" — waiting (typically "+r.Typical+", at worst "+r.Worst+")"
+		}
+		out = append(out, wrapStyled(st.App.Text.Render, line, "  "+glyph+" ", width)...)
+		if r.Late && r.State != steps.RungProven && r.IfLate != "" {
+			out = append(out, wrapStyled(st.Fail.Remedy.Render, r.IfLate, "    "+st.Icons.Arrow+" ", width)...)
+		}
+	}
+	return out
 }
