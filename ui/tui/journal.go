@@ -156,6 +156,9 @@ func stepFacts(snap steps.Snapshot, s *steps.Session, over bool) string {
 		if d.Probes > 0 {
 			facts += fmt.Sprintf(" after %s", plural(d.Probes, "check"))
 		}
+		if d.Proven != "" { // the evidence ladder (issue 19): which rungs are proven
+			facts += "; evidence " + san(d.Proven)
+		}
 	default:
 		facts = rowCounts(snap.Items)
 	}
