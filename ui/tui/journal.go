@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"charm.land/lipgloss/v2"
 	"fmt"
 	"strings"
 
@@ -16,23 +17,29 @@ import (
 // after exit. It is generic: any flow's steps get a line from their
 // snapshot (rows, plan, sign-in, mapping, health).
 
-// stepIcon is a step's icon and style, as on the progress rail.
+// stepIcon is a step's icon, styled as on the progress rail.
 func stepIcon(st theme.Styles, e *steps.Engine, step steps.Step) string {
-	icon, style := st.Icons.Pending, st.Rail.Pending
+	icon, style := stepMark(st, e, step)
+	return style.Render(icon)
+}
+
+// stepMark is a step's icon and style by its status (the rail and the
+// journal share it): a health wait that ended pending shows as paused.
+func stepMark(st theme.Styles, e *steps.Engine, step steps.Step) (string, lipgloss.Style) {
 	switch step.Status() {
 	case steps.StatusDone, steps.StatusSkipped:
-		icon, style = st.Icons.Done, st.Rail.Done
+		return st.Icons.Done, st.Rail.Done
 	case steps.StatusFailed:
-		icon, style = st.Icons.Failed, st.Rail.Failed
 		if f := step.Snapshot(e.Session()).Fail; f != nil && f.Kind == steps.FailPending {
-			icon, style = st.Icons.Paused, st.Rail.Paused
+			return st.Icons.Paused, st.Rail.Paused
 		}
+		return st.Icons.Failed, st.Rail.Failed
 	case steps.StatusPaused:
-		icon, style = st.Icons.Paused, st.Rail.Paused
+		return st.Icons.Paused, st.Rail.Paused
 	case steps.StatusRunning, steps.StatusWaiting:
-		icon, style = st.Icons.Current, st.Rail.Current
+		return st.Icons.Current, st.Rail.Current
 	}
-	return style.Render(icon)
+	return st.Icons.Pending, st.Rail.Pending
 }
 
 // rowCounts sums up check rows: "10 passed, 1 warning, 2 running".

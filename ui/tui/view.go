@@ -557,23 +557,10 @@ func renderRail(st theme.Styles, e *steps.Engine, width int) string {
 	finished := e.Finished()
 	var full, icons []string
 	for _, step := range all {
-		icon, style := st.Icons.Pending, st.Rail.Pending
-		switch step.Status() {
-		case steps.StatusDone, steps.StatusSkipped:
-			icon, style = st.Icons.Done, st.Rail.Done
-		case steps.StatusFailed:
-			icon, style = st.Icons.Failed, st.Rail.Failed
-			if f := step.Snapshot(e.Session()).Fail; f != nil && f.Kind == steps.FailPending {
-				icon, style = st.Icons.Paused, st.Rail.Paused
-			}
-		case steps.StatusPaused:
-			icon, style = st.Icons.Paused, st.Rail.Paused
-			if finished {
-				// The run stopped before the step could finish.
-				icon, style = st.Icons.Pending, st.Rail.Pending
-			}
-		case steps.StatusRunning, steps.StatusWaiting:
-			icon, style = st.Icons.Current, st.Rail.Current
+		icon, style := stepMark(st, e, step)
+		if step.Status() == steps.StatusPaused && finished {
+			// The run stopped before the step could finish.
+			icon, style = st.Icons.Pending, st.Rail.Pending
 		}
 		if step.ID() == cur && !finished && step.Status() == steps.StatusPending {
 			icon, style = st.Icons.Current, st.Rail.Current
