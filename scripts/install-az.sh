@@ -6,20 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# retry runs a command up to three times (a package mirror can hiccup).
-retry() {
-  local n
-  for n in 1 2 3; do
-    if "$@"; then return 0; fi
-    echo "(attempt $n of 3 failed: $*)" >&2
-    sleep $((n * 5))
-  done
-  return 1
-}
+# shellcheck source=lib.sh
+. scripts/lib.sh
 
 if ! command -v az >/dev/null 2>&1; then
   echo "== installing azure-cli (Debian package)"
