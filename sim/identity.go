@@ -309,8 +309,15 @@ func (id *simIdentity) openIDConfig(w http.ResponseWriter, r *http.Request) {
 		issuer = host + "/{tenantid}/v2.0"
 		region = nil
 	}
+	simWriteDiscovery(w, simOpenIDDocument(host, seg, issuer, region))
+}
+
+// simOpenIDDocument is the openid-configuration of the authority host/seg,
+// the fields of Microsoft's document (the tenant's simulator and the
+// partner simulator serve the same one).
+func simOpenIDDocument(host, seg, issuer string, region any) map[string]any {
 	base := host + "/" + seg
-	simWriteDiscovery(w, map[string]any{
+	return map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
@@ -334,7 +341,7 @@ func (id *simIdentity) openIDConfig(w http.ResponseWriter, r *http.Request) {
 		"cloud_graph_host_name":                 "graph.windows.net",
 		"msgraph_host":                          "graph.microsoft.com",
 		"rbac_url":                              "https://pas.windows.net",
-	})
+	}
 }
 
 // simCloudAliases is the instance-discovery metadata Microsoft publishes for

@@ -407,24 +407,7 @@ func (s *PartnerServer) serveIdentity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *PartnerServer) openIDConfig(w http.ResponseWriter, tid string) {
-	base := s.base + "/" + tid
-	simWriteJSON(w, http.StatusOK, map[string]any{
-		"token_endpoint":                        base + "/oauth2/v2.0/token",
-		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
-		"jwks_uri":                              base + "/discovery/v2.0/keys",
-		"response_modes_supported":              []string{"query", "fragment", "form_post"},
-		"subject_types_supported":               []string{"pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                base + "/v2.0",
-		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
-		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
-		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
-		"tenant_region_scope":                   "EU",
-		"cloud_instance_name":                   "sim",
-		"msgraph_host":                          "graph.microsoft.com",
-	})
+	simWriteDiscovery(w, simOpenIDDocument(s.base, tid, s.base+"/"+tid+"/v2.0", "EU"))
 }
 
 // resourceOf returns the single resource a scope string names.
