@@ -260,6 +260,7 @@ func statusLadder(ts tenantStatus, in *platform.Integration, err error, tenantID
 }
 
 func printStatus(w io.Writer, ts tenantStatus) {
+	now := time.Now() // times are shown as everywhere outside the TUI (text.Clock)
 	name := ts.TenantID
 	if ts.TenantName != "" {
 		name = ts.TenantName + " (" + ts.TenantID + ")"
@@ -274,30 +275,30 @@ func printStatus(w io.Writer, ts tenantStatus) {
 		fmt.Fprintf(w, "  integration: %s — mapped to %s (%s), integration %s\n", text.Line(ts.Status),
 			text.Line(ts.Organization), text.Line(ts.OrganizationID), text.Line(ts.IntegrationID))
 		if ts.Reason != "" {
-			fmt.Fprintf(w, "  reason: %s\n", text.Line(ts.Reason))
+			fmt.Fprintf(w, "  reason: %s\n", text.Line(text.ClockTimes(ts.Reason, now)))
 		}
 		if ts.Remedy != "" {
 			fmt.Fprintf(w, "  what to do: %s\n", text.Line(ts.Remedy))
 		}
 		// A zero date from the platform is no date: never "0001-01-01".
 		if known(ts.FirstDataAt) {
-			fmt.Fprintf(w, "  first data: %s\n", ts.FirstDataAt.Local().Format(time.RFC1123))
+			fmt.Fprintf(w, "  first data: %s\n", text.Clock(*ts.FirstDataAt, now))
 		} else if known(ts.ExpectedFirstDataAt) {
-			fmt.Fprintf(w, "  first data expected by: %s (it can take up to 24 h)\n", ts.ExpectedFirstDataAt.Local().Format(time.RFC1123))
+			fmt.Fprintf(w, "  first data expected by: %s (it can take up to 24 h)\n", text.Clock(*ts.ExpectedFirstDataAt, now))
 		}
 		if known(ts.LastCheckedAt) {
-			fmt.Fprintf(w, "  last checked by the platform: %s\n", ts.LastCheckedAt.Local().Format(time.RFC1123))
+			fmt.Fprintf(w, "  last checked by the platform: %s\n", text.Clock(*ts.LastCheckedAt, now))
 		}
 	}
 	for _, r := range ts.Evidence {
-		fmt.Fprintf(w, "  %s\n", plain.RungLine(r, time.Now()))
+		fmt.Fprintf(w, "  %s\n", plain.RungLine(r, now))
 	}
 	if ts.EvidenceNote != "" {
 		fmt.Fprintf(w, "  %s\n", text.Line(ts.EvidenceNote))
 	}
 	if r := ts.Receipt; r != nil {
 		fmt.Fprintf(w, "  local receipt: %s (written %s by %s, %d change(s))\n", r.Path,
-			text.When(r.WrittenAt.Local(), time.RFC1123), text.Line(r.Operator), r.Changes)
+			text.Clock(r.WrittenAt, now), text.Line(r.Operator), r.Changes)
 	} else {
 		fmt.Fprintf(w, "  local receipt: none\n")
 	}

@@ -282,3 +282,24 @@ func TestPrincipalStringHasNoToken(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// The request log goes through the project's JSON sanitiser: a C1 control
+// in a request path (CSI U+009B, OSC U+009D) is written as a \u escape,
+// never raw, so `cat` or `tail -f` of the log cannot act on it.
+func TestRequestLogEscapesC1Controls(t *testing.T) {
+	var buf simLockedBuffer
+	srv := simTestStart(t, simTestScenario(t, nil), Options{Log: &buf})
+	simGet(t, srv.HTTPClient(), srv.URL()+"/platform/v1/organizations/org%C2%9B31m%C2%9D52")
+	simWaitRequests(t, srv, 1)
+	out := buf.String()
+	if strings.Contains(out, "\u009b") || strings.Contains(out, "\u009d") {
+		t.Fatalf("raw C1 control in the request log: %q", out)
+	}
+	if !strings.Contains(out, `org\u009b31m\u009d52`) {
+		t.Fatalf("the path's C1 controls are not \\u escapes: %q", out)
+	}
+	var rec RequestRecord
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &rec); err != nil || rec.Path != "/platform/v1/organizations/org\u009b31m\u009d52" {
+		t.Fatalf("the line does not read back to the path (%v): %+v", err, rec)
+	}
+}

@@ -3,7 +3,6 @@ package sim
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"itdr-onboard/ui/text" // the project's one JSON sanitiser (a leaf package, not a client)
 )
 
 // RequestRecord is one line of the simulator's request log. Only the path is
@@ -131,7 +132,10 @@ func (l *simReqLog) add(rec RequestRecord) {
 	}
 	l.records = append(l.records, rec)
 	if l.out != nil {
-		b, err := json.Marshal(rec)
+		// text.Marshal: C1 controls (U+0080–U+009F) in a path, cmdlet or
+		// parameter name are written as \u escapes, never raw, like every
+		// other file the project writes.
+		b, err := text.Marshal(rec)
 		if err == nil {
 			_, _ = l.out.Write(append(b, '\n'))
 		}

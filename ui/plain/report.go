@@ -287,7 +287,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			line += fmt.Sprintf(", %s elapsed", ev.At.Sub(d.Started).Round(time.Second))
 		}
 		if in.Reason != "" {
-			line += ": " + text.Line(in.Reason)
+			// The platform's own stamps in the reason are shown as the
+			// wizard shows times (one format on the line).
+			line += ": " + text.Line(text.ClockTimes(in.Reason, t.now()))
 		}
 		t.printf("%s\n", line)
 		if d != nil && d.Remedy != "" && in.Status == "unhealthy" {
@@ -329,13 +331,7 @@ func (t *Text) printBrowser(p steps.BrowserView) {
 }
 
 // clock formats a time as 15:04:05, with the date when it is not today.
-func clock(at, now time.Time) string {
-	at, now = at.Local(), now.Local()
-	if at.YearDay() == now.YearDay() && at.Year() == now.Year() {
-		return at.Format("15:04:05")
-	}
-	return at.Format("2006-01-02 15:04")
-}
+func clock(at, now time.Time) string { return text.Clock(at, now) }
 
 // Answered implements Reporter.
 func (t *Text) Answered(e *steps.Engine, q steps.Question, v string, auto bool) {
