@@ -25,7 +25,9 @@ type CustomerLister interface {
 // PlatformReader is what discovery needs of the platform.
 type PlatformReader interface {
 	AllOrganizations(ctx context.Context, nameFilter string) ([]platform.Organization, error)
-	IntegrationForTenant(ctx context.Context, tenantID string) (*platform.Integration, error)
+	// AllIntegrations lists every integration of the account (one request
+	// for up to 500: GET /v1/integrations, docs/platform-api.md).
+	AllIntegrations(ctx context.Context, statuses ...string) ([]platform.Integration, error)
 }
 
 // Plan is the result of discovery: one row per customer.
@@ -86,19 +88,15 @@ func Discover(ctx context.Context, src Sources, user, partnerTenant string, now 
 		if in.Orgs, err = src.Platform.AllOrganizations(ctx, ""); err != nil {
 			return Plan{}, fmt.Errorf("reading platform organizations: %w", err)
 		}
-		// Integrations: only for tenants an organization names as mapped
-		// (one request each; the platform allows 60 a minute).
+		// Integrations: one list for the whole account (the platform allows
+		// 60 requests a minute; one per mapped tenant would not scale).
+		all, err := src.Platform.AllIntegrations(ctx)
+		if err != nil {
+			return Plan{}, fmt.Errorf("reading the platform's integrations: %w", err)
+		}
 		in.Integrations = map[string]*platform.Integration{}
-		for _, o := range in.Orgs {
-			tid := strings.ToLower(o.IdentityProviderTenantID)
-			if tid == "" {
-				continue
-			}
-			integ, err := src.Platform.IntegrationForTenant(ctx, tid)
-			if err != nil {
-				return Plan{}, fmt.Errorf("reading the platform integration of tenant %s: %w", tid, err)
-			}
-			in.Integrations[tid] = integ
+		for i := range all {
+			in.Integrations[strings.ToLower(all[i].TenantID)] = &all[i]
 		}
 	} else {
 		notes = append(notes, "The platform was not consulted: already-connected and conflicting tenants are not recognised.")

@@ -303,6 +303,56 @@ func (c *Client) Organization(ctx context.Context, id string) (Organization, err
 	return o, err
 }
 
+// Integrations returns one page of every integration of the account,
+// keeping only the given statuses (none: all). limit ≤ 0 uses the server
+// default. One request covers up to 500 tenants: a batch polls its health
+// with it (docs/platform-api.md).
+func (c *Client) Integrations(ctx context.Context, statuses []string, pageToken string, limit int) (IntegrationPage, error) {
+	q := url.Values{}
+	if len(statuses) > 0 {
+		q.Set("status", strings.Join(statuses, ","))
+	}
+	if pageToken != "" {
+		q.Set("page_token", pageToken)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(min(limit, 500)))
+	}
+	var p IntegrationPage
+	id, err := c.getJSON(ctx, "/v1/integrations", q, &p)
+	for i := range p.Integrations {
+		p.Integrations[i].RequestID = id
+	}
+	return p, err
+}
+
+// AllIntegrations follows the pages of Integrations (500 per page): one
+// request for up to 500 integrations.
+func (c *Client) AllIntegrations(ctx context.Context, statuses ...string) ([]Integration, error) {
+	var all []Integration
+	token := ""
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		if page >= maxPages {
+			return all, fmt.Errorf("platform: GET /v1/integrations: more than %d pages; giving up", maxPages)
+		}
+		p, err := c.Integrations(ctx, statuses, token, 500)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, p.Integrations...)
+		next := p.Pagination.NextPageToken
+		if next == "" {
+			return all, nil
+		}
+		if seen[next] {
+			return all, fmt.Errorf("platform: GET /v1/integrations: page token %q repeats; giving up", next)
+		}
+		seen[next] = true
+		token = next
+	}
+}
+
 // IntegrationForTenant returns the integration of a tenant, or nil, nil.
 func (c *Client) IntegrationForTenant(ctx context.Context, tenantID string) (*Integration, error) {
 	var out struct {

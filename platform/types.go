@@ -70,6 +70,16 @@ type OrganizationPage struct {
 	} `json:"pagination"`
 }
 
+// IntegrationPage is one page of GET /v1/integrations (every integration
+// of the account, optionally filtered by status).
+type IntegrationPage struct {
+	Integrations []Integration `json:"integrations"`
+	Pagination   struct {
+		NextPageToken string `json:"next_page_token"`
+		Total         int    `json:"total"`
+	} `json:"pagination"`
+}
+
 // Integration statuses.
 const (
 	StatusPending   = "pending"

@@ -477,15 +477,68 @@ func (c *pfCtx) listOrgs() {
 	})
 }
 
+// listIntegrations is GET /v1/integrations: with tenant_id the zero-or-one
+// list of that tenant; without it every integration of the account, paged
+// (limit, page_token), optionally filtered by status (comma-separated),
+// sorted by created_at then id (docs/platform-api.md) — one request per
+// interval watches a whole batch.
 func (c *pfCtx) listIntegrations() {
-	tid := strings.TrimSpace(c.r.URL.Query().Get("tenant_id"))
-	out := []any{}
-	for _, in := range c.st.pf.integrations {
-		if tid == "" || strings.EqualFold(in.TenantID, tid) {
-			out = append(out, c.st.pfIntegrationView(in))
+	q := c.r.URL.Query()
+	tid := strings.TrimSpace(q.Get("tenant_id"))
+	limit, offset, ok := c.paging()
+	if !ok {
+		return
+	}
+	want := map[string]bool{}
+	if s := strings.TrimSpace(q.Get("status")); s != "" {
+		for _, v := range strings.Split(s, ",") {
+			v = strings.TrimSpace(v)
+			switch v {
+			case "pending", "healthy", "unhealthy":
+				want[v] = true
+			default:
+				c.err(http.StatusBadRequest, "invalid_request", "status must be pending, healthy or unhealthy (comma-separated); got "+strconv.Quote(v))
+				return
+			}
 		}
 	}
-	c.writeJSON(http.StatusOK, map[string]any{"integrations": out})
+	all := append([]*pfIntegration(nil), c.st.pf.integrations...)
+	sort.SliceStable(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.Before(all[j].CreatedAt)
+		}
+		return pfIntNum(all[i].ID) < pfIntNum(all[j].ID)
+	})
+	matched := []any{}
+	for _, in := range all {
+		if tid != "" && !strings.EqualFold(in.TenantID, tid) {
+			continue
+		}
+		v := c.st.pfIntegrationView(in)
+		if len(want) > 0 && !want[v.Status] {
+			continue
+		}
+		matched = append(matched, v)
+	}
+	start := min(offset, len(matched))
+	end := min(start+limit, len(matched))
+	next := ""
+	if end < len(matched) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(end)))
+	}
+	c.writeJSON(http.StatusOK, map[string]any{
+		"integrations": matched[start:end],
+		"pagination":   map[string]any{"next_page_token": next, "total": len(matched)},
+	})
+}
+
+// pfIntNum orders ids int_2 before int_10.
+func pfIntNum(id string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(id, "int_"))
+	if err != nil {
+		return math.MaxInt
+	}
+	return n
 }
 
 func (c *pfCtx) createIntegration() {

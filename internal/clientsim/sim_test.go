@@ -295,3 +295,41 @@ func TestDehydratedSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The platform client's list of every integration (one request per
+// interval for a whole batch) against the partner simulator's platform.
+func TestPlatformAllIntegrationsAgainstPartnerSimulator(t *testing.T) {
+	t.Parallel()
+	sc := sim.GeneratePartnerScenario(40, 5)
+	srv, err := sim.StartPartner(sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ep := srv.Endpoints()
+	pc := platform.New(ep.HTTPClient(), ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+	ctx := context.Background()
+	all, err := pc.AllIntegrations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(sc.Platform.Integrations) || len(all) == 0 {
+		t.Fatalf("%d integrations, the scenario has %d", len(all), len(sc.Platform.Integrations))
+	}
+	for _, in := range all {
+		if in.ID == "" || in.TenantID == "" || in.Status == "" || in.RequestID == "" {
+			t.Fatalf("integration %+v lacks a field", in)
+		}
+	}
+	before := len(srv.Requests())
+	page, err := pc.Integrations(ctx, []string{platform.StatusHealthy}, "", 1)
+	if err != nil || len(page.Integrations) != 1 || page.Pagination.Total != len(all) || page.Pagination.NextPageToken == "" {
+		t.Fatalf("page of 1: %+v %v", page, err)
+	}
+	if n := len(srv.Requests()) - before; n != 1 {
+		t.Fatalf("one page cost %d requests", n)
+	}
+	if p, err := pc.Integrations(ctx, []string{platform.StatusPending}, "", 0); err != nil || len(p.Integrations) != 0 {
+		t.Fatalf("pending: %+v %v", p, err)
+	}
+}
