@@ -22,6 +22,7 @@ func newDemoCmd(g *globalFlags, io IO) *cobra.Command {
 		customers  int
 		seed       int64
 		csv, lanes string
+		setup      string
 	}{}
 	c := &cobra.Command{
 		Use:   "demo",
@@ -33,6 +34,13 @@ Built-in scenarios: ` + joinNames(sim.BuiltinScenarios()) + `
 or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pd.on && pd.setup != "" { // issue 20: partner setup against the simulator, cli/partner_setup.go
+				st := map[string]string{"new": sim.PartnerAppAbsent, "hand-made": sim.PartnerAppHandMade}[pd.setup]
+				if st == "" {
+					return usageError("--setup %q: use new (no app yet) or hand-made (validate an app registered by hand)", pd.setup)
+				}
+				return exitCode(runPartnerSetupDemo(cmd.Context(), g, io, pd.seed, st, f.yes, f.dryRun))
+			}
 			if pd.on { // issue 20: the partner (GDAP) discovery demo, cli/partner.go
 				return exitCode(runPartnerDemo(cmd.Context(), g, io, pd.customers, pd.seed, pd.csv, pd.lanes, simLog))
 			}
@@ -94,6 +102,7 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 	c.Flags().Int64Var(&pd.seed, "seed", 20, "with --partner: the generator's seed (same seed, same customers)")
 	c.Flags().StringVar(&pd.csv, "csv", "", "with --partner: also write the discovery rows to this CSV file")
 	c.Flags().StringVar(&pd.lanes, "lane", "", "with --partner: only these lanes (comma-separated)")
+	c.Flags().StringVar(&pd.setup, "setup", "", "with --partner: run partner setup instead of discovery, against a partner tenant whose onboarding app is new (not registered) or hand-made (registered by hand, to validate and fix)")
 	c.Flags().StringVar(&simLog, "sim-log", "", "write the simulator's request log (one JSON line per request) here")
 	c.Flags().StringVar(&f.tenant, "tenant", "", "the tenant to onboard (default: the simulated tenant)")
 	return c

@@ -18,6 +18,9 @@ type flowRun struct {
 	limit int
 	// checkTimeout is the per-check time limit (check --check-timeout).
 	checkTimeout time.Duration
+	// configure, when set, adds what the flow's executor needs beyond the
+	// wiring (partner setup: where to save the app id).
+	configure func(*steps.Executor)
 }
 
 // runFlow drives the flow with the chosen front-end and returns the exit
@@ -26,6 +29,9 @@ func runFlow(ctx context.Context, g *globalFlags, io IO, w *wiring, fr flowRun, 
 	eng, s := fr.flow.New(fr.opt, w.infos)
 	x := w.executor(s, fr.stateDir)
 	x.CheckTimeout = fr.checkTimeout
+	if fr.configure != nil {
+		fr.configure(x)
+	}
 	r := steps.NewRunner(ctx, x, fr.limit)
 	defer r.Close()
 	defer w.closeIdle()

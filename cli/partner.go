@@ -79,7 +79,7 @@ func (d discoverer) Discover(ctx context.Context) (partner.Plan, error) {
 // chosen front-end and returns the exit code.
 func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 	if pr.ep.ClientID == "" || pr.ep.ClientID == endpoints.DefaultClientID {
-		fmt.Fprintln(io.Err, "error: partner flows need the partner's onboarding app: pass --client-id <app id> (a multi-tenant app in the partner tenant with public client flows on; docs/gdap.md lists its permissions). Microsoft Graph Command Line Tools cannot be consented in customer tenants over GDAP.")
+		fmt.Fprintln(io.Err, "error: partner flows need the partner's onboarding app: run itdr-onboard partner setup once (a partner administrator creates it and it is saved), or pass --client-id <app id> (a multi-tenant app in the partner tenant with public client flows on; docs/gdap.md lists its permissions). Microsoft Graph Command Line Tools cannot be consented in customer tenants over GDAP.")
 		return ExitUsage
 	}
 	if pr.now == nil {
@@ -326,8 +326,20 @@ func partnerRunFrom(ctx context.Context, g *globalFlags, io IO, f *partnerFlags,
 	if err != nil {
 		return partnerRun{}, err
 	}
+	dir := partnerStateDir(g)
+	if f.clientID == "" {
+		// The onboarding app partner setup saved beats the endpoints
+		// file's and the default client.
+		saved, err := savedClientID(dir, f.tenant)
+		if err != nil {
+			return partnerRun{}, usageError("%v", err)
+		}
+		if saved != "" {
+			ep.ClientID = saved
+		}
+	}
 	return partnerRun{ep: ep, tenant: f.tenant, method: m, cache: cache, discover: discover, csv: f.csv, lane: f.lane,
-		stateDir: filepath.Join(g.stateDirOr(defaultStateDir()), "partner")}, nil
+		stateDir: dir}, nil
 }
 
 func newPartnerCmd(g *globalFlags, io IO) *cobra.Command {
@@ -346,7 +358,7 @@ func newPartnerCmd(g *globalFlags, io IO) *cobra.Command {
 		},
 	}
 	addPartnerFlags(signin, f)
-	c.AddCommand(signin)
+	c.AddCommand(signin, newPartnerSetupCmd(g, io))
 	return c
 }
 

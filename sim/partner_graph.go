@@ -58,11 +58,18 @@ func (s *PartnerServer) serveGraph(w http.ResponseWriter, r *http.Request, rel s
 		s.graphBatch(w, r)
 		return
 	}
+	u, _ := s.user(p.UPN)
+	if path == "/v1.0/me/transitivememberof/microsoft.graph.directoryrole" && r.Method == http.MethodGet {
+		s.directoryRoles(w, u)
+		return
+	}
+	if s.serveDirectory(w, r, u, path) {
+		return
+	}
 	if r.Method != http.MethodGet {
 		ptGraphErr(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
 		return
 	}
-	u, _ := s.user(p.UPN)
 	const relPrefix = "/v1.0/tenantrelationships/delegatedadminrelationships"
 	switch {
 	case path == "/v1.0/me":

@@ -34,6 +34,10 @@ type PartnerScenario struct {
 	// PartnerCenterRPS is the applicationconsents limit per applicationId
 	// (Partner Center: 50 requests per second); default 50.
 	PartnerCenterRPS int `json:"partner_center_rps,omitempty"`
+	// AppReplication is how long after an app is registered its service
+	// principal cannot be created yet (400 "…does not reference a valid
+	// application object"); default 0.
+	AppReplication Duration `json:"app_replication,omitempty"`
 }
 
 // PartnerTenantSpec is the partner (MSP) tenant.
@@ -47,7 +51,21 @@ type PartnerTenantSpec struct {
 	// (multi-tenant, public client flows on). Customer tokens for this
 	// client need its consent in the customer tenant.
 	AppID string `json:"app_id"`
+	// App is the onboarding app's registration at start: "" (ready:
+	// registered as partner setup makes it and consented in the partner
+	// tenant), "absent" (not registered: partner setup creates it) or
+	// "hand-made" (registered by hand: public client flows off, no
+	// redirect, Exchange.Manage missing, an extra Mail.Read, never
+	// consented).
+	App string `json:"app,omitempty"`
 }
+
+// Onboarding app states of PartnerTenantSpec.App.
+const (
+	PartnerAppReady    = ""
+	PartnerAppAbsent   = "absent"
+	PartnerAppHandMade = "hand-made"
+)
 
 // PartnerUserSpec is one partner user.
 type PartnerUserSpec struct {
@@ -62,6 +80,11 @@ type PartnerUserSpec struct {
 	Groups []string `json:"groups,omitempty"`
 	// SignsIn marks the account that approves sign-ins (default: first).
 	SignsIn bool `json:"signs_in,omitempty"`
+	// DirectoryRoles are the user's active directory roles in the partner
+	// tenant (names or template ids); app registration writes need Global
+	// Administrator, Cloud Application Administrator or Application
+	// Administrator.
+	DirectoryRoles []string `json:"directory_roles,omitempty"`
 }
 
 // PartnerGroupSpec is a partner security group (GDAP access container).
@@ -164,6 +187,11 @@ func (sc *PartnerScenario) Validate() error {
 	if !simIsGUID(p.AppID) {
 		return fmt.Errorf("partner.app_id %q is not a GUID", p.AppID)
 	}
+	switch p.App {
+	case PartnerAppReady, PartnerAppAbsent, PartnerAppHandMade:
+	default:
+		return fmt.Errorf("partner.app %q: want \"\" (ready), absent or hand-made", p.App)
+	}
 	if len(p.Users) == 0 {
 		return errors.New("partner.users is empty: one user must sign in")
 	}
@@ -181,6 +209,11 @@ func (sc *PartnerScenario) Validate() error {
 		for _, g := range u.Groups {
 			if !groups[strings.ToLower(g)] {
 				return fmt.Errorf("partner.users[%d].groups: %q is not in partner.groups", i, g)
+			}
+		}
+		for _, role := range u.DirectoryRoles {
+			if _, err := simRoleID(role); err != nil {
+				return fmt.Errorf("partner.users[%d].directory_roles: %w", i, err)
 			}
 		}
 	}
@@ -298,7 +331,8 @@ func GeneratePartnerScenario(n int, seed int64) *PartnerScenario {
 			AppID:       simSeedGUID(seed, "app", 0),
 			Groups:      []PartnerGroupSpec{{Name: "GDAP Onboarding"}, {Name: "GDAP Helpdesk"}},
 			Users: []PartnerUserSpec{
-				{UPN: "tech@msp-demo.onmicrosoft.com", DisplayName: "Taylor Tech", MFA: true, AdminAgent: true, Groups: []string{"GDAP Onboarding"}, SignsIn: true},
+				{UPN: "tech@msp-demo.onmicrosoft.com", DisplayName: "Taylor Tech", MFA: true, AdminAgent: true, Groups: []string{"GDAP Onboarding"}, SignsIn: true,
+					DirectoryRoles: []string{"Global Administrator"}},
 				{UPN: "helpdesk@msp-demo.onmicrosoft.com", DisplayName: "Help Desk", MFA: true, Groups: []string{"GDAP Helpdesk"}},
 			},
 		},

@@ -52,6 +52,12 @@ type PartnerServer struct {
 	refresh  map[string]*ptRefresh
 	pcWindow map[string][]time.Time // applicationId → recent consent requests
 
+	// The partner tenant's registrations (partner_apps.go).
+	apps      []*ptApp
+	sps       []*ptSP
+	grants    []*ptGrant
+	writeHook func(method, path string)
+
 	closeOnce sync.Once
 	served    chan struct{}
 }
@@ -262,6 +268,7 @@ func (s *PartnerServer) build() {
 		s.byDomain[strings.ToLower(c.Domain)] = pc
 		s.order = append(s.order, pc)
 	}
+	s.buildApps()
 }
 
 // ---- public API ------------------------------------------------------------
@@ -537,13 +544,17 @@ func (s *PartnerServer) token(w http.ResponseWriter, r *http.Request, cust *ptCu
 	}
 	u, _ := s.user(upn)
 	tid := s.PartnerTenantID()
+	scp, ok := s.clientGate(w, r, clientID, res, cust)
+	if !ok {
+		return
+	}
 	if cust != nil {
 		if !s.customerGate(w, r, u, cust, clientID, res) {
 			return
 		}
 		tid = cust.tid
 	}
-	s.writeTokens(w, u, tid, res, scope, clientID)
+	s.writeTokens(w, u, tid, res, scope, clientID, scp)
 }
 
 // customerGate decides a token request at a customer authority
@@ -610,7 +621,7 @@ func (s *PartnerServer) effectiveRoles(u PartnerUserSpec, c *ptCustomer, now tim
 	return roles, activated
 }
 
-func (s *PartnerServer) writeTokens(w http.ResponseWriter, u PartnerUserSpec, tid, res, scope, clientID string) {
+func (s *PartnerServer) writeTokens(w http.ResponseWriter, u PartnerUserSpec, tid, res, scope, clientID, granted string) {
 	now := s.now()
 	home := s.PartnerTenantID()
 	oid := ObjectIDFor(home, u.UPN)
@@ -625,6 +636,9 @@ func (s *PartnerServer) writeTokens(w http.ResponseWriter, u PartnerUserSpec, ti
 		scp = "DelegatedAdminRelationship.Read.All Directory.Read.All Application.ReadWrite.All AppRoleAssignment.ReadWrite.All DelegatedPermissionGrant.ReadWrite.All RoleManagement.ReadWrite.Directory"
 	case simExchangeResource:
 		scp = "Exchange.Manage"
+	}
+	if granted != "" {
+		scp = granted // the partner tenant's consent for a registered app
 	}
 	at := simJWT(map[string]any{
 		"aud": res, "iss": "https://sts.windows.net/" + tid + "/", "iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(),

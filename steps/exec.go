@@ -59,7 +59,10 @@ type Executor struct {
 	Graph    GraphAPI
 	Platform PlatformAPI
 	Partner  PartnerAPI // partner flows (batch plan): discovery
-	Checks   *checks.Registry
+	// SaveSetup saves the onboarding app's id in the wizard's config
+	// (partner setup) and returns the file's path.
+	SaveSetup func(appID, partnerTenantID string) (string, error)
+	Checks    *checks.Registry
 	// Rungs are the evidence ladder's modules (rungs 2–4).
 	Rungs    []checks.Rung
 	Receipts *Receipts
@@ -291,6 +294,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 	if ev, ok := x.doFlow(ctx, eff); ok {
 		return ev
 	}
+	if ev, ok := x.doSetup(ctx, eff); ok {
+		return ev
+	}
 	panic(fmt.Sprintf("steps: no executor for %T", eff))
 }
 
@@ -401,6 +407,9 @@ func panicEvent(eff Effect, err error) Event {
 		return TenantResolved{Err: err}
 	}
 	if ev := flowPanicEvent(eff, err); ev != nil {
+		return ev
+	}
+	if ev := setupPanicEvent(eff, err); ev != nil {
 		return ev
 	}
 	return Waited{}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"itdr-onboard/checks"
+	"itdr-onboard/partner"
 )
 
 // recorder is the executor's part of the exact record (receipt.go): every
@@ -128,6 +129,8 @@ func (x *Executor) reconcile(ctx context.Context, own bool) error {
 // can settle.
 func (x *Executor) probe(ctx context.Context, c checks.Change) (present, known bool) {
 	switch c.CheckID {
+	case partner.SetupCheck:
+		return x.probeSetup(ctx, c)
 	case ConsentChangeCheck:
 		app, err := x.Platform.App(ctx)
 		if err != nil {

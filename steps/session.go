@@ -46,6 +46,9 @@ type Options struct {
 	// answer must come from a flag, and a missing one stops the run before
 	// sign-in.
 	NoPrompt bool
+	// SetupAppID is the onboarding app `partner setup` validates
+	// (--client-id or the saved config); "" finds it by name or creates it.
+	SetupAppID string
 	// Evidence makes the health step look at evidence rungs 2–4 (the
 	// executor has the modules); without it only rungs 1 and 5 are kept.
 	Evidence bool

@@ -383,7 +383,11 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 		return
 	}
 	if s.Outcome == "dry-run" {
-		t.printf("\nDry run: nothing in the tenant changed. The plan that onboard would apply (after asking):\n")
+		cmd := strings.ReplaceAll(e.Flow(), "-", " ")
+		if cmd == "" {
+			cmd = "onboard"
+		}
+		t.printf("\nDry run: nothing in the tenant changed. The plan that %s would apply (after asking):\n", cmd)
 		for _, c := range s.Plan {
 			t.printf("  - %s  ⟶  %s\n", text.Line(c.Summary), text.Line(c.Call))
 		}
