@@ -72,6 +72,12 @@ type Client struct {
 	account  Account
 	signedIn bool
 	browser  *browserFlow
+
+	// scopeTurn serialises token requests per scope: checks started side
+	// by side after sign-in all want the Exchange token at once; the first
+	// asks the identity platform, the others then find it in MSAL's cache
+	// instead of sending the same refresh-token request again.
+	scopeTurn map[string]chan struct{}
 }
 
 // New builds a Client. It makes no network request.
@@ -226,11 +232,33 @@ func (c *Client) token(ctx context.Context, scope string) (string, error) {
 	if !ok {
 		return "", Classify(errNotSignedIn)
 	}
+	turn := c.turn(scope)
+	select {
+	case turn <- struct{}{}:
+		defer func() { <-turn }()
+	case <-ctx.Done():
+		return "", Classify(ctx.Err())
+	}
 	res, err := c.pca.AcquireTokenSilent(ctx, []string{scope}, public.WithSilentAccount(acct))
 	if err != nil {
 		return "", Classify(err)
 	}
 	return res.AccessToken, nil
+}
+
+// turn is the scope's token-request turn (Client.scopeTurn).
+func (c *Client) turn(scope string) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.scopeTurn == nil {
+		c.scopeTurn = map[string]chan struct{}{}
+	}
+	t := c.scopeTurn[scope]
+	if t == nil {
+		t = make(chan struct{}, 1)
+		c.scopeTurn[scope] = t
+	}
+	return t
 }
 
 // TokenExpiry returns when the cached Graph token expires (zero when none);

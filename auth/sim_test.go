@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"itdr-onboard/internal/testsim"
@@ -173,5 +174,50 @@ func TestSimShortTokensRefresh(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Fatalf("short-lived tokens were not refreshed: %d distinct", len(seen))
+	}
+}
+
+// Checks started side by side after sign-in all ask for the Exchange token
+// at once: one token request goes out, the others are served from MSAL's
+// cache.
+func TestSimConcurrentExchangeTokensShareOneRequest(t *testing.T) {
+	srv := startSim(t, nil)
+	c := simClient(t, srv, nil)
+	ctx := context.Background()
+	dc, err := c.StartDeviceCode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AwaitDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
+	}
+	tokens := func() int {
+		n := 0
+		for _, r := range srv.Requests() {
+			if r.Method == "POST" && strings.HasSuffix(r.Path, "/oauth2/v2.0/token") {
+				n++
+			}
+		}
+		return n
+	}
+	before := tokens()
+	var wg sync.WaitGroup
+	got := make([]string, 4)
+	errs := make([]error, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = c.ExchangeToken(ctx)
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || got[i] == "" || got[i] != got[0] {
+			t.Fatalf("caller %d: %q, %v (first %q)", i, got[i], errs[i], got[0])
+		}
+	}
+	if n := tokens() - before; n != 1 {
+		t.Fatalf("%d token requests for 4 concurrent Exchange token calls, want 1", n)
 	}
 }

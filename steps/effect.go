@@ -38,7 +38,10 @@ type (
 	// DeliverRedirect hands a pasted redirect URL to the local listener.
 	DeliverRedirect struct{ URL string }
 	// LoadTenant reads the signed-in user and the tenant organization.
-	LoadTenant struct{}
+	// Prefetch names checks of later steps that need nothing but the
+	// token: the executor starts them now and hands their results to the
+	// step's own RunCheck (see Executor.prefetchChecks).
+	LoadTenant struct{ Prefetch []string }
 	// ApplyChange applies one planned change.
 	ApplyChange struct{ Change checks.Change }
 	// WriteReceipt writes the change receipt and appends to the audit trail.

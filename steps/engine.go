@@ -16,6 +16,19 @@ type Engine struct {
 	// flow names the command (Flow.New); final words its end (Flow.Final).
 	flow  string
 	final func(*Engine, time.Time) *Done
+	// early are later steps that started work before they were entered
+	// (Early): their attempt is live, their outcomes go to them.
+	early map[ID]bool
+}
+
+// Earlier is a later step that may start work before it becomes current,
+// as soon as the data it needs is known (the mapping step's consent needs
+// only the service principal's id). Early is asked after every event
+// while the step is pending; it returns effects at most once. The step
+// stays pending for the front-ends (the screens keep the step order) and
+// folds its early outcomes until Enter continues from them.
+type Earlier interface {
+	Early(s *Session) []Effect
 }
 
 // NewEngine builds an engine over steps in order.
@@ -75,8 +88,41 @@ func (e *Engine) Start() []Job {
 func (e *Engine) enter(i int) []Job {
 	e.cur = i
 	st := e.steps[i]
-	e.attempts[st.ID()]++
+	if e.early[st.ID()] {
+		// Entered after starting early: the same attempt goes on.
+		delete(e.early, st.ID())
+	} else {
+		e.attempts[st.ID()]++
+	}
 	return e.tag(st.ID(), st.Enter(e.s))
+}
+
+// startEarly asks the pending steps after the current one whether they
+// can start now (Earlier).
+func (e *Engine) startEarly(jobs []Job) []Job {
+	if e.finished || e.s.Opt.DryRun || e.s.Stop || e.Current().Status() == StatusFailed {
+		return jobs
+	}
+	for i := e.cur + 1; i < len(e.steps); i++ {
+		st := e.steps[i]
+		ea, ok := st.(Earlier)
+		if !ok || st.Status() != StatusPending {
+			continue
+		}
+		effs := ea.Early(e.s)
+		if len(effs) == 0 {
+			continue
+		}
+		if !e.early[st.ID()] {
+			if e.early == nil {
+				e.early = map[ID]bool{}
+			}
+			e.early[st.ID()] = true
+			e.attempts[st.ID()]++
+		}
+		jobs = append(jobs, e.tag(st.ID(), effs)...)
+	}
+	return jobs
 }
 
 func (e *Engine) tag(id ID, effs []Effect) []Job {
@@ -107,6 +153,9 @@ func (e *Engine) Handle(o Outcome) []Job {
 	}
 	st := e.Current()
 	if o.Step != st.ID() {
+		if e.early[o.Step] {
+			return e.handleEarly(o)
+		}
 		return e.handlePaused(o)
 	}
 	if o.Attempt != e.attempts[st.ID()] {
@@ -116,6 +165,16 @@ func (e *Engine) Handle(o Outcome) []Job {
 		return nil
 	}
 	return e.settle(e.tag(st.ID(), st.Handle(e.s, o.Event)))
+}
+
+// handleEarly routes an outcome to a step that started early.
+func (e *Engine) handleEarly(o Outcome) []Job {
+	for _, st := range e.steps {
+		if st.ID() == o.Step && o.Attempt == e.attempts[st.ID()] {
+			return e.tag(st.ID(), st.Handle(e.s, o.Event))
+		}
+	}
+	return nil
 }
 
 // handlePaused routes an outcome to a paused step that still has work
@@ -134,6 +193,7 @@ func (e *Engine) handlePaused(o Outcome) []Job {
 					r.Reset()
 				}
 				e.attempts[e.steps[j].ID()]++ // drop their late outcomes
+				delete(e.early, e.steps[j].ID())
 			}
 			e.paused = e.paused[:k]
 			e.cur = i
@@ -180,7 +240,7 @@ func (e *Engine) settle(jobs []Job) []Job {
 			}
 			jobs = append(jobs, e.enter(next)...)
 		default:
-			return jobs
+			return e.startEarly(jobs)
 		}
 	}
 }

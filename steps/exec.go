@@ -89,6 +89,73 @@ type Executor struct {
 
 	gateOnce, gateClose sync.Once
 	gate                chan struct{}
+
+	// pre are check runs started ahead of their step (LoadTenant.Prefetch),
+	// by check id; a RunCheck takes its result once. Any write drops them
+	// (its answer may change theirs).
+	preMu sync.Mutex
+	pre   map[string]*preCheck
+}
+
+// preCheck is one check run started ahead of its step.
+type preCheck struct {
+	ctx  context.Context
+	done chan struct{}
+	res  checks.Result
+}
+
+// prefetchChecks starts the named checks now (reads only: a check's Run
+// never writes); RunCheck hands each result to its step (takePrefetched).
+func (x *Executor) prefetchChecks(ctx context.Context, ids []string) {
+	if x.Checks == nil || len(ids) == 0 {
+		return
+	}
+	x.preMu.Lock()
+	defer x.preMu.Unlock()
+	if x.pre == nil {
+		x.pre = map[string]*preCheck{}
+	}
+	for _, id := range ids {
+		c, ok := x.Checks.Get(id)
+		if !ok || x.pre[id] != nil {
+			continue
+		}
+		p := &preCheck{ctx: ctx, done: make(chan struct{})}
+		x.pre[id] = p
+		go func() {
+			defer close(p.done)
+			p.res = checks.RunSafe(ctx, c, x.checkTimeout())
+		}()
+	}
+}
+
+// takePrefetched returns the result of a check started ahead of its step,
+// waiting for it if it is still running; ok is false when there is none,
+// or when its run was cancelled (the caller runs the check itself).
+func (x *Executor) takePrefetched(ctx context.Context, id string) (checks.Result, bool) {
+	x.preMu.Lock()
+	p := x.pre[id]
+	delete(x.pre, id)
+	x.preMu.Unlock()
+	if p == nil {
+		return checks.Result{}, false
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return checks.Result{}, false
+	}
+	if p.ctx.Err() != nil {
+		return checks.Result{}, false
+	}
+	return p.res, true
+}
+
+// dropPrefetched forgets every check started ahead (a write happened).
+func (x *Executor) dropPrefetched() {
+	x.preMu.Lock()
+	x.pre = nil
+	x.preMu.Unlock()
 }
 
 // prefetchApp reads the platform's app manifest while the technician signs
@@ -139,6 +206,8 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		}
 		if e.Verify {
 			ctx = m365.FreshReads(ctx)
+		} else if r, ok := x.takePrefetched(ctx, e.ID); ok {
+			return CheckDone{ID: e.ID, Result: r}
 		}
 		return CheckDone{ID: e.ID, Result: checks.RunSafe(ctx, c, x.checkTimeout())}
 	case StartDeviceCode:
@@ -187,6 +256,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 	case DeliverRedirect:
 		return RedirectDelivered{Err: x.Auth.DeliverRedirect(ctx, e.URL)}
 	case LoadTenant:
+		x.prefetchChecks(ctx, e.Prefetch)
 		// Two independent reads: side by side.
 		var ev TenantLoaded
 		var userErr error

@@ -42,8 +42,23 @@ func (f Flow) New(opt Options, infos []CheckInfo) (*Engine, *Session) {
 // Onboard is the wizard: prerequisites → sign-in → role fixes → mapping →
 // health.
 var Onboard = Flow{Name: "onboard", Steps: func(_ Options, infos []CheckInfo) []Step {
-	return []Step{NewPrereqStep(infos), NewSignInStep(), NewRolesStep(infos), NewMappingStep(), NewHealthStep()}
+	si := NewSignInStep()
+	si.prefetch = tokenChecks(infos)
+	return []Step{NewPrereqStep(infos), si, NewRolesStep(infos), NewMappingStep(), NewHealthStep()}
 }}
+
+// tokenChecks are the checks after sign-in that need nothing but the
+// token (the tenant prerequisites and the role checks): the sign-in step
+// has them started with its first reads (LoadTenant.Prefetch).
+func tokenChecks(infos []CheckInfo) []string {
+	var ids []string
+	for _, in := range infos {
+		if (in.Step == checks.StepPrereqs && in.Phase != checks.BeforeSignIn) || in.Step == checks.StepRoles {
+			ids = append(ids, in.ID)
+		}
+	}
+	return ids
+}
 
 // Done is the end of a run of a flow other than onboarding, worded for
 // every front-end: the line front-end prints Headline and Lines, the TUI

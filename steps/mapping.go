@@ -112,6 +112,31 @@ type MappingStep struct {
 	consentOnly bool
 	// deferred are the role fixes still to apply after consent.
 	deferred []checks.Change
+	// early: consent started before the step was entered (Early);
+	// earlyDone is its outcome when it came before Enter.
+	early     bool
+	earlyDone *ConsentDone
+}
+
+// Early starts consent while the role step still applies its later fixes:
+// consent needs only the service principal's id (SPReady) and an
+// organization settled without a question (--org, resolved before
+// sign-in). Not for a dry run, a --consent handoff or reauthorize. The
+// step stays pending; Enter continues from the outcome.
+func (p *MappingStep) Early(s *Session) []Effect {
+	if p.early || p.status != StatusPending || p.consentOnly || !s.SPReady || s.OrgFromFlag == nil ||
+		s.Opt.DryRun || s.Opt.ConsentHandoff || len(s.Deferred) > 0 {
+		return nil
+	}
+	p.early, p.earlyDone = true, nil
+	p.fail = nil
+	p.d = MappingDetail{Phase: "finding", WaitBudget: s.Opt.ConsentWait}
+	p.waitSum, p.backoff = 0, 0
+	p.deferred = nil
+	o := *s.OrgFromFlag
+	s.Organization = o
+	p.d.Chosen = &o
+	return p.startConsent(s)
 }
 
 // NewMappingStep builds the step.
@@ -127,6 +152,15 @@ func (p *MappingStep) Title() string {
 func (p *MappingStep) Status() Status { return p.status }
 
 func (p *MappingStep) Enter(s *Session) []Effect {
+	if p.early {
+		// Consent started early (Early): go on from its outcome.
+		p.early, p.status = false, StatusRunning
+		if ev := p.earlyDone; ev != nil {
+			p.earlyDone = nil
+			return p.Handle(s, *ev)
+		}
+		return nil
+	}
 	p.status, p.fail = StatusRunning, nil
 	p.d = MappingDetail{Phase: "finding", WaitBudget: s.Opt.ConsentWait}
 	p.waitSum, p.backoff = 0, 0
@@ -359,6 +393,10 @@ func (p *MappingStep) mapNow(s *Session) []Effect {
 	return []Effect{Map{OrgID: s.Organization.ID, Remap: s.Opt.Remap}}
 }
 
+// Reset makes the step pending again (an earlier step failed in the
+// background); work it started early is forgotten (the engine drops it).
+func (p *MappingStep) Reset() { p.status, p.early, p.earlyDone = StatusPending, false, nil }
+
 func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 	switch ev := ev.(type) {
 	case OrgsFound:
@@ -460,6 +498,10 @@ func (p *MappingStep) Handle(s *Session, ev Event) []Effect {
 		p.d.ConsentURL = ev.URL
 		p.d.HandoffNote = ev.Note
 	case ConsentDone:
+		if p.early && p.status == StatusPending {
+			p.earlyDone = &ev // handled once the step is entered
+			return nil
+		}
 		if p.status != StatusRunning {
 			return nil
 		}

@@ -25,6 +25,7 @@ type recorder struct {
 // nothing is sent unrecorded, and a change made but not recorded fails the
 // run loudly.
 func (x *Executor) write(ctx context.Context, c checks.Change, do func(context.Context) (checks.Applied, error)) (checks.Applied, error) {
+	x.dropPrefetched()
 	if x.Receipts == nil || x.Session == nil {
 		a, err := do(ctx)
 		return x.fill(a, c), err

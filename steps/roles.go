@@ -73,6 +73,7 @@ func (p *RolesStep) Title() string  { return "Role fixes" }
 func (p *RolesStep) Status() Status { return p.status }
 
 func (p *RolesStep) Enter(s *Session) []Effect {
+	s.SPReady = false
 	p.status, p.fail, p.phase = StatusRunning, nil, rolesChecking
 	p.d = PlanDetail{DryRun: s.Opt.DryRun}
 	p.touched = map[string]bool{}
@@ -139,12 +140,12 @@ func (p *RolesStep) plan(s *Session) []Effect {
 			Prompt:  fmt.Sprintf("Apply %s to the tenant?", plural(len(roleChanges), "this change", "these %d changes")),
 			Details: planLines(roleChanges), Default: "no", ChangeIDs: changeIDs(roleChanges)}}}
 	}
-	return p.askAudit(audit)
+	return p.askAudit(s, audit)
 }
 
-func (p *RolesStep) askAudit(audit []checks.Change) []Effect {
+func (p *RolesStep) askAudit(s *Session, audit []checks.Change) []Effect {
 	if len(audit) == 0 {
-		return p.startApply()
+		return p.startApply(s)
 	}
 	return []Effect{Ask{Q: Question{ID: QConfirmAudit, Kind: AskConfirm, Flag: "--yes",
 		Prompt:  "Turn on unified audit logging? Without it the platform receives no data.",
@@ -171,7 +172,7 @@ func planLines(cs []checks.Change) []string {
 	return out
 }
 
-func (p *RolesStep) startApply() []Effect {
+func (p *RolesStep) startApply(s *Session) []Effect {
 	p.queue, p.flight, p.failed = nil, nil, nil
 	declined := map[string]bool{}
 	for _, c := range p.d.Declined {
@@ -184,10 +185,24 @@ func (p *RolesStep) startApply() []Effect {
 	}
 	p.phase = rolesApplying
 	p.status = StatusRunning
-	return p.next()
+	return p.next(s)
 }
 
-func (p *RolesStep) next() []Effect {
+// createsSP is the fix that creates the platform's service principal.
+func createsSP(c checks.Change) bool {
+	return c.CheckID == checks.IDPlatformSPRoles && c.Order == checks.OrderCreateSP
+}
+
+func (p *RolesStep) next(s *Session) []Effect {
+	if !s.SPReady && p.failed == nil && len(s.Deferred) == 0 {
+		// The accepted plan's service principal exists now (found, or
+		// created by an earlier wave): consent may start (SPReady).
+		ready := true
+		for _, c := range p.queue {
+			ready = ready && !createsSP(c)
+		}
+		s.SPReady = ready
+	}
 	if len(p.queue) == 0 {
 		return p.verify()
 	}
@@ -273,7 +288,7 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 					audit = append(audit, c)
 				}
 			}
-			return p.askAudit(audit)
+			return p.askAudit(s, audit)
 		case QConfirmAudit:
 			if !yes(ev.Value) {
 				for _, c := range p.d.Plan {
@@ -283,7 +298,7 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 					}
 				}
 			}
-			return p.startApply()
+			return p.startApply(s)
 		}
 	case ChangeApplied:
 		id := ev.Applied.Change.ID
@@ -321,7 +336,7 @@ func (p *RolesStep) Handle(s *Session, ev Event) []Effect {
 			p.status, p.fail, p.failed = StatusFailed, p.failed, nil
 			return []Effect{WriteReceipt{}}
 		}
-		return p.next()
+		return p.next(s)
 	case ReceiptWritten:
 		if ev.Err == nil {
 			s.ReceiptPath, s.AuditPath = ev.Path, ev.AuditPath

@@ -105,6 +105,11 @@ type Session struct {
 	// because creating the platform's service principal hit AADSTS650051;
 	// the mapping step applies them once consent has created it.
 	Deferred []checks.Change
+	// SPReady says the role step has done all consent needs of it: the
+	// plan was accepted and the platform's service principal exists
+	// (found, or created by the first wave). The mapping step may then
+	// grant consent beside the rest of the role fixes (MappingStep.Early).
+	SPReady bool
 
 	ReceiptPath, AuditPath string
 	// Record is the onboarding's exact record (the executor's Receipts):

@@ -37,6 +37,10 @@ type SignInStep struct {
 	status Status
 	d      SignInDetail
 	fail   *Failure
+	// prefetch are the later steps' checks that need only the token
+	// (the onboarding's tenant prerequisites and role checks): they start
+	// with the first reads after sign-in instead of after this step.
+	prefetch []string
 }
 
 // NewSignInStep builds the step.
@@ -132,7 +136,7 @@ func (p *SignInStep) Handle(s *Session, ev Event) []Effect {
 			s.TenantID = acct.TenantID
 		}
 		p.d.Code, p.d.Notice = nil, ""
-		return []Effect{LoadTenant{}}
+		return []Effect{LoadTenant{Prefetch: p.prefetch}}
 	case TenantLoaded:
 		if ev.Err != nil {
 			p.status = StatusFailed
