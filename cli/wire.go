@@ -14,6 +14,7 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/checks"
 	"itdr-onboard/endpoints"
+	"itdr-onboard/internal/budget"
 	"itdr-onboard/internal/secret"
 	"itdr-onboard/m365"
 	"itdr-onboard/platform"
@@ -45,6 +46,9 @@ type wiring struct {
 	// noPlatform is set when no platform API credentials are configured
 	// and the command can do without them (check): platform is nil.
 	noPlatform bool
+	// budgets are the upstreams' shared request budgets every request of
+	// this wiring draws from (issue 21; internal/budget).
+	budgets *budget.Set
 }
 
 // closeIdle closes the idle connections of the run's HTTP client (issue 7).
@@ -71,6 +75,21 @@ type wireOptions struct {
 	// credentials: the platform client is left out and the checks that
 	// need it report themselves skipped.
 	PlatformOptional bool
+	// Budgets are the upstreams' request budgets (platform 60/min per
+	// account, Partner Center, Graph, Exchange). A batch passes one Set to
+	// every tenant's wiring so that all of them draw from it; nil: a Set of
+	// this wiring's own with the published limits.
+	Budgets *budget.Set
+}
+
+// budgetUpstreams says which budget each service of ep draws from.
+func budgetUpstreams(ep endpoints.Endpoints) []budget.Upstream {
+	return []budget.Upstream{
+		{Kind: budget.Platform, Base: ep.Platform},
+		{Kind: budget.Graph, Base: ep.Graph},
+		{Kind: budget.Exchange, Base: ep.Exchange},
+		{Kind: budget.PartnerCenter, Base: ep.PartnerCenter},
+	}
 }
 
 func wire(o wireOptions) (*wiring, error) {
@@ -80,6 +99,14 @@ func wire(o wireOptions) (*wiring, error) {
 	if o.Log != nil {
 		w.hc.Transport = o.Log.transport(w.hc.Transport)
 	}
+	// Every request to the platform, Graph, Exchange and Partner Center
+	// waits for its budget before it is sent (and logged); identity
+	// requests do not draw from one.
+	w.budgets = o.Budgets
+	if w.budgets == nil {
+		w.budgets = budget.NewSet(nil, nil)
+	}
+	w.hc.Transport = budget.Transport(w.budgets, budgetUpstreams(o.Endpoints), w.hc.Transport)
 	// Retries: Graph, Exchange and the platform retry in their clients;
 	// identity requests (MSAL, the tenant lookup) retry in auth.
 	// Issue 7: the API secret is held as a secret.Secret (formats as

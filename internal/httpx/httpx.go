@@ -317,13 +317,11 @@ func Do(ctx context.Context, hc *http.Client, pol Policy, req Request) (*Respons
 // once makes one attempt. transient says whether the failure may be retried;
 // retryAfter is the wait the service asked for (0 when none).
 func once(ctx context.Context, hc *http.Client, pol Policy, req Request) (resp *Response, err error, retryAfter time.Duration, transient bool) {
-	actx, cancel := context.WithTimeout(ctx, pol.AttemptTimeout)
-	defer cancel()
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
+	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: building request: %v", req.Call, stripURL(err)), 0, false
 	}
@@ -342,11 +340,30 @@ func once(ctx context.Context, hc *http.Client, pol Policy, req Request) (resp *
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	if req.Authorize != nil {
-		if err := req.Authorize(actx, hr); err != nil {
+		authCtx, cancel := context.WithTimeout(ctx, pol.AttemptTimeout)
+		err := req.Authorize(authCtx, hr)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", req.Call, err), 0, false
 		}
 	}
+	// Wait for the upstream's shared budget before the attempt's clock
+	// starts: a wait for the budget is not a slow service.
+	release := func() {}
+	if ad, ok := hc.Transport.(Admitter); ok {
+		rel, err := ad.Admit(ctx, hr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: waiting for the request budget: %w", req.Call, err), 0, false
+		}
+		release = rel
+		ctx = context.WithValue(ctx, admittedKey{}, true)
+	}
+	defer release()
+	actx, cancel := context.WithTimeout(ctx, pol.AttemptTimeout)
+	defer cancel()
+	hr = hr.WithContext(actx)
 	hresp, err := hc.Do(hr)
+	release() // the answer is back (or the request failed): its window starts
 	if err != nil {
 		te := &TransportError{Call: req.Call, ClientRequestID: crid, Err: stripURL(err)}
 		if ctx.Err() != nil {
@@ -379,6 +396,22 @@ func once(ctx context.Context, hc *http.Client, pol Policy, req Request) (resp *
 		return r, perr, RetryAfter(hresp.Header, pol.Now()), true
 	}
 	return r, perr, 0, false
+}
+
+// Admitter is a transport that makes requests wait for a shared budget
+// (internal/budget). Do admits each attempt before its timeout starts and
+// releases it when the answer is back; the transport then lets the admitted
+// request through without waiting again (Admitted).
+type Admitter interface {
+	Admit(ctx context.Context, r *http.Request) (release func(), err error)
+}
+
+type admittedKey struct{}
+
+// Admitted reports whether Do already admitted the request carrying ctx.
+func Admitted(ctx context.Context) bool {
+	v, _ := ctx.Value(admittedKey{}).(bool)
+	return v
 }
 
 func requestID(h http.Header, fallback string) string {
