@@ -521,3 +521,20 @@ func TestIdleTenantBudgetsDropped(t *testing.T) {
 		t.Fatalf("summary = %+v", sum)
 	}
 }
+
+// TestLongRetryAfterNotImposed: a Retry-After beyond MaxPause (the retry
+// loop gives that call up) does not hold every other request for it.
+func TestLongRetryAfterNotImposed(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	s := NewSet(clk, nil)
+	c := &http.Client{Transport: Transport(s, ups, roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return resp(http.StatusTooManyRequests, http.Header{"Retry-After": {"900"}}), nil
+	}))}
+	if _, err := get(t, c, "https://sim.test/graph/v1.0/subscribedSkus", "Authorization", jwt(`{"tid":"t1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if rel, wait, _ := s.TryAcquire([]Key{{Kind: GraphTenant, Scope: "t1"}}, Cost{Requests: 1, ResourceUnits: 1}); rel == nil {
+		t.Fatalf("tenant held %v by a 15-minute Retry-After", wait)
+	}
+}

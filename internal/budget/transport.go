@@ -133,6 +133,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// MaxPause is the longest wait a throttled answer imposes on every worker:
+// the retry loop's budget (httpx.DefaultBudget). A service asking for longer
+// gets its call given up by the retry loop, and the others go on.
+const MaxPause = httpx.DefaultBudget
+
 // minThrottlePause is how long a 429 without a usable wait pauses its budget
 // (Graph's conditional-access APIs send none; Graph keeps counting while a
 // client is throttled, so an immediate retry only prolongs it).
@@ -162,12 +167,18 @@ func (t *transport) throttled(kind Kind, keys []Key, resp *http.Response) {
 			}
 			wait = minThrottlePause
 		}
+		if wait > MaxPause {
+			// Nobody waits that long (the retry loop gives that call up,
+			// docs/errors.md): holding every other request for it would
+			// turn one refused read into a stalled run.
+			return
+		}
 		t.set.Pause(key, now.Add(wait), "HTTP "+strconv.Itoa(resp.StatusCode)+" Retry-After")
 		return
 	}
 	// Exchange says how much is left before it throttles.
 	if kind == Exchange && strings.TrimSpace(h.Get("Rate-Limit-Remaining")) == "0" {
-		if wait := httpx.RetryAfter(http.Header{"Rate-Limit-Reset": h.Values("Rate-Limit-Reset")}, now); wait > 0 {
+		if wait := httpx.RetryAfter(http.Header{"Rate-Limit-Reset": h.Values("Rate-Limit-Reset")}, now); wait > 0 && wait <= MaxPause {
 			t.set.Pause(key, now.Add(wait), "Rate-Limit-Remaining 0")
 		}
 	}
