@@ -129,11 +129,17 @@ func (st *State) serveExchange(w http.ResponseWriter, r *http.Request) {
 	if c.user == nil && c.p.UPN != "" {
 		c.user = st.userByUPN(c.p.UPN)
 	}
-	if c.user == nil || c.user.HomeTenant != "" {
+	if c.user == nil {
+		c.user = st.delegatedUser(c.p)
+		if c.user != nil && !c.gdapAnchorOK(body.CmdletInput.CmdletName) {
+			return
+		}
+	}
+	if c.user == nil || (c.user.HomeTenant != "" && c.user.gdap == nil) {
 		c.plainError(http.StatusUnauthorized, "Unauthorized", "The user in the access token does not exist in the organization.")
 		return
 	}
-	if !st.hasAnyRole(c.user.ID, RoleGlobalAdministrator, RoleExchangeAdministrator) {
+	if !st.hasAnyRole(c.user.ID, RoleGlobalAdministrator, RoleExchangeAdministrator) && !c.user.hasGDAPRole(RoleGlobalAdministrator, RoleExchangeAdministrator) {
 		c.plainError(http.StatusForbidden, "Forbidden", "The user \""+c.user.UPN+"\" isn't assigned to any management roles.")
 		return
 	}

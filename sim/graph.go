@@ -169,10 +169,19 @@ func (st *State) serveGraph(w http.ResponseWriter, r *http.Request) {
 		c.user = st.userByUPN(c.p.UPN)
 	}
 	if c.user == nil {
+		c.user = st.delegatedUser(c.p)
+	}
+	if c.user == nil {
 		c.err(http.StatusUnauthorized, "InvalidAuthenticationToken", "The user in the access token does not exist in the directory.")
 		return
 	}
 	c.foreign = !strings.EqualFold(c.p.TenantID, st.tenantID)
+	if c.user.gdap != nil && (c.path == "me" || strings.HasPrefix(c.path, "me/")) {
+		// A partner user is not a user object in the customer directory
+		// (gdap.md §1.3, PC9): /me does not resolve.
+		c.objectNotFound(c.p.ObjectID)
+		return
+	}
 	c.route()
 }
 
@@ -318,7 +327,7 @@ func (c *grCtx) entity(status int, frag string, obj map[string]any) {
 
 // requireRoles writes 403 unless the caller holds one of the roles in this tenant.
 func (c *grCtx) requireRoles(roles ...string) bool {
-	if c.foreign || !c.st.hasAnyRole(c.user.ID, roles...) {
+	if c.foreign || !(c.st.hasAnyRole(c.user.ID, roles...) || c.user.hasGDAPRole(roles...)) {
 		c.denied()
 		return false
 	}

@@ -56,6 +56,25 @@ func (st *State) pfConsentProblem() string {
 	return ""
 }
 
+// pfConsentFor is pfConsentProblem for tenant tid: this state's tenant, or
+// a customer tenant of the partner simulator (State.TenantState); known is
+// false for a tenant the simulator does not hold. Callers hold st.mu.
+func (st *State) pfConsentFor(tid string) (problem string, known bool) {
+	if strings.EqualFold(tid, st.tenantID) {
+		return st.pfConsentProblem(), true
+	}
+	if st.TenantState == nil {
+		return "", false
+	}
+	t := st.TenantState(tid)
+	if t == nil || t == st {
+		return "", false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pfConsentProblem(), true
+}
+
 // hasAppPermission reports whether principal holds the app role value on the
 // resource app's service principal. Callers hold st.mu.
 func (st *State) hasAppPermission(principalID, resourceAppID, value string) bool {
@@ -123,17 +142,27 @@ func (st *State) pfIntegrationView(in *pfIntegration) pfIntegrationJSON {
 	if org != nil {
 		v.OrganizationName = org.Name
 	}
-	if strings.EqualFold(in.TenantID, st.tenantID) {
-		if code, reason := st.pfTenantProblem(); code != "" {
+	// The tenant the integration reads: this state's own, or a customer
+	// tenant of the partner simulator (State.TenantState).
+	ts := st
+	if !strings.EqualFold(in.TenantID, st.tenantID) && !in.seeded && st.TenantState != nil {
+		if t := st.TenantState(in.TenantID); t != nil && t != st {
+			t.mu.Lock() // lock order: platform, then tenant (a tenant never locks the platform)
+			defer t.mu.Unlock()
+			ts = t
+		}
+	}
+	if strings.EqualFold(in.TenantID, ts.tenantID) {
+		if code, reason := ts.pfTenantProblem(); code != "" {
 			v.Status, v.ReasonCode, v.Reason = "unhealthy", code, reason
 			return v
 		}
 	}
-	if eff := st.ualEffectiveAt(); expected.Before(eff) {
+	if eff := ts.ualEffectiveAt(); expected.Before(eff) {
 		expected = eff
 		v.ExpectedFirstDataAt = expected.UTC()
 	}
-	first, last := st.pfEventTimes(expected)
+	first, last := ts.pfEventTimes(expected)
 	if now.Before(expected) || first == nil {
 		v.Status, v.ReasonCode = "pending", ReasonWaitingForFirstData
 		v.Reason = fmt.Sprintf("Mapped; waiting for the first audit data (expected by %s, can take up to 24 hours).", expected.UTC().Format(time.RFC3339))

@@ -311,27 +311,14 @@ func (s *PartnerServer) graphBatch(w http.ResponseWriter, r *http.Request) {
 	simWriteJSON(w, http.StatusOK, map[string]any{"responses": out})
 }
 
-// customerGraph is what a GDAP token for a customer reaches in this
-// simulator: the organization (proof the token works). The per-tenant
-// pipeline (service principals, grants, roles) over GDAP is not modelled
-// here yet (docs/gdap.md "Not done").
+// customerGraph serves a request with a customer token: that customer's
+// own tenant (the single-tenant model, partner_tenant.go), where the partner
+// user acts with its GDAP roles and is no directory object (/me is 404).
 func (s *PartnerServer) customerGraph(w http.ResponseWriter, r *http.Request, p Principal, rel string) {
 	c := s.customers[strings.ToLower(p.TenantID)]
 	if c == nil {
 		ptGraphErr(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
 		return
 	}
-	switch strings.ToLower(strings.TrimRight(rel, "/")) {
-	case "/v1.0/organization":
-		simWriteJSON(w, http.StatusOK, map[string]any{
-			"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization",
-			"value": []map[string]any{{"id": c.tid, "displayName": c.spec.DisplayName, "tenantType": "AAD",
-				"verifiedDomains": []map[string]any{{"name": c.spec.Domain, "isDefault": true, "isInitial": true}}}},
-		})
-	case "/v1.0/me":
-		// A partner user is not a user object in the customer directory (PC9).
-		ptGraphErr(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+p.ObjectID+"' does not exist or one of its queried reference-property objects are not present.")
-	default:
-		ptGraphErr(w, http.StatusNotImplemented, "NotImplemented", "The partner simulator models only /organization and /me in customer tenants.")
-	}
+	s.serveCustomerGraph(w, r, c, rel)
 }

@@ -108,6 +108,11 @@ type CustomerSpec struct {
 	// users) | "no-exchange" (AADSTS650052 for the Exchange resource: the
 	// tenant has no Exchange Online service principal).
 	Block string `json:"block,omitempty"`
+	// Tenant is the customer's own tenant (Graph, Exchange) as the
+	// per-tenant flow sees it over GDAP (partner_tenant.go).
+	Tenant CustomerTenantSpec `json:"tenant,omitempty"`
+	// Preset names the generator's tenant preset (documentation and tests).
+	Preset string `json:"preset,omitempty"`
 	// Lane is the generator's intent (documentation and tests only; the
 	// server never reads it).
 	Lane string `json:"lane,omitempty"`
@@ -363,6 +368,8 @@ func GeneratePartnerScenario(n int, seed int64) *PartnerScenario {
 			PartnerCenter: true,
 			Lane:          lane,
 		}
+		c.Preset = simTenantPreset(seed, i)
+		c.Tenant = CustomerTenantPreset(c.Preset)
 		rel := RelationshipSpec{
 			DisplayName:  fmt.Sprintf("ITDR_%03d", i+1),
 			Status:       "active",
@@ -404,6 +411,7 @@ func GeneratePartnerScenario(n int, seed int64) *PartnerScenario {
 			c.Block = "conditional-access"
 		case LaneNoExchange:
 			c.Block = "no-exchange"
+			c.Tenant.NoExchangeLicence = true
 		case LaneReadyConsented:
 			c.Consented = true
 		}

@@ -58,6 +58,8 @@ type PartnerServer struct {
 	grants    []*ptGrant
 	writeHook func(method, path string)
 
+	tmu sync.Mutex // builds customer tenant states (partner_tenant.go)
+
 	closeOnce sync.Once
 	served    chan struct{}
 }
@@ -69,6 +71,7 @@ type ptCustomer struct {
 	consented bool
 	consentAt time.Time
 	scopes    map[string]string // enterpriseApplicationId → scope list
+	state     *State            // the customer's own tenant (tenantState), built on first use
 }
 
 type ptRelationship struct {
@@ -170,6 +173,9 @@ func StartPartner(in *PartnerScenario, opt Options) (*PartnerServer, error) {
 		return nil, fmt.Errorf("sim: partner platform: %w", err)
 	}
 	st.Tokens = s.tokens
+	// Integrations mapped during the run read their consent and health
+	// from the customer's own tenant (partner_tenant.go).
+	st.TenantState = s.TenantState
 	s.pf = st
 	s.pfH = http.StripPrefix("/platform", st.PlatformHandler())
 
@@ -338,8 +344,14 @@ func (s *PartnerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &ptReqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), ptReqKey{}, info))
 	sw := &simStatusWriter{ResponseWriter: w}
+	r, note := simWithLogNote(r)
 	group := GroupIdentity
+	anchor := ""
 	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/exchange/"):
+		group = GroupExchange
+		anchor = simAnchorForLog(r.Header.Get("X-AnchorMailbox"))
+		s.serveExchange(sw, r, strings.TrimPrefix(p, "/exchange"))
 	case strings.HasPrefix(p, "/graph/"):
 		group = GroupGraph
 		s.serveGraph(sw, r, strings.TrimPrefix(p, "/graph"))
@@ -356,10 +368,12 @@ func (s *PartnerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	s.log.add(RequestRecord{
+	rec := RequestRecord{
 		Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Status: status,
-		LatencyMS: float64(time.Since(wall).Microseconds()) / 1000, Group: group, Tenant: info.tenant,
-	})
+		LatencyMS: float64(time.Since(wall).Microseconds()) / 1000, Group: group, Tenant: info.tenant, Anchor: anchor,
+	}
+	note.fill(&rec)
+	s.log.add(rec)
 }
 
 // ---- identity --------------------------------------------------------------

@@ -34,6 +34,9 @@ type pfIntegration struct {
 	TenantID  string
 	OrgID     string
 	CreatedAt time.Time
+	// seeded: present at start (the scenario's integrations); its health is
+	// read from this state even when State.TenantState knows the tenant.
+	seeded bool
 }
 
 type pfState struct {
@@ -197,7 +200,7 @@ func (st *State) pfInit(sc *Scenario) error {
 			return fmt.Errorf("sim: platform.integrations[%d]: status %q: want pending, healthy or unhealthy", i, in.Status)
 		}
 		ps.nextInt++
-		ps.integrations = append(ps.integrations, &pfIntegration{ID: fmt.Sprintf("int_%d", ps.nextInt), TenantID: tid, OrgID: in.OrganizationID, CreatedAt: created})
+		ps.integrations = append(ps.integrations, &pfIntegration{ID: fmt.Sprintf("int_%d", ps.nextInt), TenantID: tid, OrgID: in.OrganizationID, CreatedAt: created, seeded: true})
 	}
 	return nil
 }
@@ -592,7 +595,7 @@ func (c *pfCtx) createIntegration() {
 			"organization_id", other.ID, "organization_name", other.Name)
 		return
 	}
-	if tid != st.tenantID || st.pfConsentProblem() != "" {
+	if problem, known := st.pfConsentFor(tid); !known || problem != "" {
 		c.err(http.StatusConflict, "consent_missing", "the platform cannot obtain an app-only token in tenant "+tid+": grant admin consent to "+st.platformAppName+" first")
 		return
 	}

@@ -35,6 +35,9 @@ type RequestRecord struct {
 	Cmdlet     string        `json:"cmdlet,omitempty"`
 	Parameters []string      `json:"parameters,omitempty"` // names only, sorted
 	Batch      []BatchRecord `json:"batch,omitempty"`
+	// Anchor is an Exchange request's X-AnchorMailbox (the partner
+	// simulator): a system mailbox anchor whole, a user anchor as "UPN:…".
+	Anchor string `json:"anchor,omitempty"`
 }
 
 // BatchRecord is one sub-request of a Graph $batch (path without query).

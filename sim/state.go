@@ -220,6 +220,9 @@ type stUser struct {
 	MFA         bool
 	Eligible    []string // role template ids
 	SignsIn     bool
+	// gdap: a partner user acting here over GDAP (State.Delegated) with
+	// these role template ids; not a user object in this directory.
+	gdap []string
 }
 
 type stAppRole struct {
@@ -320,6 +323,15 @@ type State struct {
 	// admin_consent_url (default https://login.microsoftonline.com; the
 	// server may set the simulator's own identity base). Set before serving.
 	AuthorityURL string
+	// Delegated, when set (the partner simulator), returns the directory
+	// roles a user of another tenant holds in this tenant through GDAP
+	// (nil: none). Such a user is no object in this directory: /me is 404
+	// (gdap.md §1.3), writes are authorised by these roles.
+	Delegated func(p Principal) []string
+	// TenantState, when set (the partner simulator's platform), returns the
+	// state of a customer tenant the platform account maps, so an
+	// integration's consent and health are derived from that tenant.
+	TenantState func(tenantID string) *State
 
 	mu      sync.Mutex
 	now     func() time.Time
