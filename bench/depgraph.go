@@ -98,6 +98,17 @@ var onboardingGraph = []gnode{
 	{ID: "id.token.exchange", Method: "POST", Path: "/{tenant}/oauth2/v2.0/token", Detail: "refresh_token",
 		Needs: []gdep{need("refresh token", "id.token.device")}, Note: "Exchange Online token"},
 
+	// Customer mode (a GDAP customer with the partner's sign-in, package
+	// customer): the consent bootstrap comes before any customer token; the
+	// customer tokens are the partner refresh token redeemed at the
+	// customer authority (65001 right after the consent is retried, bounded).
+	{ID: "pc.consent", Method: "POST", Path: "/partnercenter/v1/customers/{tenant}/applicationconsents",
+		Needs: []gdep{need("Partner Center token (partner sign-in)", "id.token.device")},
+		Note:  "customer mode: Partner Center applicationconsents for the onboarding app"},
+	{ID: "id.token.customer", Method: "POST", Path: "/{tenant}/oauth2/v2.0/token", Detail: "refresh_token",
+		Needs: []gdep{need("partner refresh token", "id.token.device"), need("the onboarding app consented in the customer", "pc.consent")},
+		Note:  "customer mode: a fresh customer-tenant token (Graph, Exchange) after the consent"},
+
 	// Tenant prerequisites after sign-in.
 	{ID: "g.organization", Method: "GET", Path: graphV1 + "/organization", Needs: []gdep{graphToken}},
 	{ID: "g.me", Method: "GET", Path: graphV1 + "/me", Needs: []gdep{graphToken}},

@@ -111,21 +111,6 @@ const (
 	ResultStopped   Result = "stopped"    // interrupted (ctrl+c, context cancelled)
 )
 
-// HandOff is one piece of work the partner user cannot do over GDAP in this
-// tenant, in plain words, with who must do it and a link when there is one.
-type HandOff struct {
-	// Steps names the work ("Exchange Organization Management role fixes
-	// and turning on the unified audit log").
-	Steps string `json:"steps"`
-	// Reason is why ("the GDAP relationship does not grant Exchange
-	// Administrator to your groups").
-	Reason string `json:"reason"`
-	// Who does it and how.
-	Remedy string `json:"remedy"`
-	// Link: the GDAP invitation or the platform's admin-consent URL.
-	Link string `json:"link,omitempty"`
-}
-
 // Outcome is how one customer's run ended.
 type Outcome struct {
 	TenantID string `json:"tenant_id"`

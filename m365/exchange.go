@@ -25,6 +25,9 @@ type Exchange struct {
 	root   *url.URL
 	tenant string
 	anchor string
+	// system, when set, anchors every call at the tenant's system mailbox
+	// (AnchorAtSystemMailbox) instead of the signed-in user.
+	system *systemAnchor
 	// anchorErr refuses every call when the anchor cannot be a header value.
 	anchorErr error
 	token     TokenFunc
@@ -55,6 +58,39 @@ func NewExchange(hc *http.Client, baseURL, tenant string, anchorUPN string, toke
 			"sign in with an account whose user principal name has no control characters (check it in the Microsoft 365 admin center → Users), then retry"),
 		token: token,
 	}
+}
+
+// The tenant's system mailboxes (gdap.md §1.7; CIPP New-ExoRequest.ps1).
+const (
+	SystemMailboxDefault = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+	// SystemMailboxAudit holds the admin audit log configuration:
+	// Set-AdminAuditLogConfig anchored elsewhere fails with "Cmdlet needs
+	// proxy" (I-pnp4677).
+	SystemMailboxAudit = "SystemMailbox{8cc370d3-822a-4ab8-a926-bb94bd0641a9}"
+)
+
+type systemAnchor struct{ tenantID, initialDomain string }
+
+func (a systemAnchor) anchor(cmdlet string) string {
+	if strings.EqualFold(cmdlet, "Set-AdminAuditLogConfig") {
+		dom := a.initialDomain
+		if dom == "" {
+			dom = a.tenantID
+		}
+		return "UPN:" + SystemMailboxAudit + "@" + dom
+	}
+	return "APP:" + SystemMailboxDefault + "@" + a.tenantID
+}
+
+// AnchorAtSystemMailbox routes every call by the tenant's system mailbox
+// instead of the signed-in user's: a partner user over GDAP has no mailbox
+// in a customer tenant, so a UPN anchor cannot route (gdap.md §1.7). Every
+// cmdlet is anchored at APP:SystemMailbox{bb558c35-…}@{tenant id};
+// Set-AdminAuditLogConfig at UPN:SystemMailbox{8cc370d3-…}@{initial domain}
+// (the audit log mailbox). Call it before the first request.
+func (x *Exchange) AnchorAtSystemMailbox(tenantID, initialDomain string) {
+	x.system = &systemAnchor{tenantID: tenantID, initialDomain: initialDomain}
+	x.anchorErr = nil
 }
 
 // HeaderValueError refuses a value that would go into an HTTP header but
@@ -161,7 +197,9 @@ func (x *Exchange) invoke(ctx context.Context, cmdlet string, params map[string]
 		"Prefer":           {"odata.maxpagesize=1000"},
 		"Content-Type":     {"application/json"},
 	}
-	if x.anchor != "" {
+	if x.system != nil {
+		h.Set("X-AnchorMailbox", x.system.anchor(cmdlet))
+	} else if x.anchor != "" {
 		h.Set("X-AnchorMailbox", "UPN:"+x.anchor)
 	}
 	var all []json.RawMessage

@@ -77,8 +77,43 @@ func Classify(err error, tenant string) (Lane, string) {
 	return "", fmt.Sprintf("Could not get a token for tenant %s: %v", tenant, err)
 }
 
+// ClassifyConsent puts a refused Partner Center consent into a lane with
+// its remedy: not-assigned (403: not in AdminAgents, or no GDAP role that
+// may consent), "" for a sign-in without MFA (401 900421: sign in again).
+func ClassifyConsent(err error) (Lane, string) {
+	if pe, ok := AsError(err); ok && pe.MFARequired() {
+		return "", "Partner Center requires MFA: run `itdr-onboard partner sign-in` again and complete multi-factor authentication."
+	}
+	return LaneNotAssigned, "Partner Center refused the consent: the signed-in user must be in AdminAgents and hold Global Administrator, Privileged Role Administrator or Cloud Application Administrator in this customer over GDAP. " + err.Error()
+}
+
 // Run bootstraps one tenant.
 func (b *Bootstrap) Run(ctx context.Context, tenantID string) Result {
+	res := Result{TenantID: tenantID}
+	grants := b.Grants
+	if grants == nil {
+		grants = DefaultGrants()
+	}
+	already, err := b.PC.Consent(ctx, tenantID, b.AppID, b.DisplayName, grants)
+	if err != nil {
+		res.Consent, res.Err = "failed", err
+		res.Lane, res.Remedy = ClassifyConsent(err)
+		return res
+	}
+	t := b.Tokens(ctx, tenantID)
+	t.Consent = "created"
+	if already {
+		t.Consent = "already-existed"
+	}
+	return t
+}
+
+// Tokens asks for fresh customer tokens (Graph, then Exchange) after the
+// consent, retrying AADSTS65001 with the bounded back-off (the consent's
+// propagation), and puts a failure into its lane with its remedy. A tenant
+// without an Exchange Online service principal (650052) is partial: Graph
+// works, the Exchange steps are handed off.
+func (b *Bootstrap) Tokens(ctx context.Context, tenantID string) Result {
 	res := Result{TenantID: tenantID}
 	sleep := b.Sleep
 	if sleep == nil {
@@ -87,25 +122,6 @@ func (b *Bootstrap) Run(ctx context.Context, tenantID string) Result {
 	backoff := b.Backoff
 	if backoff == nil {
 		backoff = DefaultBackoff
-	}
-	grants := b.Grants
-	if grants == nil {
-		grants = DefaultGrants()
-	}
-	already, err := b.PC.Consent(ctx, tenantID, b.AppID, b.DisplayName, grants)
-	if err != nil {
-		res.Consent, res.Err = "failed", err
-		res.Lane = LaneNotAssigned
-		res.Remedy = "Partner Center refused the consent: the signed-in user must be in AdminAgents and hold Global Administrator, Privileged Role Administrator or Cloud Application Administrator in this customer over GDAP. " + err.Error()
-		if pe, ok := AsError(err); ok && pe.MFARequired() {
-			res.Lane = ""
-			res.Remedy = "Partner Center requires MFA: run `itdr-onboard partner sign-in` again and complete multi-factor authentication."
-		}
-		return res
-	}
-	res.Consent = "created"
-	if already {
-		res.Consent = "already-existed"
 	}
 	// A fresh customer token: nothing was cached for this tenant before
 	// the consent succeeded, so MSAL redeems the refresh token again.

@@ -62,7 +62,9 @@ type Executor struct {
 	// SaveSetup saves the onboarding app's id in the wizard's config
 	// (partner setup) and returns the file's path.
 	SaveSetup func(appID, partnerTenantID string) (string, error)
-	Checks    *checks.Registry
+	// Customer is the GDAP customer tenant of a customer-mode run.
+	Customer CustomerAPI
+	Checks   *checks.Registry
 	// Rungs are the evidence ladder's modules (rungs 2–4).
 	Rungs    []checks.Rung
 	Receipts *Receipts
@@ -367,6 +369,9 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 	if ev, ok := x.doSetup(ctx, eff); ok {
 		return ev
 	}
+	if ev, ok := x.doCustomer(ctx, eff); ok {
+		return ev
+	}
 	panic(fmt.Sprintf("steps: no executor for %T", eff))
 }
 
@@ -480,6 +485,9 @@ func panicEvent(eff Effect, err error) Event {
 		return ev
 	}
 	if ev := setupPanicEvent(eff, err); ev != nil {
+		return ev
+	}
+	if ev := customerPanicEvent(eff, err); ev != nil {
 		return ev
 	}
 	return Waited{}

@@ -132,6 +132,11 @@ func (x *Executor) probe(ctx context.Context, c checks.Change) (present, known b
 	switch c.CheckID {
 	case partner.SetupCheck:
 		return x.probeSetup(ctx, c)
+	case BootstrapChangeCheck:
+		if x.Customer == nil {
+			return false, false
+		}
+		return x.Customer.Consented(ctx)
 	case ConsentChangeCheck:
 		app, err := x.Platform.App(ctx)
 		if err != nil {

@@ -52,6 +52,10 @@ type Options struct {
 	// Evidence makes the health step look at evidence rungs 2–4 (the
 	// executor has the modules); without it only rungs 1 and 5 are kept.
 	Evidence bool
+	// Customer, in customer mode (a GDAP customer with the partner's
+	// sign-in, CustomerOnboard), is the tenant's row and what the run
+	// found; nil otherwise.
+	Customer *CustomerRun
 }
 
 // WithDefaults fills zero values.
