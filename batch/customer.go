@@ -79,9 +79,9 @@ func joinHandOffs(hs []customer.HandOff) *steps.HandOff {
 	h := &steps.HandOff{Who: "customer"}
 	var reasons, actions []string
 	for _, x := range hs {
-		h.Steps = append(h.Steps, x.Steps)
+		h.Steps = append(h.Steps, x.Steps...)
 		reasons = append(reasons, x.Reason)
-		actions = append(actions, x.Remedy)
+		actions = append(actions, x.CustomerAction)
 		if h.Link == "" && x.Link != "" {
 			h.Link = x.Link
 			switch {
