@@ -148,6 +148,7 @@ func CustomerEvent(ev customer.Event) (steps.BatchEvent, bool) {
 		}
 		be.Type = "change_applied"
 		be.Fields["change"], be.Fields["request_id"], be.Fields["no_op"] = e.Applied.Change, e.Applied.RequestID, e.Applied.NoOp
+		be.Message = e.Applied.Change.Summary
 	case steps.ConsentDone:
 		if e.Err != nil {
 			be.Type = "consent_retry"

@@ -42,7 +42,7 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 				return exitCode(runPartnerSetupDemo(cmd.Context(), g, io, pd.seed, st, f.yes, f.dryRun))
 			}
 			if pd.on { // issue 20: the partner (GDAP) discovery demo, cli/partner.go
-				return exitCode(runPartnerDemo(cmd.Context(), g, io, pd.customers, pd.seed, pd.csv, pd.lanes, simLog))
+				return exitCode(runPartnerDemo(cmd.Context(), g, io, pd.customers, pd.seed, pd.csv, pd.lanes, simLog, f.yes))
 			}
 			opt, err := f.options(io)
 			if err != nil {

@@ -53,6 +53,11 @@ type partnerRun struct {
 	// openBrowser plays the browser (demo).
 	openBrowser func(string) error
 	now         func() time.Time
+	// after, when set, takes over once discovery is done (batch run and
+	// resume): the discovery table is not printed, only its counts.
+	after func(ctx context.Context, w *wiring, pc *partner.PartnerCenter, plan partner.Plan, mode string) int
+	// wopt adjusts the wiring (a batch shares its upstream budgets).
+	wopt func(*wireOptions)
 }
 
 // discoverer runs partner.Discover with the run's clients.
@@ -91,7 +96,11 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 		return ExitUsage
 	}
 	defer log.Close()
-	w, err := wire(wireOptions{Endpoints: pr.ep, Tenant: pr.tenant, TokenCache: pr.cache, StateDir: pr.stateDir, OpenBrowser: pr.openBrowser, Log: log, Env: io.Env, Now: io.Now, PlatformOptional: true})
+	wo := wireOptions{Endpoints: pr.ep, Tenant: pr.tenant, TokenCache: pr.cache, StateDir: pr.stateDir, OpenBrowser: pr.openBrowser, Log: log, Env: io.Env, Now: io.Now, PlatformOptional: true}
+	if pr.wopt != nil {
+		pr.wopt(&wo)
+	}
+	w, err := wire(wo)
 	if err != nil {
 		fmt.Fprintln(io.Err, "error:", err)
 		return ExitUsage
@@ -131,10 +140,13 @@ func runPartner(ctx context.Context, g *globalFlags, io IO, pr partnerRun) int {
 	default:
 		inner = &plain.Text{W: io.Out, Now: io.Now}
 	}
-	rep := &partnerReporter{inner: inner, mode: mode, io: io, disc: disc, lane: pr.lane, now: pr.now}
+	rep := &partnerReporter{inner: inner, mode: mode, io: io, disc: disc, lane: pr.lane, now: pr.now, quiet: pr.after != nil}
 	code := plain.Run(ctx, eng, r, plain.Auto{Yes: true}, rep)
 	if code != 0 {
 		return code
+	}
+	if pr.after != nil && pr.discover {
+		return pr.after(ctx, w, pc, disc.Plan(), mode)
 	}
 	if !pr.discover {
 		return partnerMFAProbe(ctx, io, mode, pc, s)
@@ -254,6 +266,8 @@ type partnerReporter struct {
 	disc  *steps.DiscoveryStep
 	lane  string
 	now   func() time.Time
+	// quiet: a batch follows; only the discovery's counts are shown.
+	quiet bool
 }
 
 func (p *partnerReporter) StepStarted(e *steps.Engine, st steps.Step) { p.inner.StepStarted(e, st) }
@@ -281,6 +295,23 @@ func (p *partnerReporter) Finished(e *steps.Engine, code int, err error) {
 	}
 	plan := p.disc.Plan()
 	rows := laneFilter(plan.Rows, p.lane)
+	if p.quiet {
+		if p.mode == "json" {
+			p.emit(map[string]any{"step": "discovery", "type": "discovered", "user": plan.User, "partner_tenant_id": plan.Partner, "customers": len(plan.Rows), "counts": plan.Counts, "notes": plan.Notes})
+			return
+		}
+		var parts []string
+		for _, l := range partner.Lanes() {
+			if n := plan.Counts[l]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, l))
+			}
+		}
+		fmt.Fprintf(p.io.Out, "\nDiscovery: %d customers (%s); signed in as %s\n", len(plan.Rows), strings.Join(parts, ", "), text.Line(plan.User))
+		for _, n := range plan.Notes {
+			fmt.Fprintf(p.io.Out, "  note: %s\n", text.Line(n))
+		}
+		return
+	}
 	switch p.mode {
 	case "json":
 		for _, r := range rows {
@@ -363,7 +394,7 @@ func newPartnerCmd(g *globalFlags, io IO) *cobra.Command {
 }
 
 func newBatchCmd(g *globalFlags, io IO) *cobra.Command {
-	c := &cobra.Command{Use: "batch", Short: "Many customer tenants over GDAP (plan now; run in a later release)"}
+	c := &cobra.Command{Use: "batch", Short: "Many customer tenants over GDAP: plan, run, resume, status, hand-offs"}
 	f := &partnerFlags{}
 	plan := &cobra.Command{
 		Use:   "plan",
@@ -387,13 +418,14 @@ tenant. --csv FILE exports the rows; --lane filters them; the TUI filters with /
 	plan.Flags().StringVar(&f.csv, "csv", "", "also write the rows to this CSV file")
 	plan.Flags().StringVar(&f.lane, "lane", "", "only these lanes (comma-separated)")
 	c.AddCommand(plan)
+	newBatchSubcommands(c, g, io) // cli/batch.go
 	return c
 }
 
 // runPartnerDemo is `demo --partner`: the partner simulator with the
 // built-in 25 customers (or --customers N, --seed), one sign-in, the
 // discovery table.
-func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, seed int64, csvPath, lane, simLog string) int {
+func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, seed int64, csvPath, lane, simLog string, yes bool) int {
 	if customers < 1 || customers > 5000 {
 		fmt.Fprintln(io.Err, "error: --customers must be between 1 and 5000")
 		return ExitUsage
@@ -425,9 +457,20 @@ func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, s
 	if g.frontEnd(io) == "plain" {
 		fmt.Fprintf(io.Out, "Demo: partner simulator with %d customers (seed %d) at %s; partner tenant %s\n", len(sc.Customers), sc.Seed, srv.URL(), srv.PartnerTenantID())
 	}
-	stateDir := filepath.Join(g.stateDirOr(filepath.Join(defaultStateDir(), "demo")), "partner")
-	return runPartner(ctx, g, io, partnerRun{ep: srv.Endpoints(), tenant: srv.PartnerTenantID(), method: auth.MethodDevice,
-		cache: auth.CacheMemory, stateDir: stateDir, discover: true, csv: csvPath, lane: lane, now: io.Now})
+	base := g.stateDirOr(filepath.Join(defaultStateDir(), "demo"))
+	pr := partnerRun{ep: srv.Endpoints(), tenant: srv.PartnerTenantID(), method: auth.MethodDevice,
+		cache: auth.CacheMemory, stateDir: filepath.Join(base, "partner"), discover: true, csv: csvPath, lane: lane, now: io.Now}
+	if yes {
+		// demo --partner --yes: the batch over every simulated customer.
+		now := io.Now
+		if now == nil {
+			now = time.Now
+		}
+		br := &batchRun{f: batchFlags{all: true, parallel: 4, yes: true, healthWait: 2 * time.Minute, healthPoll: 2 * time.Second},
+			baseDir: base, clientID: pr.ep.ClientID, io: io, now: now, consentBackoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}}
+		pr.after = br.after
+	}
+	return runPartner(ctx, g, io, pr)
 }
 
 // servePartner is `sim serve --partner`: the partner simulator until ctrl+c,
