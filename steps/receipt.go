@@ -183,6 +183,39 @@ func (r *Receipts) notice(msg string) {
 // appendLine appends one line to path with one write and fsyncs it. A file
 // whose last line was cut gets a newline first (and a notice).
 func (r *Receipts) appendLine(path string, line []byte, what string) error {
+	return r.appendLineLater(path, line, what, nil)
+}
+
+// pendingSyncs are lines written under r.mu whose fsync waits until r.mu is
+// released: concurrent writes (consent's grants, a wave of role fixes)
+// then wait for the disk side by side (the file system commits them
+// together) instead of one after another under the lock. Each caller still
+// returns only once its own lines are on disk.
+type pendingSyncs []pendingSync
+
+type pendingSync struct {
+	f          *os.File
+	path, what string
+}
+
+// flush fsyncs and closes every pending file; the first failure is returned.
+func (p pendingSyncs) flush() error {
+	var first error
+	for _, ps := range p {
+		err := ps.f.Sync()
+		if cerr := ps.f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("%s: writing %s: %w", ps.what, ps.path, err)
+		}
+	}
+	return first
+}
+
+// appendLineLater is appendLine whose fsync is left to later.flush (nil:
+// now).
+func (r *Receipts) appendLineLater(path string, line []byte, what string, later *pendingSyncs) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -190,7 +223,6 @@ func (r *Receipts) appendLine(path string, line []byte, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
 		last := make([]byte, 1)
 		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
@@ -202,6 +234,11 @@ func (r *Receipts) appendLine(path string, line []byte, what string) error {
 	if err == nil && n < len(line) {
 		err = io.ErrShortWrite
 	}
+	if err == nil && later != nil {
+		*later = append(*later, pendingSync{f: f, path: path, what: what})
+		return nil
+	}
+	defer f.Close()
 	if err == nil {
 		err = f.Sync()
 	}
@@ -211,7 +248,7 @@ func (r *Receipts) appendLine(path string, line []byte, what string) error {
 	return nil
 }
 
-func (r *Receipts) journalLocked(s *Session, e JournalEntry) (JournalEntry, error) {
+func (r *Receipts) journalLocked(s *Session, e JournalEntry, later *pendingSyncs) (JournalEntry, error) {
 	if r.Onboarding == "" {
 		r.Onboarding = NewOnboardingName(r.TenantDir(s.TenantID), time.Now())
 	}
@@ -224,7 +261,7 @@ func (r *Receipts) journalLocked(s *Session, e JournalEntry) (JournalEntry, erro
 	if err != nil {
 		return e, err
 	}
-	if err := r.appendLine(r.JournalPath(s.TenantID), append(b, '\n'), "journal"); err != nil {
+	if err := r.appendLineLater(r.JournalPath(s.TenantID), append(b, '\n'), "journal", later); err != nil {
 		r.seq--
 		return e, err
 	}
@@ -235,12 +272,24 @@ func (r *Receipts) journalLocked(s *Session, e JournalEntry) (JournalEntry, erro
 // Intend records that a change is about to be sent. Nothing may be sent
 // when it fails.
 func (r *Receipts) Intend(s *Session, c checks.Change, at time.Time) (int, error) {
+	var later pendingSyncs
+	seq, err := r.intendLocked(s, c, at, &later)
+	if ferr := later.flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("could not record the intended change %q, so it was not sent: %w", c.Summary, ferr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+func (r *Receipts) intendLocked(s *Session, c checks.Change, at time.Time, later *pendingSyncs) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.loadLocked(s.TenantID); err != nil {
 		return 0, err
 	}
-	e, err := r.journalLocked(s, JournalEntry{Time: at.UTC(), Status: JournalIntended, Change: c})
+	e, err := r.journalLocked(s, JournalEntry{Time: at.UTC(), Status: JournalIntended, Change: c}, later)
 	if err != nil {
 		return 0, fmt.Errorf("could not record the intended change %q, so it was not sent: %w", c.Summary, err)
 	}
@@ -250,6 +299,16 @@ func (r *Receipts) Intend(s *Session, c checks.Change, at time.Time) (int, error
 // Resolve records the outcome of intent seq (0: a change found in place
 // without a write). Applied and found changes also go to the audit trail.
 func (r *Receipts) Resolve(s *Session, seq int, status string, a checks.Applied, errText string) error {
+	var later pendingSyncs
+	err := r.resolveLocked(s, seq, status, a, errText, &later)
+	if ferr := later.flush(); err == nil && ferr != nil {
+		// ferr names the file (journal or audit trail) that failed.
+		err = fmt.Errorf("%q was %s but could not be recorded: %w", a.Change.Summary, status, ferr)
+	}
+	return err
+}
+
+func (r *Receipts) resolveLocked(s *Session, seq int, status string, a checks.Applied, errText string, later *pendingSyncs) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.loadLocked(s.TenantID); err != nil {
@@ -260,7 +319,7 @@ func (r *Receipts) Resolve(s *Session, seq int, status string, a checks.Applied,
 	}
 	seen := status == JournalFound && r.recordedLocked(a.Change.ID)
 	_, err := r.journalLocked(s, JournalEntry{Of: seq, Time: a.At.UTC(), Status: status, Change: a.Change,
-		RequestID: a.RequestID, Note: a.Note, Error: errText})
+		RequestID: a.RequestID, Note: a.Note, Error: errText}, later)
 	if err != nil {
 		return fmt.Errorf("%q was %s but could not be recorded: %w", a.Change.Summary, status, err)
 	}
@@ -271,7 +330,7 @@ func (r *Receipts) Resolve(s *Session, seq int, status string, a checks.Applied,
 		return nil // the onboarding's audit trail names it already
 	}
 	a.NoOp = status == JournalFound
-	if err := r.auditLocked(s, a); err != nil {
+	if err := r.auditLocked(s, a, later); err != nil {
 		return fmt.Errorf("%q was %s but could not be written to the audit trail: %w", a.Change.Summary, status, err)
 	}
 	return nil
@@ -498,13 +557,13 @@ type AuditLine struct {
 func (r *Receipts) Audit(s *Session, a checks.Applied) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.auditLocked(s, a)
+	return r.auditLocked(s, a, nil)
 }
 
 // auditLocked appends one line (O_APPEND, one write per line so concurrent
 // runs for other tenants do not interleave, fsynced). A failure is an error
 // the run reports: the record must never be silently incomplete.
-func (r *Receipts) auditLocked(s *Session, a checks.Applied) error {
+func (r *Receipts) auditLocked(s *Session, a checks.Applied, later *pendingSyncs) error {
 	status := JournalApplied
 	if a.NoOp {
 		status = JournalFound
@@ -515,5 +574,5 @@ func (r *Receipts) auditLocked(s *Session, a checks.Applied) error {
 	if err != nil {
 		return err
 	}
-	return r.appendLine(r.AuditPath(), append(line, '\n'), "audit trail")
+	return r.appendLineLater(r.AuditPath(), append(line, '\n'), "audit trail", later)
 }

@@ -149,3 +149,55 @@ func TestReceiptNamesNeverCollide(t *testing.T) {
 		t.Fatalf("names within one second collide: %s", a)
 	}
 }
+
+// Concurrent writes (consent's grants side by side) wait for the disk
+// together, outside the record's lock: every intent, outcome and audit
+// line is still written whole, once, and the record reads back complete.
+func TestConcurrentRecordsAreWholeAndComplete(t *testing.T) {
+	dir := t.TempDir()
+	r := &Receipts{Dir: dir}
+	s := recordSession()
+	const n = 12
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			c := checks.Change{ID: "grant/" + string(rune('a'+i)), Summary: "Grant " + string(rune('a'+i))}
+			seq, err := r.Intend(s, c, time.Now())
+			if err == nil {
+				err = r.Resolve(s, seq, JournalApplied, checks.Applied{Change: c, RequestID: "rid"}, "")
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(r.Changes(s)); got != n {
+		t.Fatalf("%d changes recorded, want %d", got, n)
+	}
+	// A fresh reader of the files finds every line whole and nothing open.
+	r2 := &Receipts{Dir: dir, Onboarding: r.Onboarding, Notice: func(m string) { t.Errorf("notice: %s", m) }}
+	open, err := r2.Unresolved(s, true)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("open intents %v, %v", open, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d audit lines, want %d", len(lines), n)
+	}
+	for _, l := range lines {
+		var al AuditLine
+		if err := json.Unmarshal([]byte(l), &al); err != nil || al.Status != JournalApplied {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+	}
+	if got := len(r2.Changes(s)); got != n {
+		t.Fatalf("read back %d changes, want %d", got, n)
+	}
+}

@@ -122,7 +122,11 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			}
 		case o := <-r.Outcomes():
 			fresh := o.Attempt == e.Attempt(o.Step)
-			queue = e.Handle(o)
+			// The follow-up work starts before the outcome is reported
+			// (writing the progress file, reading the record): reporting
+			// must not sit between an answer and the next request.
+			// Questions stay queued and are asked after the report.
+			queue = r.Submit(e.Handle(o))
 			if fresh {
 				rep.Outcome(e, o.Step, o.Event)
 			}
