@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"itdr-onboard/m365"
 )
 
 // Change orders: customization first, then role changes, then audit.
@@ -24,6 +26,15 @@ func noOp(ch Change) Applied { return Applied{Change: ch, At: time.Now(), NoOp: 
 
 func done(ch Change, requestID string) Applied {
 	return Applied{Change: ch, At: time.Now(), RequestID: requestID}
+}
+
+// foundOnWrite is a change the service answered "already exists" to: it
+// was made between the re-check and the write by someone else (another
+// run, technician or state dir), so it is recorded as found — with what
+// was found — never as applied by this run.
+func foundOnWrite(ch Change, requestID, service, what string) Applied {
+	return Applied{Change: ch, At: time.Now(), RequestID: requestID, NoOp: true,
+		Note: service + " answered that it already exists: found " + what + ", made by another run or technician, not by this run"}
 }
 
 // ---- exo.audit-log ----
@@ -147,8 +158,8 @@ func (c *dehydrated) Apply(ctx context.Context, ch Change) (Applied, error) {
 	rid, err := c.x.EnableOrganizationCustomization(ctx)
 	if err != nil {
 		// Exchange answers this when another session already did it.
-		if strings.Contains(strings.ToLower(err.Error()), "already enabled for customization") {
-			return noOp(ch), nil
+		if m365.IsAlreadyCustomized(err) || strings.Contains(strings.ToLower(err.Error()), "already enabled for customization") {
+			return foundOnWrite(ch, rid, "Exchange Online", "the organization enabled for customization"), nil
 		}
 		return Applied{}, err
 	}

@@ -148,5 +148,12 @@ func (c *roleGroup) Apply(ctx context.Context, ch Change) (Applied, error) {
 	if err != nil {
 		return Applied{}, err
 	}
+	if a.Found {
+		name := a.Name
+		if name == "" {
+			name = a.Role + " on " + group
+		}
+		return foundOnWrite(ch, a.RequestID, "Exchange Online", "management role assignment "+name), nil
+	}
 	return done(ch, a.RequestID), nil
 }

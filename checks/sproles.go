@@ -157,6 +157,9 @@ func (c *spRoles) Apply(ctx context.Context, ch Change) (Applied, error) {
 		if err != nil {
 			return Applied{}, err // unchanged: the mapping step recognises AADSTS650051
 		}
+		if created.Found {
+			return foundOnWrite(ch, created.RequestID, "Microsoft Graph", "service principal "+created.ID), nil
+		}
 		return done(ch, created.RequestID), nil
 	case appID != "" && ch.Args["template_id"] != "" && ch.ID == spRoleChangeID(ch.Args["template_id"]):
 		tid := ch.Args["template_id"]
@@ -178,6 +181,9 @@ func (c *spRoles) Apply(ctx context.Context, ch Change) (Applied, error) {
 		a, err := c.g.CreateRoleAssignment(ctx, sp.ID, tid)
 		if err != nil {
 			return Applied{}, err
+		}
+		if a.Found {
+			return foundOnWrite(ch, a.RequestID, "Microsoft Graph", "directory role assignment "+a.ID), nil
 		}
 		return done(ch, a.RequestID), nil
 	}

@@ -244,8 +244,13 @@ func IsNotFound(err error) bool {
 }
 
 // IsConflict reports that the object already exists: 409,
-// Request_MultipleObjectsWithSameKeyValue, the directory's "conflicting
-// object" 400, or an Exchange "already exists" exception.
+// Request_MultipleObjectsWithSameKeyValue, the directory's 400s for a
+// duplicate ("A conflicting object with one or more of the specified
+// property values is present in the directory." for a role assignment,
+// "Permission being assigned already exists on the object" for an app role
+// assignment, "One or more added object references already exist" for a
+// member reference), or an Exchange "already exists" exception. Callers
+// look the object up before treating it as there.
 func IsConflict(err error) bool {
 	ae, ok := asAPIError(err)
 	if !ok {
@@ -258,7 +263,7 @@ func IsConflict(err error) bool {
 		return true
 	}
 	msg := strings.ToLower(ae.Message)
-	return strings.Contains(msg, "conflicting object") || strings.Contains(msg, "already exists")
+	return strings.Contains(msg, "conflicting object") || strings.Contains(msg, "already exist") || strings.Contains(msg, "already in use")
 }
 
 // IsDehydrated reports the Exchange error that asks for

@@ -306,9 +306,11 @@ func (x *Exchange) OrganizationConfig(ctx context.Context) (OrgConfig, error) {
 	return c, err
 }
 
-// alreadyCustomized reports Exchange's answer when the organization is
-// already enabled for customization.
-func alreadyCustomized(err error) bool {
+// IsAlreadyCustomized reports Exchange's answer to
+// Enable-OrganizationCustomization when the organization is already
+// enabled for customization ("This operation is not required. Organization
+// is already enabled for customization."): another session did it first.
+func IsAlreadyCustomized(err error) bool {
 	ae, ok := asAPIError(err)
 	if !ok {
 		return false
@@ -318,14 +320,19 @@ func alreadyCustomized(err error) bool {
 }
 
 // EnableOrganizationCustomization runs Enable-OrganizationCustomization.
-// The "already enabled" answer counts as success (a no-op).
+// The "already enabled" answer is returned as the error (with its request
+// id), for which IsAlreadyCustomized is true: the caller records it as
+// found (in place already), not as a change this run made. After a retry
+// it counts as success: an earlier attempt of this call may have done it.
 func (x *Exchange) EnableOrganizationCustomization(ctx context.Context) (string, error) {
 	id, err := x.Invoke(ctx, "Enable-OrganizationCustomization", nil, nil)
-	if err != nil && alreadyCustomized(err) {
+	if err != nil && IsAlreadyCustomized(err) {
 		if ae, ok := asAPIError(err); ok && ae.RequestID != "" {
 			id = ae.RequestID
 		}
-		return id, nil
+		if wasRetried(err) {
+			return id, nil
+		}
 	}
 	return id, err
 }
@@ -384,7 +391,9 @@ func findRole(rows []ManagementRoleAssignment, role string) *ManagementRoleAssig
 func (x *Exchange) NewManagementRoleAssignment(ctx context.Context, role, roleGroup string) (ManagementRoleAssignment, error) {
 	var found *ManagementRoleAssignment
 	lookup := func(ctx context.Context) (bool, error) {
-		rows, err := x.RoleGroupRoles(ctx, roleGroup)
+		// Read afresh: a sibling write may have cached the list just
+		// before another client's assignment landed.
+		rows, err := x.RoleGroupRoles(Uncached(ctx), roleGroup)
 		if err != nil {
 			return false, err
 		}
@@ -395,9 +404,11 @@ func (x *Exchange) NewManagementRoleAssignment(ctx context.Context, role, roleGr
 	id, err := x.invoke(ctx, "New-ManagementRoleAssignment", map[string]any{"Role": role, "SecurityGroup": roleGroup},
 		&created, false, lookup)
 	key := rgKey(roleGroup)
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+	if ok, conflict, werr := resolveWrite(ctx, wasRetried(err), err, lookup); ok && found != nil {
 		x.cache().invalidate(true, key)
-		return *found, nil
+		a := *found
+		a.Found = conflict
+		return a, nil
 	} else if werr != nil {
 		x.cache().invalidate(true, key)
 		return ManagementRoleAssignment{}, werr

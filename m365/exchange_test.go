@@ -140,8 +140,10 @@ func TestEnableOrganizationCustomizationAlreadyEnabled(t *testing.T) {
 	x, _, _ := newExchange(t, func(w http.ResponseWriter, r *http.Request, in cmdletInput) {
 		exoErr(w, 400, "BadRequest", "Ex5E1A2B|System.InvalidOperationException|This operation is not required. Organization is already enabled for customization.", "req-noop")
 	})
+	// Another session enabled it first: reported (not swallowed), so the
+	// record says found, never applied by this run.
 	id, err := x.EnableOrganizationCustomization(context.Background())
-	if err != nil || id != "req-noop" {
+	if !IsAlreadyCustomized(err) || id != "req-noop" {
 		t.Fatalf("id %q err %v", id, err)
 	}
 }
@@ -249,17 +251,18 @@ func TestNewManagementRoleAssignmentNoDuplicate(t *testing.T) {
 	e := &exoRoles{lose: true}
 	x, _, _ := newExchange(t, e.handle(t))
 	a, err := x.NewManagementRoleAssignment(context.Background(), "Audit Logs", "Organization Management")
-	if err != nil || a.Role != "Audit Logs" || e.news != 1 || len(e.roles) != 1 {
+	if err != nil || a.Role != "Audit Logs" || e.news != 1 || len(e.roles) != 1 || a.Found {
 		t.Fatalf("%+v %v news %d roles %v", a, err, e.news, e.roles)
 	}
-	// Already there: the "already exists" answer returns the existing row.
+	// Already there: the "already exists" answer returns the existing row,
+	// reported as Found (someone else's, not made by this call).
 	a, err = x.NewManagementRoleAssignment(context.Background(), "Audit Logs", "Organization Management")
-	if err != nil || a.Name != "Audit Logs-Organization Management" || len(e.roles) != 1 {
+	if err != nil || a.Name != "Audit Logs-Organization Management" || len(e.roles) != 1 || !a.Found {
 		t.Fatalf("%+v %v", a, err)
 	}
 	// A normal create.
 	a, err = x.NewManagementRoleAssignment(context.Background(), "Transport Rules", "Organization Management")
-	if err != nil || a.RequestID != "rnew" || len(e.roles) != 2 {
+	if err != nil || a.RequestID != "rnew" || len(e.roles) != 2 || a.Found {
 		t.Fatalf("%+v %v", a, err)
 	}
 }

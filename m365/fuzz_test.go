@@ -62,7 +62,7 @@ func FuzzParseExchangeError(f *testing.F) {
 			t.Fatalf("%q", s)
 		}
 		_, _, _ = IsNotFound(e), IsConflict(e), IsDehydrated(e)
-		_ = alreadyCustomized(e)
+		_ = IsAlreadyCustomized(e)
 	})
 }
 

@@ -360,8 +360,10 @@ func (g *Graph) CreateServicePrincipal(ctx context.Context, appID string) (Servi
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/servicePrincipals",
 		body: map[string]string{"appId": appID}, write: true, recheck: lookup,
 		scoped: true, stale: []string{spKey(appID)}})
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
-		return *found, nil
+	if ok, conflict, werr := resolveWrite(ctx, retried(resp), err, lookup); ok && found != nil {
+		sp := *found
+		sp.Found = conflict
+		return sp, nil
 	} else if werr != nil {
 		return ServicePrincipal{}, werr
 	}
@@ -420,21 +422,28 @@ func foldCreated[T any](g *Graph, key string, created T, err error) {
 // resolveWrite handles the outcome of a guarded write: exists=true when
 // the object turned out to exist already (found by the re-check before a
 // retry, or looked up after a conflict); otherwise err is the write's error
-// (nil on success).
-func resolveWrite(ctx context.Context, err error, lookup func(context.Context) (bool, error)) (exists bool, _ error) {
+// (nil on success). found=true when the service answered "already exists"
+// to the first attempt: nothing of this call can have made the object, so
+// another run or technician did (a conflict after a retry may be this
+// call's own earlier attempt, and so is what the re-check before a retry
+// finds: those are not found).
+func resolveWrite(ctx context.Context, retried bool, err error, lookup func(context.Context) (bool, error)) (exists, found bool, _ error) {
 	if err == nil {
-		return false, nil
+		return false, false, nil
 	}
 	if errors.Is(err, httpx.ErrAlreadyDone) {
-		return true, nil
+		return true, false, nil
 	}
 	if IsConflict(err) {
 		if ok, lerr := lookup(ctx); lerr == nil && ok {
-			return true, nil
+			return true, !retried, nil
 		}
 	}
-	return false, err
+	return false, false, err
 }
+
+// retried reports a response that took more than one attempt.
+func retried(resp *httpx.Response) bool { return resp != nil && resp.Attempts > 1 }
 
 // deleteReq deletes a resource. DELETE is idempotent: a 404 after a retry
 // means an earlier attempt succeeded.
@@ -493,9 +502,11 @@ func (g *Graph) CreateRoleAssignment(ctx context.Context, principalID, roleDefin
 	}
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/roleManagement/directory/roleAssignments",
 		body: body, write: true, recheck: lookup, scoped: true})
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+	if ok, conflict, werr := resolveWrite(ctx, retried(resp), err, lookup); ok && found != nil {
 		foldCreated(g, raKey(principalID), *found, errAlreadyThere)
-		return *found, nil
+		ra := *found
+		ra.Found = conflict
+		return ra, nil
 	} else if werr != nil {
 		foldCreated(g, raKey(principalID), RoleAssignment{}, werr)
 		return RoleAssignment{}, werr
@@ -543,9 +554,11 @@ func (g *Graph) GrantAppRole(ctx context.Context, resourceSPID, principalSPID, a
 	path := "/servicePrincipals/" + url.PathEscape(resourceSPID) + "/appRoleAssignedTo"
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: path, body: body, write: true, recheck: lookup, scoped: true})
 	key := araKey(principalSPID)
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+	if ok, conflict, werr := resolveWrite(ctx, retried(resp), err, lookup); ok && found != nil {
 		foldCreated(g, key, *found, errAlreadyThere)
-		return *found, nil
+		a := *found
+		a.Found = conflict
+		return a, nil
 	} else if werr != nil {
 		foldCreated(g, key, AppRoleAssignment{}, werr)
 		return AppRoleAssignment{}, werr
@@ -615,9 +628,11 @@ func (g *Graph) CreateOAuth2PermissionGrant(ctx context.Context, clientSPID, res
 	body := map[string]string{"clientId": clientSPID, "consentType": "AllPrincipals", "resourceId": resourceSPID, "scope": scope}
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/oauth2PermissionGrants", body: body, write: true, recheck: lookup, scoped: true})
 	key := o2Key(clientSPID)
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
+	if ok, conflict, werr := resolveWrite(ctx, retried(resp), err, lookup); ok && found != nil {
 		foldCreated(g, key, *found, errAlreadyThere)
-		return *found, nil
+		gr := *found
+		gr.Found = conflict
+		return gr, nil
 	} else if werr != nil {
 		foldCreated(g, key, OAuth2PermissionGrant{}, werr)
 		return OAuth2PermissionGrant{}, werr

@@ -287,7 +287,8 @@ func (rt *roleTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, a := range rt.assignments {
 			if a["principalId"] == body["principalId"] && a["roleDefinitionId"] == body["roleDefinitionId"] {
-				graphErr(w, 409, "Request_MultipleObjectsWithSameKeyValue", "A conflicting object with one or more of the specified property values is present in the directory.", "r409")
+				// Microsoft's answer to a duplicate role assignment: 400, not 409.
+				graphErr(w, 400, "Request_BadRequest", "A conflicting object with one or more of the specified property values is present in the directory.", "r400")
 				return
 			}
 		}
@@ -311,7 +312,8 @@ func TestCreateRoleAssignmentLostResponseNoDuplicate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt.posts != 1 || len(rt.assignments) != 1 || ra.ID != "ra-1" || rt.gets != 1 {
+	// The re-check found this call's own earlier attempt: made, not found.
+	if rt.posts != 1 || len(rt.assignments) != 1 || ra.ID != "ra-1" || rt.gets != 1 || ra.Found {
 		t.Fatalf("posts %d assignments %d gets %d ra %+v", rt.posts, len(rt.assignments), rt.gets, ra)
 	}
 }
@@ -323,7 +325,7 @@ func TestCreateRoleAssignmentRetriesWhenAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt.posts != 2 || len(rt.assignments) != 1 || ra.ID != "ra-1" || ra.RequestID != "r201" {
+	if rt.posts != 2 || len(rt.assignments) != 1 || ra.ID != "ra-1" || ra.RequestID != "r201" || ra.Found {
 		t.Fatalf("posts %d assignments %d ra %+v", rt.posts, len(rt.assignments), ra)
 	}
 }
@@ -332,7 +334,8 @@ func TestCreateRoleAssignmentConflictReturnsExisting(t *testing.T) {
 	rt := &roleTenant{assignments: []map[string]string{{"id": "ra-old", "principalId": "sp1", "roleDefinitionId": "rd", "directoryScopeId": "/"}}}
 	g, _ := newGraph(t, rt)
 	ra, err := g.CreateRoleAssignment(context.Background(), "sp1", "rd")
-	if err != nil || ra.ID != "ra-old" || len(rt.assignments) != 1 {
+	// Answered "already exists" on the first attempt: someone else's, found.
+	if err != nil || ra.ID != "ra-old" || len(rt.assignments) != 1 || !ra.Found {
 		t.Fatalf("ra %+v err %v", ra, err)
 	}
 }
@@ -366,11 +369,11 @@ func TestCreateServicePrincipal(t *testing.T) {
 		}
 	}))
 	sp, err := g.CreateServicePrincipal(context.Background(), "app1")
-	if err != nil || sp.ID != "sp-app1" {
+	if err != nil || sp.ID != "sp-app1" || sp.Found {
 		t.Fatalf("%+v %v", sp, err)
 	}
 	sp, err = g.CreateServicePrincipal(context.Background(), "app1")
-	if err != nil || sp.ID != "sp-app1" || posts != 2 || len(sps) != 1 {
+	if err != nil || sp.ID != "sp-app1" || posts != 2 || len(sps) != 1 || !sp.Found {
 		t.Fatalf("second create: %+v %v posts %d", sp, err, posts)
 	}
 }
@@ -399,7 +402,30 @@ func TestGrantAppRoleRechecksByListing(t *testing.T) {
 		}
 	}))
 	a, err := g.GrantAppRole(context.Background(), "res1", "client1", "role1")
-	if err != nil || a.ID != "ara1" || posts != 1 || len(grants) != 1 {
+	if err != nil || a.ID != "ara1" || posts != 1 || len(grants) != 1 || a.Found {
+		t.Fatalf("%+v %v posts %d", a, err, posts)
+	}
+}
+
+// A duplicate app role assignment is answered 400 Request_BadRequest
+// "Permission being assigned already exists on the object": the existing
+// one is returned and reported as Found (not made by this call).
+func TestGrantAppRoleDuplicateIsFound(t *testing.T) {
+	existing := map[string]string{"id": "ara-old", "appRoleId": "role1", "principalId": "client1", "resourceId": "res1", "principalType": "ServicePrincipal"}
+	posts := 0
+	g, _ := newGraph(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			posts++
+			graphErr(w, 400, "Request_BadRequest", "Permission being assigned already exists on the object", "r400")
+		case r.Method == http.MethodGet && r.URL.Path == "/v1.0/servicePrincipals/client1/appRoleAssignments":
+			writeJSON(w, 200, map[string]any{"value": []map[string]string{existing}})
+		default:
+			t.Errorf("%s %s", r.Method, r.URL.Path)
+		}
+	}))
+	a, err := g.GrantAppRole(context.Background(), "res1", "client1", "role1")
+	if err != nil || a.ID != "ara-old" || posts != 1 || !a.Found {
 		t.Fatalf("%+v %v posts %d", a, err, posts)
 	}
 }
@@ -424,7 +450,7 @@ func TestCreateOAuth2PermissionGrantExistingSuperset(t *testing.T) {
 		}
 	}))
 	gr, err := g.CreateOAuth2PermissionGrant(context.Background(), "c1", "r1", "User.Read")
-	if err != nil || gr.ID != "g1" || posts != 1 {
+	if err != nil || gr.ID != "g1" || posts != 1 || !gr.Found {
 		t.Fatalf("%+v %v", gr, err)
 	}
 }

@@ -110,6 +110,10 @@ type ServicePrincipal struct {
 	AppRoles               []AppRole         `json:"appRoles,omitempty"`
 	OAuth2PermissionScopes []PermissionScope `json:"oauth2PermissionScopes,omitempty"`
 	RequestID              string            `json:"-"`
+	// Found is true when the create was answered "already exists" (another
+	// run, technician or state dir made it first) and this is the object
+	// looked up then: it was not made by this call. Never on the wire.
+	Found bool `json:"-"`
 }
 
 // AppRole is an application permission offered by a resource service principal.
@@ -142,6 +146,10 @@ type RoleAssignment struct {
 	RoleDefinitionID string `json:"roleDefinitionId"`
 	DirectoryScopeID string `json:"directoryScopeId"`
 	RequestID        string `json:"-"`
+	// Found is true when the create was answered "already exists" (another
+	// run, technician or state dir made it first) and this is the object
+	// looked up then: it was not made by this call. Never on the wire.
+	Found bool `json:"-"`
 }
 
 // AppRoleAssignment is an application permission granted to a principal.
@@ -153,6 +161,10 @@ type AppRoleAssignment struct {
 	ResourceID          string `json:"resourceId"`
 	ResourceDisplayName string `json:"resourceDisplayName"`
 	RequestID           string `json:"-"`
+	// Found is true when the create was answered "already exists" (another
+	// run, technician or state dir made it first) and this is the object
+	// looked up then: it was not made by this call. Never on the wire.
+	Found bool `json:"-"`
 }
 
 // OAuth2PermissionGrant is a delegated permission grant.
@@ -164,6 +176,10 @@ type OAuth2PermissionGrant struct {
 	ResourceID  string `json:"resourceId"`
 	Scope       string `json:"scope"`
 	RequestID   string `json:"-"`
+	// Found is true when the create was answered "already exists" (another
+	// run, technician or state dir made it first) and this is the object
+	// looked up then: it was not made by this call. Never on the wire.
+	Found bool `json:"-"`
 }
 
 // OrgConfig is the part of Get-OrganizationConfig the wizard reads.
@@ -195,4 +211,8 @@ type ManagementRoleAssignment struct {
 	// DelegatingOrgWide ("" when the service does not say).
 	RoleAssignmentDelegationType string `json:"RoleAssignmentDelegationType,omitempty"`
 	RequestID                    string `json:"-"`
+	// Found is true when the create was answered "already exists" (another
+	// run, technician or state dir made it first) and this is the object
+	// looked up then: it was not made by this call. Never on the wire.
+	Found bool `json:"-"`
 }

@@ -395,11 +395,15 @@ func (c *Client) CreateIntegration(ctx context.Context, tenantID, organizationID
 	if errors.Is(err, httpx.ErrAlreadyDone) && found != nil {
 		return *found, nil
 	}
+	first := resp != nil && resp.Attempts <= 1
 	if err != nil {
 		if IsTenantAlreadyMapped(err) {
-			// A retried create that did land answers 409 on the next try.
+			// A retried create that did land answers 409 on the next try;
+			// on the first try another run mapped it meanwhile (found).
 			if ok, lerr := lookup(ctx); lerr == nil && ok {
-				return *found, nil
+				in := *found
+				in.Found = first
+				return in, nil
 			}
 		}
 		return Integration{}, err
@@ -409,6 +413,9 @@ func (c *Client) CreateIntegration(ctx context.Context, tenantID, organizationID
 		return Integration{}, fmt.Errorf("platform: POST /v1/integrations: decoding response (request id %s): %w", resp.RequestID, err)
 	}
 	in.RequestID = resp.RequestID
+	// 200 (not 201) is the existing integration (docs/platform-api.md):
+	// found, unless an earlier attempt of this call may have made it.
+	in.Found = resp.Status == http.StatusOK && first
 	return in, nil
 }
 

@@ -251,7 +251,7 @@ func TestCreateIntegrationLostResponseNoDuplicate(t *testing.T) {
 	f := &fakePlatform{loseNextPost: true}
 	c, _ := newClient(t, f, apiSecret)
 	in, err := c.CreateIntegration(context.Background(), "tid-1", "org_42")
-	if err != nil || in.ID != "int_1" || in.Status != StatusPending || f.posts != 1 || len(f.integrations) != 1 || in.RequestID == "" {
+	if err != nil || in.ID != "int_1" || in.Status != StatusPending || f.posts != 1 || len(f.integrations) != 1 || in.RequestID == "" || in.Found {
 		t.Fatalf("%+v %v posts %d", in, err, f.posts)
 	}
 	if in.ExpectedFirstDataAt == nil || in.FirstDataAt != nil {
@@ -266,8 +266,12 @@ func TestCreateIntegrationIdempotentAndConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a.Found {
+		t.Fatalf("a new mapping (201) reported as found: %+v", a)
+	}
+	// Mapped there already: 200 with the existing integration, Found.
 	b, err := c.CreateIntegration(context.Background(), "tid-1", "org_42")
-	if err != nil || b.ID != a.ID || len(f.integrations) != 1 {
+	if err != nil || b.ID != a.ID || len(f.integrations) != 1 || !b.Found {
 		t.Fatalf("%+v %v", b, err)
 	}
 	_, err = c.CreateIntegration(context.Background(), "tid-1", "org_7")

@@ -107,6 +107,10 @@ type Integration struct {
 	LastEventAt  *time.Time `json:"last_event_at,omitempty"`
 	// RequestID of the response that returned this object (not on the wire body).
 	RequestID string `json:"-"`
+	// Found is true when CreateIntegration was answered with the existing
+	// integration (200, not 201: another run or technician mapped the
+	// tenant to this organization first), so this call did not make it.
+	Found bool `json:"-"`
 }
 
 // Error is a non-2xx answer from the platform.

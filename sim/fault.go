@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -23,11 +24,18 @@ const (
 	FaultReset            = "reset"
 	FaultSlowBody         = "slow-body"
 	FaultExchangeThrottle = "exchange-throttle"
+	// FaultRace: another client (another run, technician or state dir)
+	// sends the same write just before this one. The simulator serves the
+	// request once as that other client (its answer discarded), then
+	// serves it as sent, which now meets the service's own answer to a
+	// duplicate ("already exists", or 404 for a delete). Only writes (not
+	// GET/HEAD) get it.
+	FaultRace = "race"
 )
 
 // FaultKinds lists every fault kind a scenario may use.
 func FaultKinds() []string {
-	return []string{FaultLatency, Fault429, Fault503, Fault500, FaultReset, FaultSlowBody, FaultExchangeThrottle}
+	return []string{FaultLatency, Fault429, Fault503, Fault500, FaultReset, FaultSlowBody, FaultExchangeThrottle, FaultRace}
 }
 
 // simFaults decides, in request order and with one seeded RNG, which faults
@@ -53,6 +61,7 @@ type simFaultPlan struct {
 	latency time.Duration
 	err     *FaultSpec // 429 | 500 | 503 | reset | exchange-throttle
 	slow    *FaultSpec
+	race    bool
 	names   []string
 }
 
@@ -102,7 +111,10 @@ func (f *simFaults) decide(group, method, full, rel string) simFaultPlan {
 		if sp.Count > 0 && f.fired[i] >= sp.Count {
 			continue
 		}
-		if sp.Kind != FaultLatency && sp.Kind != FaultSlowBody && plan.err != nil {
+		if sp.Kind == FaultRace && (plan.race || method == http.MethodGet || method == http.MethodHead) {
+			continue // only writes race, once
+		}
+		if sp.Kind != FaultLatency && sp.Kind != FaultSlowBody && sp.Kind != FaultRace && plan.err != nil {
 			continue // one error per request
 		}
 		if sp.Rate > 0 && sp.Rate < 1 && f.rng.Float64() >= sp.Rate {
@@ -120,6 +132,8 @@ func (f *simFaults) decide(group, method, full, rel string) simFaultPlan {
 				continue
 			}
 			plan.slow = sp
+		case FaultRace:
+			plan.race = true
 		default:
 			plan.err = sp
 		}
@@ -142,6 +156,14 @@ func (f *simFaults) serve(w *simStatusWriter, r *http.Request, group, rel string
 			t.Stop()
 		}
 	}
+	if plan.race {
+		// The other client's identical write lands first (same body,
+		// credentials and path); its answer goes nowhere.
+		if rb, ok := r.Body.(*simReplayBody); ok {
+			next(&grRecorder{h: http.Header{}})
+			rb.rewind()
+		}
+	}
 	if plan.err != nil {
 		if plan.err.Kind == FaultReset {
 			simResetConn(w)
@@ -159,6 +181,36 @@ func (f *simFaults) serve(w *simStatusWriter, r *http.Request, group, rel string
 	next(w)
 	return name
 }
+
+// hasRace reports whether any fault may make a write race.
+func (f *simFaults) hasRace() bool {
+	for _, sp := range f.specs {
+		if sp.Kind == FaultRace {
+			return true
+		}
+	}
+	return false
+}
+
+// simReplayBody is a request body read in full so that a raced write can
+// be served twice.
+type simReplayBody struct {
+	b []byte
+	r *bytes.Reader
+}
+
+func simNewReplayBody(body io.ReadCloser) *simReplayBody {
+	var b []byte
+	if body != nil {
+		b, _ = io.ReadAll(io.LimitReader(body, 8<<20))
+		_ = body.Close()
+	}
+	return &simReplayBody{b: b, r: bytes.NewReader(b)}
+}
+
+func (rb *simReplayBody) Read(p []byte) (int, error) { return rb.r.Read(p) }
+func (rb *simReplayBody) Close() error               { return nil }
+func (rb *simReplayBody) rewind()                    { rb.r = bytes.NewReader(rb.b) }
 
 // simResetConn hijacks the connection and closes the TCP socket with
 // SO_LINGER 0, so the client sees a reset.

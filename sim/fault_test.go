@@ -303,3 +303,56 @@ func TestRequestLogEscapesC1Controls(t *testing.T) {
 		t.Fatalf("the line does not read back to the path (%v): %+v", err, rec)
 	}
 }
+
+// race: another client's identical write lands just before the request, so
+// the request meets the service's answer to a duplicate; reads never race.
+func TestRaceFaultPlaysAnotherWriterFirst(t *testing.T) {
+	srv := simTestStart(t, simTestScenario(t, func(sc *Scenario) {
+		sc.Faults = []FaultSpec{{Group: GroupGraph, Kind: FaultRace}}
+	}), Options{})
+	c := srv.HTTPClient()
+	tok := srv.IssueToken("https://graph.microsoft.com")
+	do := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL()+"/graph/v1.0"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, m := do(http.MethodPost, "/servicePrincipals", `{"appId":"`+DefaultPlatformAppID+`"}`)
+	if e, _ := m["error"].(map[string]any); status != 409 || e["code"] != "Request_MultipleObjectsWithSameKeyValue" {
+		t.Fatalf("raced create: %d %v", status, m)
+	}
+	if ch := srv.State().Changes(); len(ch) != 1 || ch[0].Op != "POST /servicePrincipals" {
+		t.Fatalf("the other writer's create is not in the tenant: %+v", ch)
+	}
+	status, m = do(http.MethodGet, "/servicePrincipals(appId='"+DefaultPlatformAppID+"')", "")
+	if status != 200 || m["appId"] != DefaultPlatformAppID {
+		t.Fatalf("read: %d %v", status, m)
+	}
+	sp := m["id"].(string)
+	status, m = do(http.MethodPost, "/roleManagement/directory/roleAssignments",
+		`{"@odata.type":"#microsoft.graph.unifiedRoleAssignment","roleDefinitionId":"`+RoleExchangeAdministrator+`","principalId":"`+sp+`","directoryScopeId":"/"}`)
+	if e, _ := m["error"].(map[string]any); status != 400 || e["code"] != "Request_BadRequest" {
+		t.Fatalf("raced role assignment: %d %v", status, m)
+	}
+	var raced, reads int
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Fault == FaultRace && r.Method == http.MethodPost:
+			raced++
+		case r.Method == http.MethodGet && r.Fault == "":
+			reads++
+		}
+	}
+	if raced != 2 || reads != 1 {
+		t.Fatalf("raced %d writes and %d unraced reads, want 2 and 1: %+v", raced, reads, srv.Requests())
+	}
+}

@@ -1112,7 +1112,9 @@ func (c *grCtx) createRoleAssignment() {
 	}
 	for _, a := range st.roleAssigns {
 		if strings.EqualFold(a.PrincipalID, pid) && strings.EqualFold(a.RoleDefinitionID, def.TemplateID) && a.DirectoryScopeID == scope {
-			c.err(http.StatusConflict, "Request_MultipleObjectsWithSameKeyValue", "A conflicting object with one or more of the specified property values is present in the directory.")
+			// Microsoft answers a duplicate unifiedRoleAssignment with 400
+			// Request_BadRequest, not 409 (docs/simulator-fidelity.md).
+			c.err(http.StatusBadRequest, "Request_BadRequest", "A conflicting object with one or more of the specified property values is present in the directory.")
 			return
 		}
 	}
@@ -1217,7 +1219,9 @@ func (st *State) assignAppRoleLocked(principalID, resourceID, appRoleID string) 
 	}
 	for _, a := range st.appRoleAssigns {
 		if strings.EqualFold(a.PrincipalID, principalID) && strings.EqualFold(a.ResourceID, resourceID) && strings.EqualFold(a.AppRoleID, role.ID) {
-			return nil, &stGraphError{status: http.StatusConflict, code: "Request_MultipleObjectsWithSameKeyValue", message: "Permission being assigned already exists on the object"}
+			// A duplicate app role assignment is 400 Request_BadRequest
+			// (docs/simulator-fidelity.md), unlike a duplicate grant (409).
+			return nil, &stGraphError{status: http.StatusBadRequest, code: "Request_BadRequest", message: "Permission being assigned already exists on the object"}
 		}
 	}
 	a := &stAppRoleAssignment{ID: st.newOpaqueID(), AppRoleID: role.ID, PrincipalID: principalID, PrincipalType: ptype, PrincipalDisplayName: pname, ResourceID: res.ID, ResourceDisplayName: res.DisplayName, CreatedAt: st.now()}

@@ -180,7 +180,7 @@ type FaultSpec struct {
 	Group  string `json:"group,omitempty"`
 	Path   string `json:"path,omitempty"`
 	Method string `json:"method,omitempty"`
-	// Kind: latency | 429 | 503 | 500 | reset | slow-body | exchange-throttle
+	// Kind: latency | 429 | 503 | 500 | reset | slow-body | exchange-throttle | race
 	Kind string `json:"kind"`
 	// Rate is the probability (0..1] a matching request gets the fault
 	// (default 1). Deterministic for a given scenario seed.

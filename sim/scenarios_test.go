@@ -110,7 +110,7 @@ func TestScenarioFieldErrors(t *testing.T) {
 		{"duration", edit(func(m map[string]any) { obj(m, "sign_in")["approve_delay"] = "two seconds" }), `field "sign_in.approve_delay": "two seconds" is not a duration`},
 		{"guid", edit(func(m map[string]any) { obj(m, "tenant")["id"] = "contoso" }), `field "tenant.id": "contoso" is not a GUID`},
 		{"role", edit(func(m map[string]any) { m["users"].([]any)[0].(map[string]any)["active_roles"] = []any{"Global Admin"} }), `field "users[0].active_roles[0]": "Global Admin" is neither a role template id`},
-		{"fault kind", edit(func(m map[string]any) { m["faults"] = []any{map[string]any{"kind": "explode"}} }), `field "faults[0].kind": "explode" is not one of "latency", "429", "503", "500", "reset", "slow-body", "exchange-throttle"`},
+		{"fault kind", edit(func(m map[string]any) { m["faults"] = []any{map[string]any{"kind": "explode"}} }), `field "faults[0].kind": "explode" is not one of "latency", "429", "503", "500", "reset", "slow-body", "exchange-throttle", "race"`},
 		{"fault rate", edit(func(m map[string]any) { m["faults"] = []any{map[string]any{"kind": "429", "rate": 1.5}} }), `field "faults[0].rate": 1.5 is outside 0..1`},
 		{"subscription", edit(func(m map[string]any) { obj(obj(m, "platform"), "account")["subscription"] = "gold" }), `field "platform.account.subscription": "gold" is not one of "", "active", "trial", "expired", "cancelled"`},
 		{"integration org", edit(func(m map[string]any) {

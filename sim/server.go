@@ -163,6 +163,9 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group, rel s
 	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
 	sw := &simStatusWriter{ResponseWriter: w}
 	r, note := simWithLogNote(r)
+	if s.faults.hasRace() && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		r.Body = simNewReplayBody(r.Body) // a raced write is served twice
+	}
 	inner := r
 	if group != GroupIdentity && r.URL.Path != rel {
 		inner = simWithPath(r, rel)

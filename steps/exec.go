@@ -537,6 +537,9 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 				return checks.Applied{}, err
 			}
 			created = c
+			if c.Found {
+				return foundOnWrite(c.RequestID, "Microsoft Graph", "service principal "+c.ID), nil
+			}
 			return checks.Applied{RequestID: c.RequestID}, nil
 		})
 		if err != nil {
@@ -571,9 +574,15 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 			applied[i], errs[i] = x.write(ctx, m.change, func(ctx context.Context) (checks.Applied, error) {
 				if m.resource != nil {
 					g, err := x.Graph.CreateOAuth2PermissionGrant(ctx, sp.ID, m.resource.ID, m.scope)
+					if err == nil && g.Found {
+						return foundOnWrite(g.RequestID, "Microsoft Graph", "delegated permission grant "+g.ID+" ("+g.Scope+")"), nil
+					}
 					return checks.Applied{RequestID: g.RequestID}, err
 				}
 				g, err := x.Graph.GrantAppRole(ctx, m.want.resourceID, sp.ID, m.want.roleID)
+				if err == nil && g.Found {
+					return foundOnWrite(g.RequestID, "Microsoft Graph", "app role assignment "+g.ID), nil
+				}
 				return checks.Applied{RequestID: g.RequestID}, err
 			})
 		}()
@@ -679,6 +688,9 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 	_, err = x.write(ctx, mapChange(org), func(ctx context.Context) (checks.Applied, error) {
 		var err error
 		in, err = x.Platform.CreateIntegration(ctx, tenant, orgID)
+		if err == nil && in.Found {
+			return foundOnWrite(in.RequestID, "The platform", "integration "+in.ID+" mapping the tenant to "+in.OrganizationName), nil
+		}
 		return checks.Applied{RequestID: in.RequestID}, err
 	})
 	if err != nil {

@@ -72,6 +72,15 @@ func (x *Executor) found(ctx context.Context, c checks.Change, requestID string)
 	return x.Receipts.Resolve(x.Session, 0, JournalFound, checks.Applied{Change: c, At: x.now(), RequestID: requestID, NoOp: true}, "")
 }
 
+// foundOnWrite is a write the service answered "already exists" to (a
+// client reports it as Found): someone else made the change between this
+// run's read and its write, so it is recorded as found, with what was
+// found — never as applied by this run.
+func foundOnWrite(requestID, service, what string) checks.Applied {
+	return checks.Applied{RequestID: requestID, NoOp: true,
+		Note: service + " answered that it already exists: found " + what + ", made by another run or technician, not by this run"}
+}
+
 func (x *Executor) fill(a checks.Applied, c checks.Change) checks.Applied {
 	if a.Change.ID == "" {
 		a.Change = c

@@ -148,8 +148,8 @@ func TestClientsAgainstSimulator(t *testing.T) {
 	if err != nil || len(have) != 4 {
 		t.Fatalf("role group roles after add %+v %v", have, err)
 	}
-	if _, err := x.EnableOrganizationCustomization(ctx); err != nil {
-		t.Fatalf("enable customization on a hydrated tenant: %v", err)
+	if _, err := x.EnableOrganizationCustomization(ctx); !m365.IsAlreadyCustomized(err) {
+		t.Fatalf("enable customization on a hydrated tenant: want 'already enabled', got %v", err)
 	}
 
 	acct, err := pc.Account(ctx)
@@ -288,8 +288,8 @@ func TestDehydratedSimulator(t *testing.T) {
 	if _, err := x.EnableOrganizationCustomization(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.EnableOrganizationCustomization(ctx); err != nil {
-		t.Fatalf("second enable should be a no-op: %v", err)
+	if _, err := x.EnableOrganizationCustomization(ctx); !m365.IsAlreadyCustomized(err) {
+		t.Fatalf("second enable: want 'already enabled' (found, not made), got %v", err)
 	}
 	if _, err := x.NewManagementRoleAssignment(ctx, "Audit Logs", "Organization Management"); err != nil {
 		t.Fatal(err)
