@@ -24,6 +24,10 @@ type Application struct {
 	PublicClient           PublicClientApplication  `json:"publicClient"`
 	RequiredResourceAccess []RequiredResourceAccess `json:"requiredResourceAccess"`
 	RequestID              string                   `json:"-"`
+	// Found: the create was answered "already exists" and this is the
+	// registration looked up then, not made by this call (see
+	// ServicePrincipal.Found).
+	Found bool `json:"-"`
 }
 
 // PublicClientOn reports isFallbackPublicClient (null counts as false).
@@ -97,8 +101,10 @@ func (g *Graph) CreateApplication(ctx context.Context, app Application) (Applica
 		"requiredResourceAccess": app.RequiredResourceAccess,
 	}
 	resp, err := g.send(ctx, graphReq{method: http.MethodPost, path: "/applications", body: body, write: true, recheck: lookup})
-	if ok, werr := resolveWrite(ctx, err, lookup); ok && found != nil {
-		return *found, nil
+	if ok, conflict, werr := resolveWrite(ctx, retried(resp), err, lookup); ok && found != nil {
+		a := *found
+		a.Found = conflict
+		return a, nil
 	} else if werr != nil {
 		return Application{}, werr
 	}

@@ -162,6 +162,10 @@ func (x *Executor) applySetup(ctx context.Context, c checks.Change) (string, che
 		}
 		a.RequestID = app.RequestID
 		a.At = x.now()
+		if app.Found { // answered "already exists": recorded as found, not applied
+			f := foundOnWrite(app.RequestID, "Microsoft Graph", "app registration "+app.AppID)
+			a.NoOp, a.Note = true, f.Note
+		}
 		return app.AppID, a, nil
 	case c.ID == partner.ChangeAudience || c.ID == partner.ChangePublic || c.ID == partner.ChangePermissions:
 		app, err := current()
