@@ -248,7 +248,10 @@ func TestAcceptanceDehydratedCustomizesFirstAndReceiptMatches(t *testing.T) {
 			continue
 		}
 		delete(byID, a.RequestID)
-		if i < 7 && !strings.HasPrefix(a.Change.Call, r.Op) {
+		// Role fixes name the simulator's op (consent's grants start beside
+		// the directory roles, so they need not come after all of them).
+		roleFix := a.Change.CheckID != steps.ConsentChangeCheck && a.Change.CheckID != steps.MappingChangeCheck
+		if roleFix && !strings.HasPrefix(a.Change.Call, r.Op) {
 			t.Errorf("role fix %d: receipt call %q, simulator op %q", i, a.Change.Call, r.Op)
 		}
 	}
