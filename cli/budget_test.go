@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -112,5 +113,41 @@ func TestPlatformBudgetAcrossWorkers(t *testing.T) {
 	}
 	if u == nil || u.Admitted != workers*each || u.Peak != 60 || u.Limit != 60 || u.Window != time.Minute {
 		t.Fatalf("platform usage = %+v, want %d admitted, peak 60 of 60 per minute", u, workers*each)
+	}
+}
+
+// TestBudgetViews: the watch header gets one view per upstream in use, the
+// busiest tenant for the per-tenant budgets, and a pause's end.
+func TestBudgetViews(t *testing.T) {
+	t.Parallel()
+	clk := &leapClock{now: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)}
+	set := budget.NewSet(clk, nil)
+	take := func(cost budget.Cost, keys ...budget.Key) {
+		rel, _, _ := set.TryAcquire(keys, cost)
+		if rel == nil {
+			t.Fatal("refused")
+		}
+		rel()
+	}
+	for i := 0; i < 41; i++ {
+		take(budget.Cost{Requests: 1}, budget.Key{Kind: budget.Platform, Scope: "p"})
+	}
+	for i := 0; i < 5; i++ {
+		take(budget.Cost{Requests: 1, ResourceUnits: 3}, budget.Key{Kind: budget.Graph, Scope: "g"}, budget.Key{Kind: budget.GraphTenant, Scope: "busy"})
+	}
+	take(budget.Cost{Requests: 1, ResourceUnits: 1}, budget.Key{Kind: budget.Graph, Scope: "g"}, budget.Key{Kind: budget.GraphTenant, Scope: "quiet"})
+	set.Pause(budget.Key{Kind: budget.Platform, Scope: "p"}, clk.Now().Add(30*time.Second), "HTTP 429 Retry-After")
+	got := budgetViews(set)()
+	want := []string{"platform 41/60 1m0s", "Graph 6/2000 1s", "Graph/tenant RU 15/3500 10s"}
+	if len(got) != len(want) {
+		t.Fatalf("views = %+v", got)
+	}
+	for i, v := range got {
+		if s := fmt.Sprintf("%s %d/%d %v", v.Name, v.Used, v.Limit, v.Per); s != want[i] {
+			t.Errorf("view %d = %s, want %s", i, s, want[i])
+		}
+	}
+	if !got[0].WaitUntil.Equal(clk.Now().Add(30 * time.Second)) {
+		t.Errorf("platform pause not shown: %v", got[0].WaitUntil)
 	}
 }
