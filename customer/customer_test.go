@@ -2,6 +2,9 @@ package customer_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"itdr-onboard/partner"
 	"itdr-onboard/platform"
 	"itdr-onboard/sim"
+	"itdr-onboard/steps"
 )
 
 // clock is the simulator's and the run's clock: Sleep advances it, so the
@@ -229,5 +233,158 @@ func TestBootstrapThenOnboardIsHealthyAnchoredAtTheSystemMailboxWithoutMe(t *tes
 				t.Fatalf("%s: Organization Management lacks %s after the run: %v", name, role, snap.OrganizationManagementRoles)
 			}
 		}
+	}
+}
+
+func TestNotConsentedBeforeTheBootstrapThenAFreshTokenAfterTheBoundedWait(t *testing.T) {
+	t.Parallel()
+	sc := scenario(cust{name: "Northwind", tenant: sim.CustomerTenantPreset(sim.TenantReady)})
+	// A consent takes 12 s to reach the token service (65001 meanwhile).
+	sc.ConsentPropagation = sim.Duration(12 * time.Second)
+	w := newWorld(t, sc)
+	row := w.row(t, "Northwind")
+	// Before the bootstrap: the partner's sign-in gives no token there.
+	_, err := w.auth.TokenForTenant(context.Background(), w.deps.Endpoints.GraphScope(), row.TenantID)
+	var ae *auth.Error
+	if !errors.As(err, &ae) || ae.Code != 65001 {
+		t.Fatalf("customer token before the consent: %v, want AADSTS65001", err)
+	}
+	start := w.clk.Now()
+	o, rec := customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHealthy || o.Consent != "created" {
+		t.Fatalf("%s (consent %q): %s — %s", o.Result, o.Consent, o.Message, o.Remedy)
+	}
+	// 65001 right after the consent was waited out: 5 s, then 10 s, then
+	// the token (the simulated clock moved only by the back-off).
+	var tokens, refused int
+	for _, r := range customerRequests(w, row.TenantID) {
+		if strings.HasSuffix(r.Path, "/oauth2/v2.0/token") {
+			tokens++
+			if r.Status != 200 {
+				refused++
+			}
+		}
+	}
+	if refused != 3 || w.clk.Now().Sub(start) < 15*time.Second || w.clk.Now().Sub(start) > 20*time.Second {
+		t.Fatalf("%d token requests, %d refused, back-off %s: want 65001 before the consent and twice after it (5 s + 10 s)", tokens, refused, w.clk.Now().Sub(start))
+	}
+	// A second run finds the consent in place: recorded as found, once.
+	o2, _ := customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o2.Result != customer.ResultHealthy || o2.Consent != "already-existed" {
+		t.Fatalf("second run: %s, consent %q: %s", o2.Result, o2.Consent, o2.Message)
+	}
+	journal, err := os.ReadFile(rec.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied, found int
+	for _, l := range strings.Split(string(journal), "\n") {
+		if !strings.Contains(l, steps.BootstrapChangeCheck) {
+			continue
+		}
+		switch {
+		case strings.Contains(l, `"status":"applied"`):
+			applied++
+		case strings.Contains(l, `"status":"found"`):
+			found++
+		}
+	}
+	if applied != 1 || found != 1 {
+		t.Fatalf("journal: the consent applied %d and found %d times, want 1 and 1:\n%s", applied, found, journal)
+	}
+}
+
+func TestAMissingRoleIsHandedOffAndItsStepsNeverSent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, scenario(
+		cust{name: "NoExa", roles: []string{"Cloud Application Administrator", "Privileged Role Administrator", "Global Reader"}},
+		cust{name: "NoPra", roles: []string{"Cloud Application Administrator", "Exchange Administrator", "Global Reader"}},
+	))
+	// Without Exchange Administrator: the Graph side is onboarded and
+	// mapped; the Exchange steps are handed off and never sent.
+	row := w.row(t, "NoExa")
+	if row.Lane != partner.LanePartial {
+		t.Fatalf("NoExa: lane %s, want partial", row.Lane)
+	}
+	o, _ := customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHandedOff || o.ExitCode != 3 || o.IntegrationID == "" {
+		t.Fatalf("NoExa: %s exit %d integration %q: %s", o.Result, o.ExitCode, o.IntegrationID, o.Message)
+	}
+	if len(o.HandOff) != 1 || !strings.Contains(o.HandOff[0].Reason, "Exchange Administrator") || len(o.HandOff[0].Steps) == 0 {
+		t.Fatalf("NoExa: hand-off %+v", o.HandOff)
+	}
+	for _, r := range customerRequests(w, row.TenantID) {
+		if r.Group == sim.GroupExchange {
+			t.Fatalf("NoExa: an Exchange request was sent without Exchange Administrator: %s %s", r.Cmdlet, r.Path)
+		}
+	}
+	// Without Privileged Role Administrator: nothing the platform needs can
+	// be granted; the run stops before the mapping, handing it off.
+	row = w.row(t, "NoPra")
+	before := len(w.srv.Requests())
+	o, _ = customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHandedOff || o.IntegrationID != "" {
+		t.Fatalf("NoPra: %s integration %q: %s", o.Result, o.IntegrationID, o.Message)
+	}
+	if !strings.Contains(o.Message, "Privileged Role Administrator") {
+		t.Fatalf("NoPra: message %q does not name the missing role", o.Message)
+	}
+	for _, r := range customerRequests(w, row.TenantID) {
+		if r.Method == "POST" && strings.Contains(r.Path, "/roleManagement/directory/roleAssignments") {
+			t.Fatalf("NoPra: a directory role assignment was sent: %s", r.Path)
+		}
+	}
+	for _, r := range w.srv.Requests()[before:] {
+		if r.Method == "POST" && (r.Path == "/platform/v1/integrations" || strings.Contains(r.Path, "/appRoleAssignedTo")) {
+			t.Fatalf("NoPra: %s %s sent without Privileged Role Administrator", r.Method, r.Path)
+		}
+	}
+}
+
+func TestTokenFailuresAfterTheConsentLandInTheirLanes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, scenario(
+		cust{name: "Blocked", block: "conditional-access"},
+		cust{name: "NoMail", block: "no-exchange"},
+	))
+	o, _ := customer.RunCustomer(context.Background(), w.deps, w.row(t, "Blocked"), customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHandedOff || o.Lane != partner.LaneCABlocked || o.Consent != "created" || !strings.Contains(o.Remedy, "Conditional Access") {
+		t.Fatalf("Blocked: %s lane %s consent %q: %s — %s", o.Result, o.Lane, o.Consent, o.Message, o.Remedy)
+	}
+	// No Exchange Online in the tenant (650052, no licence): the Exchange
+	// steps are handed off, and the licence prerequisite stops the run
+	// before any change but the consent, naming what the customer must do.
+	row := w.row(t, "NoMail")
+	o, _ = customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHandedOff || o.Lane != partner.LanePartial || len(o.HandOff) != 2 ||
+		!strings.Contains(o.HandOff[0].Reason, "650052") || !strings.Contains(o.HandOff[1].CustomerAction, "Exchange Online") ||
+		o.HandOff[1].Who != "customer" || o.ChangesMade != 1 {
+		t.Fatalf("NoMail: %s lane %s, %d changes, %+v: %s", o.Result, o.Lane, o.ChangesMade, o.HandOff, o.Message)
+	}
+	for _, r := range customerRequests(w, row.TenantID) {
+		if r.Group == sim.GroupExchange {
+			t.Fatalf("NoMail: Exchange request sent: %s", r.Cmdlet)
+		}
+	}
+}
+
+func TestDryRunSendsNoConsent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, scenario(cust{name: "Litware"}))
+	row := w.row(t, "Litware")
+	o, rec := customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true, DryRun: true}, nil)
+	if o.Result != customer.ResultDryRun || rec.Path != "" {
+		t.Fatalf("%s %+v: %s", o.Result, rec, o.Message)
+	}
+	if w.srv.Consented(row.TenantID) {
+		t.Fatal("a dry run consented the app")
+	}
+	for _, r := range w.srv.Requests() {
+		if strings.Contains(r.Path, "applicationconsents") || r.Tenant == row.TenantID {
+			t.Fatalf("a dry run sent %s %s", r.Method, r.Path)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(w.deps.StateDir, "tenants")); err == nil {
+		t.Fatal("a dry run wrote to the state dir")
 	}
 }

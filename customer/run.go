@@ -395,7 +395,7 @@ func (r *Run) outcome(code int, recErr error) Outcome {
 
 func laneWho(l partner.Lane) string {
 	switch l {
-	case partner.LaneCABlocked, partner.LaneNoExchange, partner.LaneNoGDAP:
+	case partner.LaneCABlocked, partner.LaneNoExchange, partner.LaneNoGDAP, partner.LanePartial:
 		return "customer"
 	}
 	return "partner"
