@@ -77,7 +77,7 @@ func (c *Client) SignInBrowser(ctx context.Context, onPrompt func(BrowserPrompt)
 	sum := sha256.Sum256([]byte(verifier))
 	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
 	redirectURI := "http://localhost:" + strconv.Itoa(flow.port)
-	scopes := []string{c.scopes.graph, "openid", "offline_access", "profile"}
+	scopes := append(strings.Fields(c.scopes.graph), "openid", "offline_access", "profile")
 
 	authURL, err := c.pca.AuthCodeURL(ctx, c.clientID, redirectURI, scopes)
 	if err != nil {
@@ -120,7 +120,7 @@ func (c *Client) SignInBrowser(ctx context.Context, onPrompt func(BrowserPrompt)
 	if res.err != nil {
 		return Account{}, browserError(res.err)
 	}
-	ar, err := c.pca.AcquireTokenByAuthCode(ctx, res.code, redirectURI, []string{c.scopes.graph},
+	ar, err := c.pca.AcquireTokenByAuthCode(ctx, res.code, redirectURI, strings.Fields(c.scopes.graph),
 		public.WithChallenge(verifier))
 	if err != nil {
 		return Account{}, browserError(err)

@@ -42,6 +42,11 @@ type Options struct {
 	// RedirectPort fixes the local redirect port for browser sign-in
 	// (0 = a free port).
 	RedirectPort int
+	// GraphScopes, when set, are the Microsoft Graph scopes the sign-in and
+	// GraphToken ask for instead of <graph>/.default (partner setup asks
+	// for the permissions it uses, so an administrator is prompted to
+	// consent them for the client at sign-in).
+	GraphScopes []string
 }
 
 // Account is the signed-in user.
@@ -106,6 +111,9 @@ func New(opt Options) (*Client, error) {
 	}
 	c := &Client{opt: opt, clientID: clientID}
 	c.scopes.graph = opt.Endpoints.GraphScope()
+	if len(opt.GraphScopes) > 0 {
+		c.scopes.graph = strings.Join(opt.GraphScopes, " ")
+	}
 	c.scopes.exchange = opt.Endpoints.ExchangeScope()
 
 	// MSAL gets its own copy of the client whose transport retries
@@ -239,7 +247,7 @@ func (c *Client) token(ctx context.Context, scope string) (string, error) {
 	case <-ctx.Done():
 		return "", Classify(ctx.Err())
 	}
-	res, err := c.pca.AcquireTokenSilent(ctx, []string{scope}, public.WithSilentAccount(acct))
+	res, err := c.pca.AcquireTokenSilent(ctx, strings.Fields(scope), public.WithSilentAccount(acct))
 	if err != nil {
 		return "", Classify(err)
 	}
@@ -268,7 +276,7 @@ func (c *Client) TokenExpiry(ctx context.Context) time.Time {
 	if !ok {
 		return time.Time{}
 	}
-	res, err := c.pca.AcquireTokenSilent(ctx, []string{c.scopes.graph}, public.WithSilentAccount(acct))
+	res, err := c.pca.AcquireTokenSilent(ctx, strings.Fields(c.scopes.graph), public.WithSilentAccount(acct))
 	if err != nil {
 		return time.Time{}
 	}

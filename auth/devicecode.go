@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
@@ -58,7 +59,7 @@ func (h *dcHandle) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("<devi
 // StartDeviceCode asks the identity platform for a device code for the
 // Graph scope. Show UserCode and VerificationURL, then call AwaitDeviceCode.
 func (c *Client) StartDeviceCode(ctx context.Context) (DeviceCode, error) {
-	dc, err := c.pca.AcquireTokenByDeviceCode(ctx, []string{c.scopes.graph})
+	dc, err := c.pca.AcquireTokenByDeviceCode(ctx, strings.Fields(c.scopes.graph))
 	if err != nil {
 		return DeviceCode{}, Classify(err)
 	}

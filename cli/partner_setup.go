@@ -68,7 +68,16 @@ func runSetup(ctx context.Context, g *globalFlags, io IO, sr setupRun) int {
 	}
 	ep := sr.ep
 	ep.ClientID = endpoints.DefaultClientID
-	w, err := wire(wireOptions{Endpoints: ep, Tenant: sr.opt.Tenant, StateDir: sr.stateDir, Log: log, Env: io.Env, Now: io.Now, PlatformOptional: true})
+	// The Graph permissions setup itself uses, asked for by name: an
+	// administrator is prompted to consent them for Microsoft Graph
+	// Command Line Tools at sign-in (with /.default a tenant that never
+	// consented them would give a token without them).
+	graph := strings.TrimSuffix(ep.GraphScope(), "/.default")
+	var scopes []string
+	for _, p := range steps.SetupSignInScopes {
+		scopes = append(scopes, graph+"/"+p)
+	}
+	w, err := wire(wireOptions{Endpoints: ep, Tenant: sr.opt.Tenant, StateDir: sr.stateDir, Log: log, Env: io.Env, Now: io.Now, PlatformOptional: true, GraphScopes: scopes})
 	if err != nil {
 		fmt.Fprintln(io.Err, "error:", err)
 		return ExitUsage

@@ -76,6 +76,17 @@ func TestPartnerSetupCreatesThenNothingToDo(t *testing.T) {
 	if got := strings.Join(apps[0].Scopes[partner.ExchangeAppID], " "); got != "Exchange.Manage" {
 		t.Fatalf("Exchange permissions %q", got)
 	}
+	// The new app's service principal was refused while it replicated
+	// (400), then created after the bounded wait — once.
+	var spPosts []int
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" && r.Path == "/graph/v1.0/servicePrincipals" {
+			spPosts = append(spPosts, r.Status)
+		}
+	}
+	if len(spPosts) < 2 || spPosts[0] != 400 || spPosts[len(spPosts)-1] != 201 {
+		t.Fatalf("POST /servicePrincipals statuses %v, want 400 … 201", spPosts)
+	}
 	cfg, err := state.Store{Dir: filepath.Join(stateDir, "partner")}.LoadPartnerConfig()
 	if err != nil || cfg == nil || cfg.ClientID != appID || cfg.PartnerTenantID != srv.PartnerTenantID() {
 		t.Fatalf("config %+v, %v", cfg, err)

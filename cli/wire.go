@@ -75,6 +75,8 @@ type wireOptions struct {
 	// credentials: the platform client is left out and the checks that
 	// need it report themselves skipped.
 	PlatformOptional bool
+	// GraphScopes replaces <graph>/.default for the sign-in (partner setup).
+	GraphScopes []string
 	// Budgets are the upstreams' request budgets (platform 60/min per
 	// account, Partner Center, Graph, Exchange). A batch passes one Set to
 	// every tenant's wiring so that all of them draw from it; nil: a Set of
@@ -120,7 +122,7 @@ func wire(o wireOptions) (*wiring, error) {
 		w.noPlatform = true
 	}
 	ac, err := auth.New(auth.Options{Endpoints: o.Endpoints, Tenant: o.Tenant, HTTPClient: w.hc,
-		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser, Env: o.Env})
+		Cache: o.TokenCache, StateDir: o.StateDir, OpenBrowser: o.OpenBrowser, Env: o.Env, GraphScopes: o.GraphScopes})
 	if err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ var (
 
 // serveDirectory serves the registration endpoints of the partner tenant;
 // ok is false when the path is not one of them.
-func (s *PartnerServer) serveDirectory(w http.ResponseWriter, r *http.Request, u PartnerUserSpec, path string) bool {
+func (s *PartnerServer) serveDirectory(w http.ResponseWriter, r *http.Request, p Principal, u PartnerUserSpec, path string) bool {
 	seg := strings.Split(strings.Trim(path, "/"), "/") // v1.0, collection, id
 	if len(seg) < 2 || len(seg) > 3 {
 		return false
@@ -272,6 +272,17 @@ func (s *PartnerServer) serveDirectory(w http.ResponseWriter, r *http.Request, u
 		id = seg[2]
 	}
 	write := r.Method != http.MethodGet
+	// The token must carry the delegated permission (Graph permission
+	// tables of application-post-applications, serviceprincipal-post-
+	// serviceprincipals, oauth2permissiongrant-post), and the user a role.
+	need := "Application.ReadWrite.All"
+	if coll == "oauth2permissiongrants" {
+		need = "DelegatedPermissionGrant.ReadWrite.All"
+	}
+	if write && !ptHasScope(p.Scopes, need) {
+		ptGraphErr(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return true
+	}
 	if write && !s.canManageApps(u) {
 		ptGraphErr(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return true
@@ -303,6 +314,15 @@ func (s *PartnerServer) serveDirectory(w http.ResponseWriter, r *http.Request, u
 	}
 	simWriteJSON(w, status, out)
 	return true
+}
+
+func ptHasScope(scp, want string) bool {
+	for _, f := range strings.Fields(scp) {
+		if strings.EqualFold(f, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *PartnerServer) canManageApps(u PartnerUserSpec) bool {
@@ -584,7 +604,26 @@ func simTitle(s string) string {
 // (cust nil: the partner tenant) for res; scp is the token's scope claim.
 func (s *PartnerServer) clientGate(w http.ResponseWriter, r *http.Request, clientID, res string, cust *ptCustomer) (scp string, ok bool) {
 	if strings.EqualFold(clientID, simGraphCLIClientID) {
-		return "", true // first-party: the default scopes
+		// First-party, preauthorized for nothing here: the token carries
+		// the scopes asked for by name (dynamic consent, the administrator
+		// approves them at sign-in); /.default only User.Read (nothing was
+		// ever consented for it in this tenant).
+		var names []string
+		for _, sc := range strings.Fields(r.PostForm.Get("scope")) {
+			if simOIDCScopes[strings.ToLower(sc)] {
+				continue
+			}
+			if i := strings.LastIndex(sc, "/"); i >= 0 {
+				sc = sc[i+1:]
+			}
+			if sc != ".default" {
+				names = append(names, sc)
+			}
+		}
+		if len(names) == 0 {
+			return "User.Read", true
+		}
+		return strings.Join(names, " "), true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

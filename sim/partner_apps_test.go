@@ -19,6 +19,9 @@ func ptSignInAs(t *testing.T, s *PartnerServer, client, scope string) ptResp {
 		"client_id": {client}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {dc.body["device_code"].(string)}, "scope": {scope + " offline_access openid profile"}})
 }
 
+// ptAdminScopes are the Graph permissions partner setup asks for by name.
+const ptAdminScopes = "https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/DelegatedPermissionGrant.ReadWrite.All https://graph.microsoft.com/Directory.Read.All"
+
 func ptErr(r ptResp) (string, string) {
 	e, _ := r.body["error"].(map[string]any)
 	code, _ := e["code"].(string)
@@ -45,7 +48,16 @@ func TestPartnerApplicationsConformance(t *testing.T) {
 	sc.AppReplication = Duration(10 * time.Second)
 	sc.Partner.Users = append(sc.Partner.Users, PartnerUserSpec{UPN: "reader@msp-demo.onmicrosoft.com", MFA: true})
 	s, clk := ptStart(t, sc)
-	tok := ptSignInAs(t, s, simGraphCLIClientID, "https://graph.microsoft.com/.default")
+	// Graph CLI with /.default carries no write permission here (never
+	// consented in this tenant): writes are refused; named scopes work.
+	def := ptSignInAs(t, s, simGraphCLIClientID, "https://graph.microsoft.com/.default")
+	if def.status != 200 || ptClaims(t, def.body["access_token"].(string))["scp"] != "User.Read" {
+		t.Fatalf("Graph CLI /.default: %d %s", def.status, def.raw)
+	}
+	if r := ptDo(t, s, "POST", "/graph/v1.0/applications", def.body["access_token"].(string), map[string]any{"displayName": "x"}, nil); r.status != 403 {
+		t.Fatalf("write with User.Read only: %d %s", r.status, r.raw)
+	}
+	tok := ptSignInAs(t, s, simGraphCLIClientID, ptAdminScopes)
 	if tok.status != 200 {
 		t.Fatalf("Graph CLI sign-in: %d %s", tok.status, tok.raw)
 	}
@@ -133,7 +145,7 @@ func TestPartnerApplicationsConformance(t *testing.T) {
 	for i := range s.sc.Partner.Users {
 		s.sc.Partner.Users[i].SignsIn = s.sc.Partner.Users[i].UPN == "reader@msp-demo.onmicrosoft.com"
 	}
-	rt := ptSignInAs(t, s, simGraphCLIClientID, "https://graph.microsoft.com/.default").body["access_token"].(string)
+	rt := ptSignInAs(t, s, simGraphCLIClientID, ptAdminScopes).body["access_token"].(string)
 	if r := ptDo(t, s, "POST", "/graph/v1.0/applications", rt, map[string]any{"displayName": "x"}, nil); r.status != 403 {
 		t.Fatalf("write without a role: %d %s", r.status, r.raw)
 	} else if code, _ := ptErr(r); code != "Authorization_RequestDenied" {
@@ -162,7 +174,7 @@ func TestPartnerClientGate(t *testing.T) {
 		t.Fatalf("confidential client: %d %s", r.status, r.raw)
 	}
 	// Turn public client flows on: now the missing consent shows (65001).
-	admin := ptSignInAs(t, s, simGraphCLIClientID, "https://graph.microsoft.com/.default").body["access_token"].(string)
+	admin := ptSignInAs(t, s, simGraphCLIClientID, ptAdminScopes).body["access_token"].(string)
 	objID := s.PartnerApps()[0].ObjectID
 	if r := ptDo(t, s, "PATCH", "/graph/v1.0/applications/"+objID, admin, map[string]any{"isFallbackPublicClient": true}, nil); r.status != 204 {
 		t.Fatalf("patch: %d %s", r.status, r.raw)

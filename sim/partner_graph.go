@@ -63,7 +63,7 @@ func (s *PartnerServer) serveGraph(w http.ResponseWriter, r *http.Request, rel s
 		s.directoryRoles(w, u)
 		return
 	}
-	if s.serveDirectory(w, r, u, path) {
+	if s.serveDirectory(w, r, p, u, path) {
 		return
 	}
 	if r.Method != http.MethodGet {

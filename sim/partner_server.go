@@ -652,7 +652,7 @@ func (s *PartnerServer) writeTokens(w http.ResponseWriter, u PartnerUserSpec, ti
 		scp = "Exchange.Manage"
 	}
 	if granted != "" {
-		scp = granted // the partner tenant's consent for a registered app
+		scp = granted // the partner tenant's consent for a registered app, or the scopes named
 	}
 	at := simJWT(map[string]any{
 		"aud": res, "iss": "https://sts.windows.net/" + tid + "/", "iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(),

@@ -22,6 +22,14 @@ type SetupGraph interface {
 	MyActiveDirectoryRoles(ctx context.Context) ([]m365.DirectoryRole, error)
 }
 
+// SetupSignInScopes are the delegated Microsoft Graph permissions partner
+// setup signs in with (Microsoft Graph Command Line Tools): register and
+// update the app and create its service principal (Application.ReadWrite.All,
+// application-post-applications), grant tenant-wide consent
+// (DelegatedPermissionGrant.ReadWrite.All, oauth2permissiongrant-post), read
+// the resources and the administrator's roles (Directory.Read.All).
+var SetupSignInScopes = []string{"Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All"}
+
 // SetupReplication bounds the wait for a new app to replicate before its
 // service principal (or a grant) can be created: Graph answers 400 "…does
 // not reference a valid application object" or 404 meanwhile (docs/gdap.md).
