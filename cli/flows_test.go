@@ -102,8 +102,8 @@ func TestLifecycleFlowsInEveryFrontEnd(t *testing.T) {
 		t.Fatalf("check --json: exit %d\n%s", code, out)
 	}
 	code, out = e.run(t, "check", "--tenant", simTenant, "--plain")
-	if code != ExitStopped || !strings.Contains(out, "== Step 2/3: Checks (runs in the background during Sign-in") ||
-		!strings.Contains(out, "== Step 2/3: Checks (continued)") || !strings.Contains(out, "Result: 2 of 10 checks failed.") {
+	if code != ExitStopped || !strings.Contains(out, "== Step 1/2: Checks (runs in the background during Sign-in") ||
+		!strings.Contains(out, "== Step 1/2: Checks (continued)") || !strings.Contains(out, "Result: 2 of 10 checks failed.") {
 		t.Fatalf("check --plain: exit %d\n%s", code, out)
 	}
 	code, screen := e.runTUIUntil(t, "2 of 10 checks failed", "check", "--tenant", simTenant)
@@ -138,7 +138,7 @@ func TestLifecycleFlowsInEveryFrontEnd(t *testing.T) {
 
 	// unmap --remove-access in the TUI, answering the plan with --yes.
 	code, screen = e.runTUIUntil(t, "Unmapped", "unmap", "--tenant", simTenant, "--remove-access", "--yes")
-	if code != 0 {
+	if code != 0 || !strings.Contains(screen, "done: Delete the integration") || !strings.Contains(screen, "receipt:") {
 		t.Fatalf("unmap in the TUI: exit %d\n%s", code, screen)
 	}
 	snap := e.srv.State().Snapshot()
@@ -222,5 +222,44 @@ func TestLifecycleFlowsTakeTheTenantLock(t *testing.T) {
 	}
 	if code, out := e.run(t, "unmap", "--tenant", simTenant, "--yes", "--plain"); code != 0 || !strings.Contains(out, "Unmapped") {
 		t.Fatalf("after release: exit %d\n%s", code, out)
+	}
+}
+
+// Line mode numbers only the steps the reader sees (the Tenant step of a
+// --tenant GUID has nothing to do: "Step 1/2" first) and prints each row of
+// unmap and reauthorize once (the end does not repeat the deletions or the
+// receipt); the TUI's end screen still lists them.
+func TestLifecyclePlainHeadingsCountShownStepsAndEndPrintsOnce(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, lcScenario(t, "typical", nil))
+	if code, out := e.onboard(t, "--plain"); code != 0 {
+		t.Fatalf("onboard exit %d\n%s", code, out)
+	}
+	revokeAuditLog(t, e)
+	code, out := e.run(t, "reauthorize", "--tenant", simTenant, "--plain")
+	if code != 0 || !strings.HasPrefix(strings.TrimLeft(out, "\n"), "== Step 1/3: Sign-in\n") || !strings.Contains(out, "== Step 3/3: Integration") ||
+		strings.Count(out, "receipt: ") != 1 || strings.Contains(out, "Step 4/") {
+		t.Fatalf("reauthorize --plain: exit %d\n%s", code, out)
+	}
+	code, out = e.run(t, "reauthorize", "--tenant", simTenant, "--json")
+	if evs, _ := events(t, out); code != 0 || evs[0]["type"] != "step_started" || evs[0]["number"] != "1/3" {
+		t.Fatalf("reauthorize --json: exit %d\n%s", code, out)
+	}
+
+	code, out = e.run(t, "unmap", "--tenant", simTenant, "--remove-access", "--yes", "--plain")
+	if code != 0 || !strings.HasPrefix(strings.TrimLeft(out, "\n"), "== Step 1/2: Sign-in\n") || !strings.Contains(out, "== Step 2/2: Unmap") {
+		t.Fatalf("unmap --plain: exit %d\n%s", code, out)
+	}
+	end := strings.Index(out, "\nUnmapped: ")
+	if end < 0 || strings.Count(out, "receipt: ") != 1 || strings.Contains(out, "  done: ") {
+		t.Fatalf("unmap --plain repeats its rows at the end:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "  applied: ") && strings.Count(out, l+"\n") != 1 {
+			t.Errorf("%q printed more than once:\n%s", l, out)
+		}
+	}
+	if n := strings.Count(out, "  applied: "); n != 4 {
+		t.Errorf("%d applied rows, want 4 (the integration, two roles, the service principal):\n%s", n, out)
 	}
 }

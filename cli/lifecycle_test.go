@@ -13,6 +13,7 @@ import (
 
 	"itdr-onboard/m365"
 	"itdr-onboard/sim"
+	"itdr-onboard/steps"
 )
 
 const simTenant = "3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60"
@@ -225,19 +226,25 @@ func TestAlreadyMappedKeepsMappingAndRemapMoves(t *testing.T) {
 	}
 }
 
-// statusJSON runs status --json and decodes it.
-func statusJSON(t *testing.T, e *lcEnv, args ...string) (int, []tenantStatus) {
+// statusJSON runs status --json and decodes its event stream (onboard's
+// schema): the finished event carries the tenants and the exit code.
+func statusJSON(t *testing.T, e *lcEnv, args ...string) (int, []steps.TenantStatus) {
 	t.Helper()
 	code, out := e.run(t, append([]string{"status", "--json"}, args...)...)
-	var doc struct {
-		Tenants  []tenantStatus `json:"tenants"`
-		ExitCode int            `json:"exit_code"`
+	evs, _ := events(t, out)
+	if !hasStepEvent(evs, "status", "step_started") {
+		t.Fatalf("status --json: no step_started event of the status step\n%s", out)
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var doc struct {
+		Tenants  []steps.TenantStatus `json:"tenants"`
+		ExitCode int                  `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &doc); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	if doc.ExitCode != code {
-		t.Fatalf("exit %d but document says %d", code, doc.ExitCode)
+		t.Fatalf("exit %d but the finished event says %d", code, doc.ExitCode)
 	}
 	return code, doc.Tenants
 }

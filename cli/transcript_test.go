@@ -37,3 +37,24 @@ func TestPlainTranscriptKeepsRowsUnderTheirStep(t *testing.T) {
 		}
 	}
 }
+
+// audit-disabled: the role fixes turn unified audit logging on and check it
+// again; that row is printed under the Role fixes heading (the step that
+// ran it), not under a late Prerequisites heading after the health wait.
+func TestPlainTranscriptAuditRecheckUnderRoleFixes(t *testing.T) {
+	t.Parallel()
+	code, out := runDemo(t, lcScenario(t, "audit-disabled", nil), "--plain", "--yes", "--org", "Contoso Ltd")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	roles := strings.Index(out, "== Step 3/5: Role fixes")
+	applied := strings.Index(out, "applied: Turn on unified audit log ingestion")
+	row := strings.Index(out, "[ok]   Unified audit logging (checked again): unified audit log ingestion is enabled")
+	mapping := strings.Index(out, "== Step 4/5: Mapping")
+	if roles < 0 || applied < roles || row < applied || mapping < row {
+		t.Fatalf("the audit re-check row is not under Role fixes (roles %d, applied %d, row %d, mapping %d):\n%s", roles, applied, row, mapping, out)
+	}
+	if strings.Contains(out, "results of its background checks") || strings.Count(out, "== Step 1/5: Prerequisites") != 2 {
+		t.Errorf("a late Prerequisites heading:\n%s", out)
+	}
+}

@@ -2,7 +2,15 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"itdr-onboard/auth"
 
 	"itdr-onboard/checks"
 	"itdr-onboard/m365"
@@ -17,7 +25,8 @@ type AccessRemover interface {
 	DeleteServicePrincipal(ctx context.Context, id string) error
 }
 
-// doFlow performs the effects of the lifecycle flows (lifecycle.go).
+// doFlow performs the effects of the lifecycle flows (lifecycle.go) and of
+// status (status.go).
 func (x *Executor) doFlow(ctx context.Context, eff Effect) (Event, bool) {
 	switch e := eff.(type) {
 	case ReadAccess:
@@ -40,8 +49,86 @@ func (x *Executor) doFlow(ctx context.Context, eff Effect) (Event, bool) {
 			}
 		}
 		return UnmapVerified{Problems: problems}, true
+	case ListTenants:
+		ids, err := x.localTenants()
+		return TenantsListed{Dir: x.stateDir(), IDs: ids, Err: err}, true
+	case ReadStatus:
+		return x.readStatus(ctx, e.TenantID), true
 	}
 	return nil, false
+}
+
+func (x *Executor) stateDir() string {
+	if x.Receipts == nil {
+		return ""
+	}
+	return x.Receipts.Dir
+}
+
+// localTenants lists the tenants that have local state, sorted.
+func (x *Executor) localTenants() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(x.stateDir(), "tenants"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && auth.IsGUID(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// readStatus reads a tenant's integration from the platform (when its
+// credentials are configured) and its latest local receipt.
+func (x *Executor) readStatus(ctx context.Context, tenantID string) StatusRead {
+	ev := StatusRead{TenantID: tenantID}
+	ev.Receipt, ev.TenantName = x.latestReceipt(tenantID)
+	if x.Platform == nil {
+		ev.Err = errors.New(checks.NoPlatformReason + " — showing only what is saved locally")
+	} else {
+		ev.Integration, ev.Err = x.Platform.IntegrationForTenant(ctx, tenantID)
+	}
+	ev.At = x.now()
+	return ev
+}
+
+// latestReceipt reads the newest receipt of a tenant (names sort by time).
+func (x *Executor) latestReceipt(tenantID string) (*ReceiptStatus, string) {
+	if x.Receipts == nil {
+		return nil, ""
+	}
+	dir := x.Receipts.TenantDir(tenantID)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, ""
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasPrefix(e.Name(), "receipt-") && strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, ""
+	}
+	sort.Strings(names)
+	path := filepath.Join(dir, names[len(names)-1])
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ""
+	}
+	var rc Receipt
+	if err := json.Unmarshal(b, &rc); err != nil {
+		return &ReceiptStatus{Path: path}, ""
+	}
+	return &ReceiptStatus{Path: path, WrittenAt: rc.WrittenAt, Operator: rc.Operator, Changes: len(rc.Changes), Declined: len(rc.Declined),
+		Evidence: rc.Evidence}, rc.TenantName
 }
 
 func (x *Executor) remover() (AccessRemover, error) {
@@ -117,13 +204,17 @@ func (x *Executor) remove(ctx context.Context, c checks.Change) (checks.Applied,
 
 // flowPanicEvent is the event of a lifecycle effect that panicked.
 func flowPanicEvent(eff Effect, err error) Event {
-	switch eff.(type) {
+	switch e := eff.(type) {
 	case ReadAccess:
 		return AccessRead{Err: err}
 	case Remove:
 		return ChangeApplied{Err: err}
 	case VerifyUnmap:
 		return UnmapVerified{Problems: []string{err.Error()}}
+	case ListTenants:
+		return TenantsListed{Err: err}
+	case ReadStatus:
+		return StatusRead{TenantID: e.TenantID, Err: err}
 	}
 	return nil
 }

@@ -76,6 +76,15 @@ type Done struct {
 	Fields map[string]any
 	// Report is the check report (the `check` flow only).
 	Report *CheckReport
+	// Status is the status report (the `status` flow only).
+	Status *StatusReport
+	// Recap restates what the run did (each deletion, the receipt): the
+	// TUI's end screen shows it; the line front-end printed each of these
+	// as it happened and does not repeat them.
+	Recap []string
+	// ExitCode is the exit code of a run that did not fail (status: the
+	// worst tenant's); 0 otherwise.
+	ExitCode int
 }
 
 // CheckReport is the `check` report (docs/check-report.schema.json); the

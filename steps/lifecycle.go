@@ -147,7 +147,7 @@ func (p *IntegrationStep) Handle(s *Session, ev Event) []Effect {
 		d.Fields["integration_id"], d.Fields["status"], d.Fields["reason_code"] = p.in.ID, p.in.Status, p.in.ReasonCode
 	}
 	if s.ReceiptPath != "" {
-		d.Lines = append(d.Lines, "receipt: "+s.ReceiptPath)
+		d.Recap = append(d.Recap, "receipt: "+s.ReceiptPath)
 	}
 	s.Done = d
 	return nil
@@ -353,11 +353,13 @@ func (p *UnmapStep) finish(s *Session) {
 		head += ", and the platform's access to it was removed (the service principal stays in deleted items for 30 days)"
 	}
 	d := &Done{Outcome: "unmapped", Headline: head + ".", Fields: map[string]any{"done": p.done}}
+	// What was removed, and the receipt: the line front-end printed each
+	// as it happened; the TUI's end screen lists them.
 	for _, l := range p.done {
-		d.Lines = append(d.Lines, "done: "+l)
+		d.Recap = append(d.Recap, "done: "+l)
 	}
 	if s.ReceiptPath != "" {
-		d.Lines = append(d.Lines, "receipt: "+s.ReceiptPath)
+		d.Recap = append(d.Recap, "receipt: "+s.ReceiptPath)
 	}
 	s.Done = d
 }

@@ -7,7 +7,8 @@ func New(opt Options, infos []CheckInfo) (*Engine, *Session) {
 
 // ExitCode maps how a run ended to the process exit code:
 // 0 healthy (or a dry run), 1 failed, 2 usage, 3 stopped for the
-// technician, 4 health still pending when the wait ended.
+// technician, 4 health still pending when the wait ended; a flow whose end
+// carries its own code (status: the worst tenant's) exits with it.
 func ExitCode(e *Engine) int {
 	if f := e.Failure(); f != nil {
 		switch f.Kind {
@@ -22,6 +23,9 @@ func ExitCode(e *Engine) int {
 	}
 	if !e.Finished() {
 		return 1
+	}
+	if d := e.s.Done; d != nil {
+		return d.ExitCode
 	}
 	return 0
 }

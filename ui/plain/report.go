@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -12,14 +13,43 @@ import (
 	"itdr-onboard/ui/text"
 )
 
-// stepNumber returns "2/5".
-func stepNumber(e *steps.Engine, id steps.ID) string {
-	for i, st := range e.Steps() {
+// numbering numbers the steps the reader sees ("1/2"). A step that ended
+// before the first heading without being shown (the Tenant step when
+// --tenant is a GUID or not given: it has nothing to do) is not counted, so
+// the first heading is "Step 1/N" and N counts the steps a run shows.
+type numbering struct {
+	once   sync.Once
+	hidden map[steps.ID]bool
+}
+
+// of returns the number of step id; the first call (the first heading)
+// decides which steps are hidden.
+func (n *numbering) of(e *steps.Engine, id steps.ID) string {
+	n.once.Do(func() {
+		n.hidden = map[steps.ID]bool{}
+		for _, st := range e.Steps() {
+			if st.ID() == id {
+				break
+			}
+			if s := st.Status(); s == steps.StatusDone || s == steps.StatusSkipped {
+				n.hidden[st.ID()] = true
+			}
+		}
+	})
+	pos, total := 0, 0
+	for _, st := range e.Steps() {
+		if n.hidden[st.ID()] {
+			continue
+		}
+		total++
 		if st.ID() == id {
-			return fmt.Sprintf("%d/%d", i+1, len(e.Steps()))
+			pos = total
 		}
 	}
-	return "?"
+	if pos == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%d/%d", pos, total)
 }
 
 func findStep(e *steps.Engine, id steps.ID) steps.Step {
@@ -58,7 +88,7 @@ type Text struct {
 	// explained holds the consent-retry phases already explained.
 	explained map[string]bool
 	// held are check results waiting for the checks running beside them.
-	held map[string]steps.CheckDone
+	held map[string]heldRow
 	// remedy is the health remedy printed last (said again only when it changes).
 	remedy string
 	// heading is the step whose heading was printed last.
@@ -66,6 +96,7 @@ type Text struct {
 	ladder  ladderSeen
 	// receipt is the receipt path printed last (a rewrite is not repeated).
 	receipt string
+	num     numbering
 }
 
 func (t *Text) now() time.Time {
@@ -93,15 +124,15 @@ func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
 	t.mu.Unlock()
 	switch {
 	case again:
-		t.printf("\n== Step %s: %s (continued)\n", stepNumber(e, st.ID()), st.Title())
+		t.printf("\n== Step %s: %s (continued)\n", t.num.of(e, st.ID()), st.Title())
 		t.flushHeld(e, st)
 	case st.Status() == steps.StatusPaused:
 		// Its work goes on while the next step runs; the rows are
 		// printed under this step's "(continued)" heading.
 		t.printf("\n== Step %s: %s (runs in the background during %s; its results follow when it continues)\n",
-			stepNumber(e, st.ID()), st.Title(), e.Current().Title())
+			t.num.of(e, st.ID()), st.Title(), e.Current().Title())
 	default:
-		t.printf("\n== Step %s: %s\n", stepNumber(e, st.ID()), st.Title())
+		t.printf("\n== Step %s: %s\n", t.num.of(e, st.ID()), st.Title())
 	}
 }
 
@@ -117,22 +148,49 @@ func (t *Text) flushHeld(e *steps.Engine, st steps.Step) {
 	t.printRows(e, snap, "")
 }
 
-// printRows prints the held results of snap's rows in the step's order.
+// heldRow is a check result waiting to be printed, with the step that ran
+// it.
+type heldRow struct {
+	step steps.ID
+	done steps.CheckDone
+}
+
+// printRows prints the held results of snap's rows in the step's order,
+// then the held results of other checks this step ran (the role fixes
+// re-check the audit-logging prerequisite after turning it on): every row
+// is printed under the heading of the step that ran it.
 func (t *Text) printRows(e *steps.Engine, snap steps.Snapshot, from string) {
 	s := e.Session()
-	for _, it := range snap.Items {
+	row := func(id, suffix string) {
 		t.mu.Lock()
-		done, ok := t.held[it.ID]
-		delete(t.held, it.ID)
+		h, ok := t.held[id]
+		delete(t.held, id)
 		t.mu.Unlock()
 		if !ok {
-			continue
+			return
 		}
-		r, mark := done.Result, steps.MarkOf(done.Result.Outcome)
-		t.printf("  %s %s%s: %s\n", OutcomeWord(mark), from, s.Titles[it.ID], text.Line(r.Summary))
+		r, mark := h.done.Result, steps.MarkOf(h.done.Result.Outcome)
+		t.printf("  %s %s%s%s: %s\n", OutcomeWord(mark), from, s.Titles[id], suffix, text.Line(r.Summary))
 		if mark != steps.MarkPass && r.Remedy != "" {
 			t.printf("         remedy: %s\n", text.Line(r.Remedy))
 		}
+	}
+	inItems := map[string]bool{}
+	for _, it := range snap.Items {
+		inItems[it.ID] = true
+		row(it.ID, "")
+	}
+	t.mu.Lock()
+	var others []string
+	for id, h := range t.held {
+		if h.step == snap.ID && !inItems[id] {
+			others = append(others, id)
+		}
+	}
+	t.mu.Unlock()
+	sort.Strings(others)
+	for _, id := range others {
+		row(id, " (checked again)")
 	}
 }
 
@@ -155,9 +213,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		// reader) gets the same order every run.
 		t.mu.Lock()
 		if t.held == nil {
-			t.held = map[string]steps.CheckDone{}
+			t.held = map[string]heldRow{}
 		}
-		t.held[ev.ID] = ev
+		t.held[ev.ID] = heldRow{step: id, done: ev}
 		t.mu.Unlock()
 		for _, it := range snap.Items {
 			if it.Running {
@@ -432,9 +490,12 @@ func (t *Text) flushLeftovers(e *steps.Engine) {
 			_, ok := t.held[it.ID]
 			has = has || ok
 		}
+		for _, h := range t.held {
+			has = has || h.step == st.ID()
+		}
 		t.mu.Unlock()
 		if has {
-			t.printf("\n== Step %s: %s (results of its background checks)\n", stepNumber(e, st.ID()), st.Title())
+			t.printf("\n== Step %s: %s (results of its background checks)\n", t.num.of(e, st.ID()), st.Title())
 			t.printRows(e, snap, "")
 		}
 	}
@@ -462,6 +523,13 @@ func (t *Text) finishedFlow(e *steps.Engine, d *steps.Done) {
 		t.mu.Unlock()
 		return
 	}
+	if d.Status != nil && e.Failure() == nil {
+		// Under the status step's heading: one block per tenant.
+		t.mu.Lock()
+		StatusReport(t.W, *d.Status, t.now())
+		t.mu.Unlock()
+		return
+	}
 	if e.Failure() != nil {
 		return
 	}
@@ -478,6 +546,7 @@ type JSON struct {
 	mu     sync.Mutex
 	seen   map[steps.ID]bool
 	ladder ladderSeen
+	num    numbering
 }
 
 func (j *JSON) now() time.Time {
@@ -511,7 +580,7 @@ func (j *JSON) StepStarted(e *steps.Engine, st steps.Step) {
 	again := j.seen[st.ID()]
 	j.seen[st.ID()] = true
 	j.mu.Unlock()
-	f := map[string]any{"title": st.Title(), "number": stepNumber(e, st.ID())}
+	f := map[string]any{"title": st.Title(), "number": j.num.of(e, st.ID())}
 	if again {
 		f["resumed"] = true // the prerequisites continue after sign-in
 	}
@@ -594,6 +663,8 @@ func (j *JSON) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			}
 			j.emit(id, "consent_retry", f)
 		}
+	case steps.StatusRead:
+		j.emit(id, "tenant_status", map[string]any{"tenant_status": steps.NewTenantStatus(ev)})
 	case steps.Mapped:
 		if ev.Err == nil {
 			j.emit(id, "mapped", map[string]any{"integration_id": ev.Integration.ID, "organization_id": s.Organization.ID,

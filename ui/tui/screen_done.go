@@ -99,15 +99,65 @@ func renderFlowDone(st theme.Styles, d *steps.Done, s *steps.Session, width int,
 	if s.SignedIn {
 		out = append(out, wrapStyled(st.Done.Value.Render, san(s.Account.Username), st.Done.Label.Render(fmt.Sprintf(" %-20s", "Signed in as")), width)...)
 	}
-	if len(d.Items) > 0 {
+	switch {
+	case d.Status != nil:
+		out = append(out, renderStatusReport(st, *d.Status, d.Items, width, now)...)
+	case len(d.Items) > 0:
 		out = append(out, "")
 		out = append(out, renderItems(st, d.Items, width, now)...)
 	}
-	if len(d.Lines) > 0 {
+	if more := append(append([]string(nil), d.Lines...), d.Recap...); len(more) > 0 {
 		out = append(out, "")
-		for _, l := range d.Lines {
+		for _, l := range more {
 			out = append(out, wrapStyled(st.App.Text.Render, san(l), " ", width)...)
 		}
 	}
 	return out
 }
+
+// renderStatusReport is the end of `status`: per tenant its row (the
+// status and the remedy), the integration's facts, the evidence ladder
+// (as the health screen draws it) and the local receipt.
+func renderStatusReport(st theme.Styles, rep steps.StatusReport, items []steps.Item, width int, now time.Time) []string {
+	var out []string
+	kv := func(k, v string) {
+		out = append(out, wrapStyled(st.Done.Value.Render, v, st.Done.Label.Render(fmt.Sprintf("   %-18s", k)), width)...)
+	}
+	for i, ts := range rep.Tenants {
+		out = append(out, "")
+		if i < len(items) {
+			out = append(out, renderItems(st, items[i:i+1], width, now)...)
+		}
+		if ts.Mapped {
+			kv("Organization", san(ts.Organization)+" ("+san(ts.OrganizationID)+")")
+			kv("Integration", san(ts.IntegrationID))
+			if ts.Reason != "" {
+				kv("Reason", san(ts.Reason))
+			}
+			switch {
+			case known(ts.FirstDataAt):
+				kv("First data", clockRel(*ts.FirstDataAt, now))
+			case known(ts.ExpectedFirstDataAt):
+				kv("First data by", clockRel(*ts.ExpectedFirstDataAt, now)+" (it can take up to 24 h)")
+			}
+			if known(ts.LastCheckedAt) {
+				kv("Last checked", clockRel(*ts.LastCheckedAt, now))
+			}
+		}
+		if len(ts.Evidence) > 0 {
+			out = append(out, renderLadder(st, &steps.HealthDetail{Ladder: ts.Evidence, Proven: steps.ProvenLine(ts.Evidence)}, width, now)...)
+		}
+		if ts.EvidenceNote != "" {
+			out = append(out, wrapStyled(st.App.Muted.Render, san(ts.EvidenceNote), "   ", width)...)
+		}
+		if r := ts.Receipt; r != nil {
+			kv("Local receipt", san(r.Path)+" ("+clockRel(r.WrittenAt, now)+", "+plural(r.Changes, "change")+")")
+		} else {
+			kv("Local receipt", "none")
+		}
+	}
+	return out
+}
+
+// known reports a date that is set and not the zero time.
+func known(t *time.Time) bool { return t != nil && !t.IsZero() && t.Year() > 1 }
