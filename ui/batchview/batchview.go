@@ -7,6 +7,7 @@ package batchview
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -156,6 +157,72 @@ type Model struct {
 	detail        bool
 	width, height int
 	Quit          bool
+
+	// Choosing a batch's tenants (NewSelect): selected by tenant id;
+	// Chosen is set when enter confirmed the selection.
+	selecting bool
+	selected  map[string]bool
+	Chosen    bool
+	notice    string
+}
+
+// NewSelect builds the table for choosing the tenants of a batch: space
+// selects the row, a selects every row shown (the filter narrows it, e.g.
+// "lane:ready"), n clears the selection, tab shows the row's details, enter
+// starts with the selection, q or esc cancels. Customers in the ready lane
+// start selected.
+func NewSelect(p Plan) *Model {
+	m := New(p)
+	m.selecting = true
+	m.selected = map[string]bool{}
+	for _, r := range p.Rows {
+		if r.Lane == "ready" {
+			m.selected[r.TenantID] = true
+		}
+	}
+	return m
+}
+
+// Selected are the chosen tenant ids in the plan's order.
+func (m *Model) Selected() []string {
+	var ids []string
+	for _, r := range m.plan.Rows {
+		if m.selected[r.TenantID] {
+			ids = append(ids, r.TenantID)
+		}
+	}
+	return ids
+}
+
+// selectKey handles the selection keys; false when k is not one.
+func (m *Model) selectKey(k string) (tea.Cmd, bool) {
+	m.notice = ""
+	switch k {
+	case "space", " ":
+		if m.cursor < len(m.rows) {
+			id := m.rows[m.cursor].TenantID
+			m.selected[id] = !m.selected[id]
+			m.cursor = min(max(0, len(m.rows)-1), m.cursor+1)
+		}
+	case "a":
+		for _, r := range m.rows {
+			m.selected[r.TenantID] = true
+		}
+	case "n":
+		clear(m.selected)
+	case "tab":
+		m.detail = !m.detail
+	case "enter":
+		if len(m.Selected()) == 0 {
+			m.notice = "Nothing selected: space selects a customer, a selects every one shown."
+			return nil, true
+		}
+		m.Chosen = true
+		return tea.Quit, true
+	default:
+		return nil, false
+	}
+	return nil, true
 }
 
 // New builds the table model.
@@ -199,6 +266,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.apply()
 			return m, nil
 		}
+		if m.selecting {
+			if cmd, ok := m.selectKey(k); ok {
+				return m, cmd
+			}
+		}
 		switch k {
 		case "q", "ctrl+c", "esc":
 			if m.detail && k == "esc" {
@@ -231,8 +303,22 @@ func (m *Model) Render() string {
 	if m.typing {
 		f += "▏"
 	}
-	fmt.Fprintf(&b, "filter: %s   (%d shown)\n\n", safe(f), len(m.rows))
-	fmt.Fprintf(&b, "  %-28s %-15s %s\n", "CUSTOMER", "LANE", "CAA PRA EXA")
+	fmt.Fprintf(&b, "filter: %s   (%d shown)", safe(f), len(m.rows))
+	box := func(string) string { return "" }
+	if m.selecting {
+		fmt.Fprintf(&b, "   %d of %d selected", len(m.Selected()), len(m.plan.Rows))
+		box = func(id string) string {
+			if m.selected[id] {
+				return "[x] "
+			}
+			return "[ ] "
+		}
+		b.WriteString("\n\n")
+		fmt.Fprintf(&b, "      %-28s %-15s %s\n", "CUSTOMER", "LANE", "CAA PRA EXA")
+	} else {
+		b.WriteString("\n\n")
+		fmt.Fprintf(&b, "  %-28s %-15s %s\n", "CUSTOMER", "LANE", "CAA PRA EXA")
+	}
 	visible := max(3, m.height-8)
 	start := 0
 	if m.cursor >= visible {
@@ -244,7 +330,7 @@ func (m *Model) Render() string {
 		if i == m.cursor {
 			sel = "▶ "
 		}
-		fmt.Fprintf(&b, "%s%s %s %s\n", sel, clip(r.Name, 28), clip(r.Lane, 15), RoleMarks(r))
+		fmt.Fprintf(&b, "%s%s%s %s %s\n", sel, box(r.TenantID), clip(r.Name, 28), clip(r.Lane, 15), RoleMarks(r))
 	}
 	if len(m.rows) == 0 {
 		b.WriteString("  (no customer matches the filter)\n")
@@ -270,7 +356,14 @@ func (m *Model) Render() string {
 		}
 		fmt.Fprintf(&b, "  remedy: %s\n", safe(r.Remedy))
 	}
-	b.WriteString("\n/ filter · x clear · ↑/↓ move · enter details · q quit\n")
+	if m.notice != "" {
+		fmt.Fprintf(&b, "\n%s", m.notice)
+	}
+	if m.selecting {
+		b.WriteString("\nspace select · a all shown · n none · / filter · tab details · enter start · q cancel\n")
+	} else {
+		b.WriteString("\n/ filter · x clear · ↑/↓ move · enter details · q quit\n")
+	}
 	return b.String()
 }
 
@@ -278,6 +371,33 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
 	return v
+}
+
+// ErrNoSelection is Select's error when the technician cancelled.
+var ErrNoSelection = errors.New("no tenant chosen: the batch was cancelled")
+
+// Select shows the table for choosing a batch's tenants (NewSelect) and
+// returns the chosen tenant ids, or ErrNoSelection when cancelled.
+func Select(ctx context.Context, p Plan, in io.Reader, out io.Writer) ([]string, error) {
+	m := NewSelect(p)
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if in != nil {
+		opts = append(opts, tea.WithInput(in))
+	}
+	if out != nil {
+		opts = append(opts, tea.WithOutput(out))
+	}
+	final, err := tea.NewProgram(m, opts...).Run()
+	if err != nil {
+		return nil, err
+	}
+	if fm, ok := final.(*Model); ok {
+		m = fm
+	}
+	if !m.Chosen {
+		return nil, ErrNoSelection
+	}
+	return m.Selected(), nil
 }
 
 // Run shows the table until the technician quits; the table stays in the

@@ -122,3 +122,61 @@ func TestHostileNamesAreCleaned(t *testing.T) {
 		t.Fatalf("text lost: %q", out)
 	}
 }
+
+// TestSelectTenants: choosing a batch — ready customers start selected,
+// space toggles the row (and moves down), a selects every row shown (after a
+// filter by lane), n clears, enter with nothing selected is refused, enter
+// with a selection ends with it in the plan's order, q cancels.
+func TestSelectTenants(t *testing.T) {
+	t.Parallel()
+	m := NewSelect(plan())
+	if got := m.Selected(); len(got) != 1 || got[0] != "t1" {
+		t.Fatalf("initial selection %v, want the ready customer t1", got)
+	}
+	if r := m.Render(); !strings.Contains(r, "1 of 3 selected") || !strings.Contains(r, "[x] Contoso") || !strings.Contains(r, "[ ] Fabrikam") ||
+		!strings.Contains(r, "no-gdap") || !strings.Contains(r, "space select") {
+		t.Fatalf("select screen:\n%s", r)
+	}
+	space := tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	m.Update(space) // t1 off, cursor to t2
+	if got := m.Selected(); len(got) != 0 {
+		t.Fatalf("after space: %v", got)
+	}
+	m.Update(key("enter"))
+	if m.Chosen || !strings.Contains(m.Render(), "Nothing selected") {
+		t.Fatalf("enter with nothing selected was taken:\n%s", m.Render())
+	}
+	for _, k := range []string{"/", "l", "a", "n", "e", ":", "n", "o", "enter", "a"} {
+		m.Update(key(k))
+	}
+	if got := m.Selected(); len(got) != 1 || got[0] != "t3" {
+		t.Fatalf("a on lane:no-gdap selected %v, want [t3]", got)
+	}
+	m.Update(key("x"))
+	m.Update(key("a"))
+	if got := m.Selected(); len(got) != 3 {
+		t.Fatalf("a with no filter: %v", got)
+	}
+	m.Update(key("n"))
+	if got := m.Selected(); len(got) != 0 {
+		t.Fatalf("n left %v", got)
+	}
+	m.Update(key("down"))
+	m.Update(key("down"))
+	m.Update(space) // t3
+	m.Update(tea.KeyPressMsg{Code: tea.KeyUp})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyUp})
+	m.Update(space) // t1
+	_, cmd := m.Update(key("enter"))
+	if !m.Chosen || cmd == nil {
+		t.Fatal("enter with a selection did not end the table")
+	}
+	if got := m.Selected(); strings.Join(got, ",") != "t1,t3" {
+		t.Fatalf("chosen %v, want t1,t3 in plan order", got)
+	}
+	c := NewSelect(plan())
+	c.Update(key("q"))
+	if c.Chosen || !c.Quit {
+		t.Fatal("q did not cancel")
+	}
+}
