@@ -113,8 +113,8 @@ func TestPartnerSetupCreatesThenNothingToDo(t *testing.T) {
 	}
 }
 
-// A hand-made app with a missing permission (and an extra one, public
-// client flows off, never consented): the dry run's plan names each and
+// A hand-made app with a missing permission (and an extra one, single
+// tenant, public client flows off, never consented): the dry run's plan names each and
 // writes nothing; --yes fixes them and verifies; the app then signs in.
 func TestPartnerSetupValidatesAndFixesHandMadeApp(t *testing.T) {
 	t.Parallel()
@@ -126,7 +126,7 @@ func TestPartnerSetupValidatesAndFixesHandMadeApp(t *testing.T) {
 	}
 	for _, want := range []string{"Dry run: nothing in the tenant changed. The plan that partner setup would apply",
 		"add Office 365 Exchange Online: Exchange.Manage", "remove Microsoft Graph: Mail.Read",
-		"Turn public client flows on", "Consent Office 365 Exchange Online"} {
+		"Turn public client flows on", "Consent Office 365 Exchange Online", "Make the app multi-tenant: signInAudience AzureADMyOrg → AzureADMultipleOrgs"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
@@ -144,11 +144,11 @@ func TestPartnerSetupValidatesAndFixesHandMadeApp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("fix: exit %d\n%s\n%s", code, out, errs)
 	}
-	if last := lastJSON(t, out); last["outcome"] != "set-up" || last["changes"] != float64(5) {
+	if last := lastJSON(t, out); last["outcome"] != "set-up" || last["changes"] != float64(6) {
 		t.Fatalf("fix: %v", last)
 	}
 	a := srv.PartnerApps()[0]
-	if !a.Public || strings.Join(a.Scopes[partner.ExchangeAppID], " ") != "Exchange.Manage" || strings.Contains(strings.Join(a.Scopes[partner.GraphAppID], " "), "Mail.Read") ||
+	if !a.Public || a.Audience != "AzureADMultipleOrgs" || strings.Join(a.Scopes[partner.ExchangeAppID], " ") != "Exchange.Manage" || strings.Contains(strings.Join(a.Scopes[partner.GraphAppID], " "), "Mail.Read") ||
 		a.Consented[partner.PartnerCenterAppID] != "user_impersonation" {
 		t.Fatalf("after the fix: %+v", a)
 	}

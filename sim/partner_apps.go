@@ -109,6 +109,8 @@ func (s *PartnerServer) buildApps() {
 		audience: "AzureADMultipleOrgs", public: &pub, created: s.start.Add(-24 * time.Hour)}
 	if mode != PartnerAppHandMade {
 		app.redirects = []string{"http://localhost"}
+	} else {
+		app.audience = "AzureADMyOrg" // the portal's default: single tenant
 	}
 	for _, res := range []string{simGraphAppID, simPartnerCenterAppID, simExchangeAppID} {
 		want := ptWanted[res]

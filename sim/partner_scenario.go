@@ -54,8 +54,8 @@ type PartnerTenantSpec struct {
 	// App is the onboarding app's registration at start: "" (ready:
 	// registered as partner setup makes it and consented in the partner
 	// tenant), "absent" (not registered: partner setup creates it) or
-	// "hand-made" (registered by hand: public client flows off, no
-	// redirect, Exchange.Manage missing, an extra Mail.Read, never
+	// "hand-made" (registered by hand: single tenant, public client flows
+	// off, no redirect, Exchange.Manage missing, an extra Mail.Read, never
 	// consented).
 	App string `json:"app,omitempty"`
 }
