@@ -91,9 +91,13 @@ func tenantName(s *steps.Session) string {
 // renderFlowDone renders the end of a flow other than onboarding (check,
 // reauthorize, unmap): its headline, the rows it reports and its lines.
 func renderFlowDone(st theme.Styles, d *steps.Done, s *steps.Session, width int, now time.Time) []string {
-	out := wrapStyled(st.Done.Title.Render, san(d.Headline), st.Done.Title.Render(st.Icons.Done+" "), width)
+	mark := st.Done.Title.Render(st.Icons.Done + " ")
+	if d.ExitCode != 0 { // status: a tenant is not healthy
+		mark = st.Check.Warn.Render(st.Icons.Warn) + " "
+	}
+	out := wrapStyled(st.Done.Title.Render, san(d.Headline), mark, width)
 	out = append(out, "")
-	if t := tenantName(s); t != "" {
+	if t := tenantName(s); t != "" && d.Status == nil { // status names each tenant below
 		out = append(out, wrapStyled(st.Done.Value.Render, t, st.Done.Label.Render(fmt.Sprintf(" %-20s", "Tenant")), width)...)
 	}
 	if s.SignedIn {
@@ -124,7 +128,9 @@ func renderStatusReport(st theme.Styles, rep steps.StatusReport, items []steps.I
 		out = append(out, wrapStyled(st.Done.Value.Render, v, st.Done.Label.Render(fmt.Sprintf("   %-18s", k)), width)...)
 	}
 	for i, ts := range rep.Tenants {
-		out = append(out, "")
+		if i > 0 {
+			out = append(out, "")
+		}
 		if i < len(items) {
 			out = append(out, renderItems(st, items[i:i+1], width, now)...)
 		}
@@ -145,13 +151,17 @@ func renderStatusReport(st theme.Styles, rep steps.StatusReport, items []steps.I
 			}
 		}
 		if len(ts.Evidence) > 0 {
-			out = append(out, renderLadder(st, &steps.HealthDetail{Ladder: ts.Evidence, Proven: steps.ProvenLine(ts.Evidence)}, width, now)...)
+			for _, l := range renderLadder(st, &steps.HealthDetail{Ladder: ts.Evidence, Proven: steps.ProvenLine(ts.Evidence)}, width-2, now) {
+				out = append(out, "  "+l)
+			}
 		}
 		if ts.EvidenceNote != "" {
 			out = append(out, wrapStyled(st.App.Muted.Render, san(ts.EvidenceNote), "   ", width)...)
 		}
 		if r := ts.Receipt; r != nil {
-			kv("Local receipt", san(r.Path)+" ("+clockRel(r.WrittenAt, now)+", "+plural(r.Changes, "change")+")")
+			// The path on a line of its own: it is copied whole.
+			kv("Local receipt", "written "+clockRel(r.WrittenAt, now)+", "+plural(r.Changes, "change"))
+			out = append(out, wrapStyled(st.App.Text.Render, san(r.Path), "   ", width)...)
 		} else {
 			kv("Local receipt", "none")
 		}
