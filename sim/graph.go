@@ -488,10 +488,32 @@ func (q grQuery) project(item map[string]any) map[string]any {
 // list filters, pages (pageSize > 0: server-driven paging with
 // @odata.nextLink) and writes a collection.
 func (c *grCtx) list(frag string, q grQuery, items []map[string]any, pageSize int) {
+	c.listLazy(frag, q, len(items), func(i int) map[string]any { return items[i] }, pageSize)
+}
+
+// listLazy is list over n items built by item(i): without a $filter only
+// the served page is built, so a large report costs a page per page, not
+// the whole report per page (Graph's own cost is in the latency fault).
+func (c *grCtx) listLazy(frag string, q grQuery, n int, item func(int) map[string]any, pageSize int) {
 	var matched []map[string]any
-	for _, it := range items {
-		if q.match(it) {
-			matched = append(matched, it)
+	if len(q.filter) == 0 {
+		size := n
+		if q.top > 0 {
+			size = q.top
+		} else if pageSize > 0 {
+			size = pageSize
+		}
+		start := min(q.skip, n)
+		end := min(start+size, n)
+		matched = make([]map[string]any, n) // only [start, end) is built
+		for i := start; i < end; i++ {
+			matched[i] = item(i)
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			if it := item(i); q.match(it) {
+				matched = append(matched, it)
+			}
 		}
 	}
 	size := len(matched)
@@ -847,26 +869,29 @@ func (c *grCtx) registrationDetails() {
 	if !ok {
 		return
 	}
-	var items []map[string]any
+	var users []*stUser
 	for _, u := range c.st.users {
-		if u.HomeTenant != "" {
-			continue
+		if u.HomeTenant == "" {
+			users = append(users, u)
 		}
+	}
+	row := func(i int) map[string]any {
+		u := users[i]
 		methods := []any{}
 		def := "none"
 		if u.MFA {
 			methods = []any{"microsoftAuthenticatorPush", "softwareOneTimePasscode"}
 			def = "microsoftAuthenticatorPush"
 		}
-		items = append(items, map[string]any{
+		return map[string]any{
 			"id": u.ID, "userPrincipalName": u.UPN, "userDisplayName": u.DisplayName, "userType": "member",
 			"isAdmin": len(c.st.activeRoles(u.ID)) > 0, "isMfaCapable": u.MFA, "isMfaRegistered": u.MFA,
 			"isPasswordlessCapable": false, "isSsprCapable": u.MFA, "isSsprEnabled": true, "isSsprRegistered": u.MFA,
 			"isSystemPreferredAuthenticationMethodEnabled": true, "methodsRegistered": methods, "defaultMfaMethod": def,
 			"lastUpdatedDateTime": c.st.created.Add(-time.Hour).UTC().Format(time.RFC3339),
-		})
+		}
 	}
-	c.list("reports/authenticationMethods/userRegistrationDetails", q, items, 100)
+	c.listLazy("reports/authenticationMethods/userRegistrationDetails", q, len(users), row, 100)
 }
 
 // ---- service principals ----
