@@ -21,6 +21,11 @@ type flowRun struct {
 	// configure, when set, adds what the flow's executor needs beyond the
 	// wiring (partner setup: where to save the app id).
 	configure func(*steps.Executor)
+	// record: the flow writes to the tenant (unmap, reauthorize), so its
+	// record ends like onboarding's (finishRecord): intents whose outcome
+	// is unknown — this run's, or an interrupted run's when this one found
+	// nothing left to do — are settled by a read and the receipt rewritten.
+	record bool
 }
 
 // runFlow drives the flow with the chosen front-end and returns the exit
@@ -49,6 +54,9 @@ func runFlow(ctx context.Context, g *globalFlags, io IO, w *wiring, fr flowRun, 
 			ans = plain.Prompt{Yes: fr.opt.Yes, Lines: plain.NewLines(io.In), Out: io.Out}
 		}
 		code = plain.Run(ctx, eng, r, ans, &plain.Text{W: io.Out, CanPaste: io.IsTTY, Now: io.Now})
+	}
+	if fr.record {
+		code = finishRecord(r, x, s, fr.opt, code, io)
 	}
 	log.Info("finished", "exit_code", code, "outcome", s.Outcome)
 	return code

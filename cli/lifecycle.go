@@ -140,7 +140,7 @@ func lifecycleRun(ctx context.Context, g *globalFlags, io IO, f *lcFlags, flow s
 		}
 		defer rg.lock.Release()
 	}
-	return exitCode(runFlow(ctx, g, io, w, flowRun{flow: flow, opt: opt, stateDir: stateDir}, log))
+	return exitCode(runFlow(ctx, g, io, w, flowRun{flow: flow, opt: opt, stateDir: stateDir, record: true}, log))
 }
 
 // lockKey is the tenant id the lock is named by: --tenant as a GUID, or the

@@ -333,8 +333,19 @@ func (s *simSlowWriter) finish(r *http.Request, total time.Duration) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	s.w.WriteHeader(s.code)
 	body := s.buf.Bytes()
+	if len(body) == 0 {
+		// No body to dribble (a 204 to a DELETE): the whole answer is
+		// late instead, so the request is still in flight meanwhile.
+		t := time.NewTimer(total)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	s.w.WriteHeader(s.code)
 	const pieces = 10
 	step := (len(body) + pieces - 1) / pieces
 	if step == 0 {

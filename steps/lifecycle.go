@@ -15,6 +15,9 @@ const (
 	Integration ID = "integration"
 )
 
+// unmapChangePrefix begins the ids of unmap's deletions.
+const unmapChangePrefix = "unmap/"
+
 // QConfirmUnmap asks before unmap deletes anything.
 const QConfirmUnmap = "unmap.confirm"
 
@@ -413,7 +416,7 @@ func (p *UnmapStep) Snapshot(s *Session) Snapshot {
 func unmapPlan(tenantID string, in *platform.Integration, a *AccessRead) []checks.Change {
 	var plan []checks.Change
 	if in != nil {
-		plan = append(plan, checks.Change{ID: "unmap/integration", Order: 1,
+		plan = append(plan, checks.Change{ID: unmapChangePrefix + "integration", Order: 1,
 			Summary: fmt.Sprintf("Delete the integration %s (tenant %s mapped to %s)", in.ID, tenantID, in.OrganizationName),
 			Call:    "DELETE /v1/integrations/" + in.ID,
 			Args:    map[string]string{"kind": "integration", "id": in.ID}})
@@ -422,16 +425,18 @@ func unmapPlan(tenantID string, in *platform.Integration, a *AccessRead) []check
 		return plan
 	}
 	for _, ra := range a.Roles {
-		plan = append(plan, checks.Change{ID: "unmap/role/" + ra.ID, Order: 2,
+		// principal_id and app_id let a later run read whether an
+		// interrupted deletion took effect (Executor.probeRemoval).
+		plan = append(plan, checks.Change{ID: unmapChangePrefix + "role/" + ra.ID, Order: 2,
 			Summary: "Remove directory role " + roleName(a.App, ra.RoleDefinitionID) + " from the platform's service principal",
 			Call:    "DELETE /roleManagement/directory/roleAssignments/" + ra.ID,
-			Args:    map[string]string{"kind": "role-assignment", "id": ra.ID}})
+			Args:    map[string]string{"kind": "role-assignment", "id": ra.ID, "principal_id": a.SP.ID}})
 	}
-	plan = append(plan, checks.Change{ID: "unmap/service-principal", Order: 3,
+	plan = append(plan, checks.Change{ID: unmapChangePrefix + "service-principal", Order: 3,
 		Summary: fmt.Sprintf("Delete the platform's service principal %s (%s) with its %d application permission(s) and delegated grants",
 			a.SP.DisplayName, a.SP.ID, a.AppRoles),
 		Call: "DELETE /servicePrincipals/" + a.SP.ID,
-		Args: map[string]string{"kind": "service-principal", "id": a.SP.ID}})
+		Args: map[string]string{"kind": "service-principal", "id": a.SP.ID, "app_id": a.App.AppID}})
 	return plan
 }
 

@@ -422,6 +422,15 @@ func (r *Receipts) changesLocked() (changes, failed []checks.Applied) {
 	return changes, failed
 }
 
+// adopt makes this run continue the record named name, unless it has one.
+func (r *Receipts) adopt(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Onboarding == "" {
+		r.Onboarding = name
+	}
+}
+
 // Name is the onboarding's name ("" until set or the first write).
 func (r *Receipts) Name() string {
 	r.mu.Lock()

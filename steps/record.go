@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"itdr-onboard/checks"
+	"itdr-onboard/m365"
 	"itdr-onboard/partner"
 )
 
@@ -110,6 +111,12 @@ func (x *Executor) reconcile(ctx context.Context, own bool) error {
 		return err
 	}
 	x.rec.reconciled = true
+	if name := removalsOf(open); name != "" {
+		// A run that starts no record of its own (unmap run again after a
+		// crash) continues the interrupted run's: one receipt then names
+		// every removal of both.
+		x.Receipts.adopt(name)
+	}
 	for _, e := range open {
 		present, known := x.probe(ctx, e.Change)
 		if !known {
@@ -118,13 +125,18 @@ func (x *Executor) reconcile(ctx context.Context, own bool) error {
 		at := x.now()
 		a := checks.Applied{Change: e.Change, At: at}
 		status := JournalApplied
-		if present {
-			a.Note = fmt.Sprintf("applied by an interrupted run (sent %s); found on resume at %s",
-				e.Time.UTC().Format("2006-01-02 15:04:05Z"), at.UTC().Format("2006-01-02 15:04:05Z"))
-		} else {
+		sent, seen := e.Time.UTC().Format("2006-01-02 15:04:05Z"), at.UTC().Format("2006-01-02 15:04:05Z")
+		switch {
+		case present && isRemoval(e.Change):
+			a.Note = fmt.Sprintf("removed by an interrupted run (sent %s); found absent on resume at %s", sent, seen)
+		case present:
+			a.Note = fmt.Sprintf("applied by an interrupted run (sent %s); found on resume at %s", sent, seen)
+		case isRemoval(e.Change):
 			status = JournalAbsent
-			a.Note = fmt.Sprintf("not applied: the interrupted request (sent %s) did not take effect (found absent at %s)",
-				e.Time.UTC().Format("2006-01-02 15:04:05Z"), at.UTC().Format("2006-01-02 15:04:05Z"))
+			a.Note = fmt.Sprintf("not removed: the interrupted request (sent %s) did not take effect (found still present at %s)", sent, seen)
+		default:
+			status = JournalAbsent
+			a.Note = fmt.Sprintf("not applied: the interrupted request (sent %s) did not take effect (found absent at %s)", sent, seen)
 		}
 		if err := x.Receipts.Resolve(x.Session, e.Seq, status, a, ""); err != nil {
 			return err
@@ -138,6 +150,9 @@ func (x *Executor) reconcile(ctx context.Context, own bool) error {
 // known is false when the read failed or the change is of a kind no read
 // can settle.
 func (x *Executor) probe(ctx context.Context, c checks.Change) (present, known bool) {
+	if isRemoval(c) {
+		return x.probeRemoval(ctx, c)
+	}
 	switch c.CheckID {
 	case partner.SetupCheck:
 		return x.probeSetup(ctx, c)
@@ -198,4 +213,68 @@ func (x *Executor) probe(ctx context.Context, c checks.Change) (present, known b
 		}
 	}
 	return true, true
+}
+
+// removalsOf returns the record (onboarding name) the open intents belong
+// to when all of them are unmap's deletions of one record; else "".
+func removalsOf(open []JournalEntry) string {
+	name := ""
+	for _, e := range open {
+		if !isRemoval(e.Change) || (name != "" && e.Onboarding != name) {
+			return ""
+		}
+		name = e.Onboarding
+	}
+	return name
+}
+
+// isRemoval reports one of unmap's deletions (lifecycle.go unmapPlan).
+func isRemoval(c checks.Change) bool {
+	return strings.HasPrefix(c.ID, unmapChangePrefix) && c.Args["kind"] != ""
+}
+
+// probeRemoval reads whether one of unmap's deletions is done: present
+// (the change is in place) means its target is gone. The reads bypass the
+// clients' caches: the question is what the tenant holds now.
+func (x *Executor) probeRemoval(ctx context.Context, c checks.Change) (present, known bool) {
+	ctx = m365.Uncached(ctx)
+	id := c.Args["id"]
+	switch c.Args["kind"] {
+	case "integration":
+		if x.Platform == nil || x.Session.TenantID == "" {
+			return false, false
+		}
+		in, err := x.Platform.IntegrationForTenant(ctx, x.Session.TenantID)
+		if err != nil {
+			return false, false
+		}
+		return in == nil || in.ID != id, true
+	case "role-assignment":
+		principal := c.Args["principal_id"]
+		r, err := x.remover()
+		if err != nil || principal == "" {
+			return false, false // a journal from before principal_id was recorded: stays unknown
+		}
+		ras, err := r.RoleAssignments(ctx, principal)
+		if err != nil {
+			return false, false
+		}
+		for _, ra := range ras {
+			if strings.EqualFold(ra.ID, id) {
+				return false, true
+			}
+		}
+		return true, true
+	case "service-principal":
+		appID := c.Args["app_id"]
+		if x.Graph == nil || appID == "" {
+			return false, false
+		}
+		sp, err := x.Graph.ServicePrincipalByAppID(ctx, appID)
+		if err != nil {
+			return false, false
+		}
+		return sp == nil || !strings.EqualFold(sp.ID, id), true
+	}
+	return false, false
 }
