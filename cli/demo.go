@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"itdr-onboard/customer"
 	"itdr-onboard/internal/atomicfile"
 	"itdr-onboard/sim"
 	"itdr-onboard/ui/text"
@@ -40,6 +41,9 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 					return usageError("--setup %q: use new (no app yet) or hand-made (validate an app registered by hand)", pd.setup)
 				}
 				return exitCode(runPartnerSetupDemo(cmd.Context(), g, io, pd.seed, st, f.yes, f.dryRun))
+			}
+			if pd.on && f.tenant != "" { // issue 20: one customer over GDAP, cli/partner_onboard.go
+				return exitCode(runPartnerOnboardDemo(cmd.Context(), g, io, pd.customers, pd.seed, f.tenant, customer.Options{Yes: f.yes, DryRun: f.dryRun, Org: f.org}, simLog))
 			}
 			if pd.on { // issue 20: the partner (GDAP) discovery demo, cli/partner.go
 				return exitCode(runPartnerDemo(cmd.Context(), g, io, pd.customers, pd.seed, pd.csv, pd.lanes, simLog, f.yes))

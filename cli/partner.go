@@ -389,7 +389,7 @@ func newPartnerCmd(g *globalFlags, io IO) *cobra.Command {
 		},
 	}
 	addPartnerFlags(signin, f)
-	c.AddCommand(signin, newPartnerSetupCmd(g, io))
+	c.AddCommand(signin, newPartnerSetupCmd(g, io), newPartnerOnboardCmd(g, io))
 	return c
 }
 

@@ -77,6 +77,10 @@ type Options struct {
 	ConsentBackoff []time.Duration
 	// PollBase and PollMax shape the health poll (defaults of onboard).
 	PollBase, PollMax time.Duration
+	// Interactive: a technician can answer questions (a terminal):
+	// without it every answer comes from Yes and Org, and a missing one
+	// stops the run before the consent.
+	Interactive bool
 }
 
 // Event is one thing that happened in one customer's run, tagged with its

@@ -88,7 +88,7 @@ func New(deps Deps, row partner.Row, opt Options) (*Run, error) {
 		return nil, err
 	}
 	so := steps.Options{Tenant: tid, Yes: opt.Yes, DryRun: opt.DryRun, Org: opt.Org, Remap: opt.Remap,
-		Wait: opt.Wait, PollBase: opt.PollBase, PollMax: opt.PollMax, NoPrompt: true, Customer: cust}
+		Wait: opt.Wait, PollBase: opt.PollBase, PollMax: opt.PollMax, NoPrompt: !opt.Interactive, Customer: cust}
 	if so.Org == "" {
 		so.Org = row.OrgID
 	}
@@ -302,13 +302,13 @@ func (r *Run) Unlock() {
 
 // Run drives the run to its end headless (see RunCustomer).
 func (r *Run) Run(ctx context.Context, sink func(Event)) (Outcome, Receipt) {
-	return r.Drive(ctx, sink, nil)
+	return r.Drive(ctx, sink, nil, nil)
 }
 
-// Drive runs the engine with the line/JSON reporter rep (nil: none) and
-// sink, then settles the record: `partner onboard --plain/--json` and
-// RunCustomer.
-func (r *Run) Drive(ctx context.Context, sink func(Event), rep plain.Reporter) (Outcome, Receipt) {
+// Drive runs the engine with the line/JSON reporter rep (nil: none), the
+// answerer ans (nil: Options.Yes answers) and sink, then settles the
+// record: `partner onboard --plain/--json` and RunCustomer.
+func (r *Run) Drive(ctx context.Context, sink func(Event), rep plain.Reporter, ans plain.Answerer) (Outcome, Receipt) {
 	if err := r.Lock(); err != nil {
 		o := r.outcome(3, err)
 		o.Result, o.Message = ResultFailed, err.Error()
@@ -316,8 +316,11 @@ func (r *Run) Drive(ctx context.Context, sink func(Event), rep plain.Reporter) (
 		return o, Receipt{}
 	}
 	defer r.Unlock()
+	if ans == nil {
+		ans = plain.Auto{Yes: r.opt.Yes}
+	}
 	runner := steps.NewRunner(ctx, r.Executor, 8)
-	code := plain.Run(ctx, r.Engine, runner, plain.Auto{Yes: r.opt.Yes}, &sinkReporter{r: r, sink: sink, inner: rep})
+	code := plain.Run(ctx, r.Engine, runner, ans, &sinkReporter{r: r, sink: sink, inner: rep})
 	return r.Finish(runner, code, sink)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"itdr-onboard/checks"
 	"itdr-onboard/m365"
@@ -105,11 +106,39 @@ func (CustomerTokensIssued) isEvent() {}
 // permissions and directory roles are handed off).
 var CustomerOnboard = Flow{Name: "partner-onboard", Steps: func(opt Options, infos []CheckInfo) []Step {
 	list := []Step{NewBootstrapStep(), NewPrereqStep(infos), NewRolesStep(infos)}
-	if opt.Customer == nil || opt.Customer.CanMap {
-		list = append(list, NewMappingStep(), NewHealthStep())
+	c := opt.Customer
+	if c == nil || c.CanMap {
+		list = append(list, NewMappingStep())
+	}
+	if c == nil || (c.CanMap && len(c.HandOff) == 0) {
+		// With steps handed off the platform cannot read the tenant
+		// healthy until the customer has done them: no health wait.
+		list = append(list, NewHealthStep())
 	}
 	return list
-}}
+}, Final: customerFinal}
+
+// customerFinal words a customer run that ended with work handed off; nil
+// otherwise (a failure, or onboarding's own healthy end).
+func customerFinal(e *Engine, _ []CheckInfo, _ time.Time) *Done {
+	s := e.Session()
+	c := s.Opt.Customer
+	if c == nil || e.Failure() != nil || s.Outcome == "dry-run" || (len(c.HandOff) == 0 && c.CanMap) {
+		return nil
+	}
+	d := &Done{Outcome: "handed-off", Fields: map[string]any{"hand_off": c.HandOff},
+		Headline: "Handed off: " + customerName(s) + " needs its customer for what this partner user cannot do over GDAP."}
+	if s.Integration.ID != "" {
+		d.Headline += " The tenant is mapped (" + s.Integration.ID + ")."
+	}
+	for _, h := range c.HandOff {
+		d.Lines = append(d.Lines, h.Reason+": "+strings.Join(h.Steps, "; "))
+		if h.CustomerAction != "" {
+			d.Lines = append(d.Lines, "what to do: "+h.CustomerAction)
+		}
+	}
+	return d
+}
 
 // doCustomer performs the customer-mode effects.
 func (x *Executor) doCustomer(ctx context.Context, eff Effect) (Event, bool) {

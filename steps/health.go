@@ -215,7 +215,12 @@ func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 			return []Effect{p.writeEvidence(s), LoadSummary{}}
 		}
 		if w := p.waitBound(s); ev.At.Sub(p.d.Started) >= w {
-			return p.pending(s, fmt.Sprintf("The integration is still %s after waiting %s.", ev.Integration.Status, w))
+			msg := fmt.Sprintf("The integration is still %s after waiting %s.", ev.Integration.Status, w)
+			if w < time.Second {
+				// One health read (a customer run: the batch watches health).
+				msg = fmt.Sprintf("The integration is %s at its first health read.", ev.Integration.Status)
+			}
+			return p.pending(s, msg)
 		}
 		return p.again(s)
 	case Answered:
