@@ -37,6 +37,11 @@ type options struct {
 	readme  bool
 	verbose bool
 	scale   bool
+	// batch: the batch sizes of row 11 ("100", "100,1000"; "" skips it);
+	// batchOnly runs row 11 alone; batchParallel is its --parallel.
+	batch         string
+	batchOnly     bool
+	batchParallel int
 }
 
 func main() {
@@ -47,6 +52,9 @@ func main() {
 	flag.BoolVar(&o.readme, "readme", false, "write the table into README.md (section \"## Performance\")")
 	flag.BoolVar(&o.verbose, "v", false, "print the request chains and every check's requests")
 	flag.BoolVar(&o.scale, "scale", true, "measure rows 7-8 (200,000 organizations, 10,000 users; about 30 s at 40 ms)")
+	flag.StringVar(&o.batch, "batch", "100", "row 11: the batch sizes over GDAP, comma-separated (\"100,1000\" adds the scale run; \"\" skips the row)")
+	flag.BoolVar(&o.batchOnly, "batch-only", false, "measure row 11 alone")
+	flag.IntVar(&o.batchParallel, "batch-parallel", 8, "row 11: tenants at a time (batch run --parallel)")
 	flag.Parse()
 	if o.latency <= 0 || o.runs < 1 || o.idle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: --latency and --idle must be positive and --runs at least 1")
@@ -86,6 +94,14 @@ func benchMain(ctx context.Context, o options) (int, error) {
 
 	var rows []row
 	var notes []string
+	sizes, err := batchSizes(o.batch)
+	if err != nil {
+		return 0, err
+	}
+	if o.batchOnly {
+		r11, n11 := batchRows(ctx, bin, tmp, o.latency, sizes, o.batchParallel, o.idle)
+		return report(m, o, root, append(rows, r11...), append(notes, n11...))
+	}
 
 	// Rows 1: time to code and start-up, from the real process.
 	// Row 1 is the most sensitive to a busy machine (process start-up):
@@ -152,7 +168,17 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	// Row 10: evidence rungs shown within one poll round of being provable.
 	progress("row 10: evidence ladder")
 	rows = append(rows, measureLadder(ctx, tmp, o.latency)...)
+	// Row 11: a batch over GDAP (bench/batch.go).
+	if len(sizes) > 0 {
+		r11, n11 := batchRows(ctx, bin, tmp, o.latency, sizes, o.batchParallel, o.idle)
+		rows, notes = append(rows, r11...), append(notes, n11...)
+	}
+	return report(m, o, root, rows, notes)
+}
 
+// report prints the table and the notes (and writes README.md with
+// --readme); 1 when a target was missed.
+func report(m machine, o options, root string, rows []row, notes []string) (int, error) {
 	fmt.Println()
 	table := renderTable(rows)
 	fmt.Print(table)

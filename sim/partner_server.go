@@ -41,6 +41,8 @@ type PartnerServer struct {
 	log    *simReqLog
 	pf     *State // platform only (organizations, integrations)
 	pfH    http.Handler
+	// latency is added to every request (Options.Latency).
+	latency time.Duration
 
 	groups    map[string]string // lower name → id
 	customers map[string]*ptCustomer
@@ -143,6 +145,7 @@ func StartPartner(in *PartnerScenario, opt Options) (*PartnerServer, error) {
 	s := &PartnerServer{
 		sc: sc, now: now, start: now(),
 		tokens:    NewTokenStore(now),
+		latency:   opt.Latency,
 		log:       &simReqLog{out: opt.Log},
 		groups:    map[string]string{},
 		customers: map[string]*ptCustomer{},
@@ -340,6 +343,14 @@ func (s *PartnerServer) Close() error {
 func (s *PartnerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	wall := time.Now()
+	if s.latency > 0 {
+		t := time.NewTimer(s.latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
 	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
 	info := &ptReqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), ptReqKey{}, info))

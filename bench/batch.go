@@ -1,0 +1,342 @@
+package main
+
+// Row 11: a batch over GDAP (issue 21). The partner simulator serves N
+// customer tenants, every one ready (an active relationship with the roles,
+// the typical tenant: two Exchange role fixes), with the latency added to
+// every request; the wizard runs `batch run --all-ready --yes --json` as a
+// subprocess. Measured: the batch's wall time (batch_started → the last
+// tenant's flow ended) against its bound, requests per tenant, peak RSS, CPU
+// while the batch only waits for health, and the most platform requests in
+// any 60 s window.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"itdr-onboard/sim"
+)
+
+// batchScenario is a partner with n ready customers, each with its own
+// platform organization; integrations stay pending for an hour (the batch
+// waits for health, which the idle window measures).
+func batchScenario(n int) *sim.PartnerScenario {
+	sc := sim.GeneratePartnerScenario(1, 7)
+	sc.Name = fmt.Sprintf("bench-batch-%d", n)
+	sc.Customers = nil
+	sc.Platform.Organizations, sc.Platform.Integrations = nil, nil
+	sc.Platform.HealthyAfter = sim.Duration(time.Hour)
+	roles := []string{"Cloud Application Administrator", "Privileged Role Administrator", "Exchange Administrator", "Global Reader"}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("Customer %04d", i+1)
+		sc.Customers = append(sc.Customers, sim.CustomerSpec{
+			TenantID: fmt.Sprintf("%08x-bbbb-4ccc-8ddd-%012x", i+1, i+1), Domain: fmt.Sprintf("customer%04d.onmicrosoft.com", i+1),
+			DisplayName: name, PartnerCenter: true,
+			Relationships: []sim.RelationshipSpec{{DisplayName: "ITDR_" + name, Status: "active", Roles: roles,
+				ActivatedAgo: sim.Duration(90 * 24 * time.Hour), Assignments: []sim.AssignmentSpec{{Group: "GDAP Onboarding", Roles: roles}}}},
+		})
+		sc.Platform.Organizations = append(sc.Platform.Organizations, sim.OrgSpec{ID: fmt.Sprintf("org_b%04d", i+1), Name: name})
+	}
+	return sc
+}
+
+// batchResult is one measured batch.
+type batchResult struct {
+	N        int
+	Parallel int
+	Wall     time.Duration // batch_started → the last tenant's flow ended
+	States   map[string]int
+	// Requests: all the simulator logged between start and the end of the
+	// flows; PerTenant those naming a customer tenant, over N.
+	Requests  int
+	PerTenant float64
+	Groups    map[string]int
+	Platform  int // platform requests in that time
+	MaxWin    int // most platform requests in any 60 s window (whole run)
+	Refused   int // platform 429s
+	Chain     int // the longest per-tenant chain of requests one after another
+	PeakKB    int64
+	IdleCPU   time.Duration
+	IdleWin   time.Duration
+	Exit      string
+	Failures  []string // the first failed tenants' messages
+}
+
+// measureBatch runs one batch of n customers and measures it; idle is the
+// window of the health wait whose CPU is measured.
+func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n, parallel int, idle time.Duration) (*batchResult, error) {
+	srv, err := sim.StartPartner(batchScenario(n), sim.Options{Latency: latency})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp(tmp, "batch-")
+	if err != nil {
+		return nil, err
+	}
+	ep := filepath.Join(dir, "endpoints.json")
+	if err := srv.Endpoints().Save(ep); err != nil {
+		return nil, err
+	}
+	// The health wait outlasts the idle window; the bench stops the
+	// process once it is measured.
+	cmd := exec.CommandContext(ctx, bin, "batch", "run", "--all-ready", "--yes", "--json", "--endpoints", ep,
+		"--state-dir", filepath.Join(dir, "state"), "--parallel", fmt.Sprint(parallel),
+		"--health-wait", (idle + 10*time.Minute).String(), "--health-poll", "30s")
+	cmd.Env = cleanEnv()
+	cmd.Stderr = &strings.Builder{}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	res := &batchResult{N: n, Parallel: parallel, States: map[string]int{}}
+
+	// Peak RSS: VmHWM sampled while it runs.
+	var peakMu sync.Mutex
+	stopSample := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kb, err := procStatusKB(pid, "VmHWM"); err == nil {
+				peakMu.Lock()
+				res.PeakKB = max(res.PeakKB, kb)
+				peakMu.Unlock()
+			}
+			select {
+			case <-stopSample:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	final := map[string]string{}
+	var started, ended time.Time
+	done := make(chan struct{})
+	lines := bufio.NewScanner(out)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	go func() {
+		defer close(done)
+		for lines.Scan() {
+			var ev struct {
+				Time     time.Time `json:"time"`
+				Type     string    `json:"type"`
+				TenantID string    `json:"tenant_id"`
+				State    string    `json:"state"`
+				Message  string    `json:"message"`
+			}
+			if json.Unmarshal(lines.Bytes(), &ev) != nil {
+				continue
+			}
+			switch {
+			case ev.Type == "batch_started" && started.IsZero():
+				started = ev.Time
+			case ev.Type == "tenant_state" && ev.TenantID != "":
+				switch ev.State {
+				case "healthy", "pending", "failed", "handed-off", "skipped":
+					final[ev.TenantID] = ev.State
+					if ev.State == "failed" && len(res.Failures) < 3 {
+						res.Failures = append(res.Failures, ev.Message)
+					}
+				default:
+					delete(final, ev.TenantID)
+				}
+				if len(final) == n && ended.IsZero() {
+					ended = ev.Time
+					return
+				}
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, ctx.Err()
+	}
+	// Keep reading (and dropping) the rest so the process never blocks.
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	if ended.IsZero() {
+		close(stopSample)
+		<-sampled
+		err := cmd.Wait()
+		return nil, fmt.Errorf("batch ended before every tenant's flow did (%d of %d): %v: %s", len(final), n, err, cmd.Stderr)
+	}
+	if started.IsZero() {
+		return nil, fmt.Errorf("no batch_started event")
+	}
+	res.Wall = ended.Sub(started)
+	for _, st := range final {
+		res.States[st]++
+	}
+	flowsEnded := time.Now()
+
+	// Idle: the batch now only polls health (one request per interval).
+	time.Sleep(time.Second)
+	c0, err := cpuTicks(pid)
+	if err != nil {
+		return nil, err
+	}
+	w0 := time.Now()
+	time.Sleep(idle)
+	c1, err := cpuTicks(pid)
+	if err != nil {
+		return nil, err
+	}
+	res.IdleWin = time.Since(w0)
+	res.IdleCPU = time.Duration(c1-c0) * clockTick
+
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		res.Exit = fmt.Sprint(err)
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		res.Exit = "killed after SIGINT"
+		<-waited
+	}
+	close(stopSample)
+	<-sampled
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.PeakKB = max(res.PeakKB, ru.Maxrss)
+		}
+	}
+
+	// The simulator's log: requests during the flows, per tenant, and the
+	// platform's windows over the whole run.
+	recs := srv.Requests()
+	res.Groups = map[string]int{}
+	perTenant := map[string][]sim.RequestRecord{}
+	var pf []time.Time
+	for _, r := range recs {
+		if r.Group == sim.GroupPlatform {
+			pf = append(pf, r.Time)
+			if r.Status == 429 {
+				res.Refused++
+			}
+		}
+		if r.Time.After(flowsEnded) {
+			continue
+		}
+		res.Requests++
+		res.Groups[r.Group]++
+		if r.Group == sim.GroupPlatform {
+			res.Platform++
+		}
+		if r.Tenant != "" && r.Tenant != srv.PartnerTenantID() {
+			perTenant[r.Tenant] = append(perTenant[r.Tenant], r)
+		}
+	}
+	sort.Slice(pf, func(i, j int) bool { return pf[i].Before(pf[j]) })
+	res.MaxWin = maxPer60s(pf)
+	tenantReqs := 0
+	for _, rs := range perTenant {
+		tenantReqs += len(rs)
+		res.Chain = max(res.Chain, len(chain(spansOf(rs))))
+	}
+	res.PerTenant = float64(tenantReqs) / float64(n)
+	return res, nil
+}
+
+// maxPer60s is the most times (sorted) in any window (t−60 s, t].
+func maxPer60s(ts []time.Time) int {
+	best, j := 0, 0
+	for i := range ts {
+		for !ts[j].After(ts[i].Add(-time.Minute)) {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+// batchBound is max(the slowest tenant's chain × latency, the platform
+// budget: platform requests ÷ 60 per minute).
+func batchBound(r *batchResult, latency time.Duration) (time.Duration, string) {
+	chainD := time.Duration(r.Chain) * latency
+	budget := time.Duration(float64(r.Platform) / 60 * float64(time.Minute))
+	if budget >= chainD {
+		return budget, fmt.Sprintf("platform budget: %d requests ÷ 60/min (chain %d × %s = %s)", r.Platform, r.Chain, latency, ms(chainD))
+	}
+	return chainD, fmt.Sprintf("slowest tenant's chain: %d × %s (platform %d requests ÷ 60/min = %s)", r.Chain, latency, r.Platform, ms(budget))
+}
+
+// batchRows measures row 11 for each size in sizes (11a, 11b, …).
+func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, sizes []int, parallel int, idle time.Duration) ([]row, []string) {
+	var rows []row
+	var notes []string
+	var per []string
+	for i, n := range sizes {
+		id := fmt.Sprintf("11%c", 'a'+i)
+		progress("row %s: batch of %d customer tenants", id, n)
+		r, err := measureBatch(ctx, bin, tmp, latency, n, parallel, idle)
+		if err != nil {
+			rows = append(rows, notMeasured(id, fmt.Sprintf("Batch of %d tenants", n), err.Error()))
+			continue
+		}
+		bound, why := batchBound(r, latency)
+		w := row{ID: id, Name: fmt.Sprintf("Batch of %d tenants, wall time", n)}
+		w.judge(r.Wall, bound, 1.25)
+		rows = append(rows, w)
+		mem := row{ID: id + "′", Name: fmt.Sprintf("… peak RSS (%d tenants)", n), Measured: fmt.Sprintf("%.1f MB", float64(r.PeakKB)/1024), Bound: "—", Ratio: "—", Target: "≤ 60 MB"}
+		mem.pass(r.PeakKB <= 60*1024)
+		rows = append(rows, mem)
+		cpuPct := 100 * float64(r.IdleCPU) / float64(r.IdleWin)
+		cpu := row{ID: id + "″", Name: "… CPU while waiting for health", Measured: fmt.Sprintf("%s in %s (%.3f%%)", ms(r.IdleCPU), r.IdleWin.Round(time.Second), cpuPct), Bound: "0", Ratio: "—", Target: "≤ 0.2% of a core"}
+		cpu.pass(cpuPct <= 0.2)
+		rows = append(rows, cpu)
+		pw := row{ID: id + "‴", Name: "… platform requests in any 60 s", Measured: fmt.Sprint(r.MaxWin), Bound: "60", Ratio: "—", Target: "≤ 60, no 429"}
+		pw.pass(r.MaxWin <= 60 && r.Refused == 0)
+		rows = append(rows, pw)
+		notes = append(notes, fmt.Sprintf("row %s: %d tenants, %d at a time, %s latency: wall %s; bound = %s; outcomes %v; %d requests in the flows (%.1f per tenant; %v); platform %d, refused %d; peak RSS %.1f MB; process exit: %s",
+			id, n, parallel, latency, ms(r.Wall), why, r.States, r.Requests, r.PerTenant, fmtCounts(r.Groups), r.Platform, r.Refused, float64(r.PeakKB)/1024, r.Exit))
+		for _, f := range r.Failures {
+			notes = append(notes, "  failed: "+f)
+		}
+		per = append(per, fmt.Sprintf("%d tenants: %s and %.2f MB RSS per tenant (total %.1f MB)", n, ms(r.Wall/time.Duration(n)), float64(r.PeakKB)/1024/float64(n), float64(r.PeakKB)/1024))
+	}
+	if len(per) > 1 {
+		notes = append(notes, "row 11 scale: time per tenant and memory: "+strings.Join(per, "; "))
+	}
+	return rows, notes
+}
+
+// batchSizes parses --batch.
+func batchSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" || f == "0" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("--batch %q: give tenant counts such as 100 or 100,1000", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
