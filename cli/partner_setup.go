@@ -84,6 +84,18 @@ func runSetup(ctx context.Context, g *globalFlags, io IO, sr setupRun) int {
 	}
 	w.platform = nil // setup needs nothing of the platform
 	mode := g.frontEnd(io)
+	// One setup per partner tenant at a time when the tenant is known
+	// before sign-in (exit 3 while another run holds it); a dry run
+	// writes nothing, not even a lock.
+	if sr.opt.Tenant != "" && !sr.opt.DryRun {
+		if key := lockKey(ctx, w, sr.opt.Tenant); key != "" {
+			rg := &runGuard{io: io, mode: mode, store: state.Store{Dir: sr.stateDir}, log: log, now: time.Now, command: "partner setup"}
+			if code, ok := rg.takeLock(key); !ok {
+				return code
+			}
+			defer rg.lock.Release()
+		}
+	}
 	sr.opt.NoPrompt = mode == "json" || (mode == "plain" && !io.IsTTY)
 	store := state.Store{Dir: sr.stateDir}
 	return runFlow(ctx, g, io, w, flowRun{flow: steps.PartnerSetup, opt: sr.opt, stateDir: sr.stateDir,

@@ -2,13 +2,16 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"itdr-onboard/partner"
 	"itdr-onboard/sim"
@@ -180,26 +183,49 @@ func TestPartnerSetupRefusesWithoutARole(t *testing.T) {
 	}
 }
 
-// Interrupted right after the partner tenant registered the app (its
-// answer never read): the intent stays open; the next run settles it by a
-// read as applied by the interrupted run, registers no second app, and
-// the journal and audit trail name the registration once.
-func TestPartnerSetupInterruptedMidWriteRecordsOnce(t *testing.T) {
+// SIGKILLed right after the partner tenant registered the app (its answer
+// never read): the intent stays open; the next run settles it by a read as
+// applied by the interrupted run, registers no second app, and the journal
+// and audit trail name the registration once.
+func TestPartnerSetupKilledMidWriteRecordsOnce(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGKILL")
+	}
 	t.Parallel()
 	srv, ep, stateDir := setupSim(t, sim.PartnerAppAbsent, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	raw, _ := json.Marshal([]string{"partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ITDR_ONBOARD_HELPER=1", "ITDR_ONBOARD_HELPER_ARGS="+string(raw))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	exited := make(chan struct{})
 	var once sync.Once
+	var killed atomic.Bool
+	started := make(chan *os.Process, 1)
+	// The simulator applied the registration; before its answer is sent
+	// the child dies.
 	srv.SetWriteHook(func(method, path string) {
 		if method == "POST" && strings.EqualFold(path, "/graph/v1.0/applications") {
-			once.Do(cancel)
+			once.Do(func() {
+				killed.Store((<-started).Kill() == nil)
+				<-exited
+			})
 		}
 	})
-	var out, errb bytes.Buffer
-	code := Run(ctx, []string{"partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device"},
-		IO{In: strings.NewReader(""), Out: &out, Err: &errb, Env: headlessEnv})
-	if code == 0 {
-		t.Fatalf("the interrupted run ended 0:\n%s", out.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started <- cmd.Process
+	go func() { _ = cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the child never registered the app:\n%s", out.String())
+	}
+	if !killed.Load() {
+		t.Fatalf("the child ended before the registration:\n%s", out.String())
 	}
 	srv.SetWriteHook(nil)
 	jpath := filepath.Join(stateDir, "partner", "tenants", srv.PartnerTenantID(), "journal.jsonl")
@@ -264,5 +290,27 @@ func TestPartnerSetupInterruptedMidWriteRecordsOnce(t *testing.T) {
 	}
 	if last := lastJSON(t, out2); last["outcome"] != "set-up" {
 		t.Fatalf("rerun: %v", last)
+	}
+}
+
+// One setup per partner tenant: while another run holds the tenant's lock,
+// partner setup --partner-tenant stops (exit 3) before signing in.
+func TestPartnerSetupTakesThePartnerTenantLock(t *testing.T) {
+	t.Parallel()
+	srv, ep, stateDir := setupSim(t, sim.PartnerAppAbsent, nil)
+	l, err := state.Store{Dir: filepath.Join(stateDir, "partner")}.AcquireLockFor(srv.PartnerTenantID(), "partner setup", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, nil, "partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device", "--partner-tenant", srv.PartnerTenantID())
+	l.Release()
+	if code != ExitStopped {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if reqs := srv.Requests(); len(reqs) != 0 {
+		t.Fatalf("%d requests while locked, first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
+	}
+	if code, out, errs := runCLI(t, nil, "partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device", "--partner-tenant", srv.PartnerTenantID()); code != 0 {
+		t.Fatalf("after release: exit %d\n%s\n%s", code, out, errs)
 	}
 }
