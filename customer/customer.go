@@ -77,6 +77,11 @@ type Options struct {
 	ConsentBackoff []time.Duration
 	// PollBase and PollMax shape the health poll (defaults of onboard).
 	PollBase, PollMax time.Duration
+	// SkipAccountCheck leaves out the platform subscription check (the
+	// batch checks the partner's platform account once for every tenant;
+	// a run without it still fails at the mapping when the subscription
+	// has ended, with the platform's answer).
+	SkipAccountCheck bool
 	// Interactive: a technician can answer questions (a terminal):
 	// without it every answer comes from Yes and Org, and a missing one
 	// stops the run before the consent.

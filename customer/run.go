@@ -12,6 +12,7 @@ import (
 	"itdr-onboard/checks"
 	"itdr-onboard/m365"
 	"itdr-onboard/partner"
+	"itdr-onboard/platform"
 	"itdr-onboard/state"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
@@ -83,7 +84,7 @@ func New(deps Deps, row partner.Row, opt Options) (*Run, error) {
 			cust.AddHandOff(h)
 		}
 	}
-	reg, infos, err := registry(deps, row, t, canExchange, cust)
+	reg, infos, err := registry(deps, row, t, canExchange, opt.SkipAccountCheck, cust)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +98,11 @@ func New(deps Deps, row partner.Row, opt Options) (*Run, error) {
 	}
 	eng, s := steps.CustomerOnboard.New(so, infos)
 	s.TenantID = tid
+	if row.OrgID != "" && (so.Org == row.OrgID || strings.EqualFold(so.Org, row.Organization)) {
+		// Discovery matched the organization already: no platform look-up
+		// per tenant (the platform allows 60 requests a minute in all).
+		s.OrgFromFlag = &platform.Organization{ID: row.OrgID, Name: row.Organization}
+	}
 	s.Account = deps.Account
 	s.Account.TenantID = tid // the account acts in this tenant (Who)
 	x := &steps.Executor{Graph: t.graph, Platform: deps.Platform, Checks: reg, Session: s, Customer: t, Now: deps.Now, Sleep: deps.Sleep}
@@ -112,7 +118,7 @@ func New(deps Deps, row partner.Row, opt Options) (*Run, error) {
 // network checks (the partner sign-in proved the network), and with the
 // checks whose role the relationship lacks (or whose service the tenant
 // has not got) turned into hand-offs.
-func registry(deps Deps, row partner.Row, t *tenantAPI, canExchange bool, cust *steps.CustomerRun) (*checks.Registry, []steps.CheckInfo, error) {
+func registry(deps Deps, row partner.Row, t *tenantAPI, canExchange, skipAccount bool, cust *steps.CustomerRun) (*checks.Registry, []steps.CheckInfo, error) {
 	all := checks.Builtin(checks.Deps{Graph: t.graph, Exchange: t.exchange, Platform: deps.Platform, Endpoints: deps.Endpoints, HTTP: deps.HTTP, Now: deps.Now})
 	var roles []checks.GDAPRole
 	for i, n := range partner.NeededRoles {
@@ -125,6 +131,11 @@ func registry(deps Deps, row partner.Row, t *tenantAPI, canExchange bool, cust *
 		switch c.ID() {
 		case checks.IDNetworkReachability, checks.IDClockSkew:
 			continue
+		case checks.IDPlatformSubscription:
+			if skipAccount {
+				continue
+			}
+			list = append(list, c)
 		case checks.IDGlobalAdmin:
 			list = append(list, checks.NewGDAPRoles(roles, row.Remedy))
 		case checks.IDAuditLog, checks.IDDehydrated, checks.IDRoleGroup:
