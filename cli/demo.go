@@ -147,6 +147,7 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 		on        bool
 		customers int
 		seed      int64
+		app       string
 	}{}
 	var scenario, epOut, logPath, addr, proxyAddr, caOut string
 	serve := &cobra.Command{
@@ -155,7 +156,7 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if ps.on { // issue 20: the partner simulator, cli/partner.go
-				return servePartner(cmd.Context(), io, ps.customers, ps.seed, epOut, logPath, addr)
+				return servePartner(cmd.Context(), io, ps.customers, ps.seed, epOut, logPath, addr, ps.app)
 			}
 			sc, err := sim.LoadScenario(scenario)
 			if err != nil {
@@ -203,6 +204,7 @@ func newSimCmd(g *globalFlags, io IO) *cobra.Command {
 	serve.Flags().BoolVar(&ps.on, "partner", false, "serve the partner simulator (a partner tenant and --customers customer tenants over GDAP) for batch plan --endpoints")
 	serve.Flags().IntVar(&ps.customers, "customers", sim.DefaultPartnerCustomers, "with --partner: how many customers")
 	serve.Flags().Int64Var(&ps.seed, "seed", 20, "with --partner: the generator's seed")
+	serve.Flags().StringVar(&ps.app, "app", "ready", "with --partner: the onboarding app at start — ready, absent (partner setup creates it) or hand-made (partner setup --client-id validates and fixes it)")
 	serve.Flags().StringVar(&scenario, "scenario", "typical", "built-in scenario name or a scenario file")
 	serve.Flags().StringVar(&epOut, "endpoints-out", "itdr-sim-endpoints.json", "where to write the endpoints file")
 	serve.Flags().StringVar(&logPath, "log", "", "append the request log (one JSON line per request) to this file")

@@ -475,9 +475,13 @@ func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, s
 
 // servePartner is `sim serve --partner`: the partner simulator until ctrl+c,
 // with an endpoints file for `batch plan --endpoints` / `partner sign-in`.
-func servePartner(ctx context.Context, io IO, customers int, seed int64, epOut, logPath, addr string) error {
+func servePartner(ctx context.Context, io IO, customers int, seed int64, epOut, logPath, addr, app string) error {
 	if customers < 1 || customers > 5000 {
 		return usageError("--customers must be between 1 and 5000")
+	}
+	appState, ok := map[string]string{"ready": sim.PartnerAppReady, "absent": sim.PartnerAppAbsent, "hand-made": sim.PartnerAppHandMade}[app]
+	if !ok {
+		return usageError("--app %q: use ready, absent or hand-made", app)
 	}
 	so := sim.Options{Addr: addr}
 	if logPath != "" {
@@ -489,6 +493,7 @@ func servePartner(ctx context.Context, io IO, customers int, seed int64, epOut, 
 		so.Log = lf
 	}
 	sc := sim.GeneratePartnerScenario(customers, seed)
+	sc.Partner.App = appState
 	srv, err := sim.StartPartner(sc, so)
 	if err != nil {
 		return err
@@ -499,6 +504,13 @@ func servePartner(ctx context.Context, io IO, customers int, seed int64, epOut, 
 	}
 	fmt.Fprintf(io.Out, "Simulating partner %q (%s) with %d customers (seed %d) at %s\n", sc.Partner.DisplayName, srv.PartnerTenantID(), len(sc.Customers), seed, srv.URL())
 	fmt.Fprintf(io.Out, "Endpoints file: %s (client id = the partner's onboarding app)\n", epOut)
+	if appState != sim.PartnerAppReady {
+		fmt.Fprintf(io.Out, "Onboarding app: %s — first run:  itdr-onboard partner setup --endpoints %s", app, epOut)
+		if appState == sim.PartnerAppHandMade {
+			fmt.Fprintf(io.Out, " --client-id %s", sc.Partner.AppID)
+		}
+		fmt.Fprintln(io.Out)
+	}
 	fmt.Fprintf(io.Out, "Run:  itdr-onboard batch plan --endpoints %s\n", epOut)
 	fmt.Fprintln(io.Out, "Press ctrl+c to stop.")
 	<-ctx.Done()
