@@ -524,7 +524,8 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 					// soft-deleted copy (wait).
 					if again, gerr := x.Graph.ServicePrincipalByAppID(ctx, app.AppID); gerr == nil && again != nil {
 						created = *again
-						return checks.Applied{NoOp: true, RequestID: again.RequestID}, nil
+						return checks.Applied{NoOp: true, RequestID: again.RequestID,
+							Note: "Microsoft answered AADSTS650051 (already present): found service principal " + again.ID + ", made by another run or technician, not by this run"}, nil
 					} else if dl, ok := x.Graph.(deletedSPLister); ok {
 						if del, derr := dl.DeletedServicePrincipals(ctx, app.AppID); derr == nil && len(del) > 0 {
 							ce.DeletedAt = del[0].DeletedDateTime
@@ -664,7 +665,8 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 	if existing != nil {
 		if existing.OrganizationID == orgID {
 			// Mapped there already (another run got there first): found.
-			return *existing, x.found(ctx, mapChange(platform.Organization{ID: orgID, Name: existing.OrganizationName}), existing.RequestID)
+			return *existing, x.found(ctx, mapChange(platform.Organization{ID: orgID, Name: existing.OrganizationName}), existing.RequestID,
+				"already mapped to "+existing.OrganizationName+" (integration "+existing.ID+"), made by another run or technician, not by this run; nothing was sent")
 		}
 		if !remap {
 			return platform.Integration{}, &platform.Error{Status: 409, Code: "tenant_already_mapped",
@@ -675,7 +677,7 @@ func (x *Executor) mapTenant(ctx context.Context, orgID string, remap bool) (pla
 		if _, err := x.write(ctx, unmapChange(old), func(ctx context.Context) (checks.Applied, error) {
 			err := x.Platform.DeleteIntegration(ctx, old.ID)
 			if platform.IsNotFound(err) {
-				return checks.Applied{NoOp: true}, nil
+				return checks.Applied{NoOp: true, Note: "the platform answered 404: the mapping was already removed (by another run or technician, not by this run)"}, nil
 			}
 			return checks.Applied{}, err
 		}); err != nil {

@@ -181,6 +181,7 @@ func (x *Executor) remove(ctx context.Context, c checks.Change) (checks.Applied,
 		err = x.Platform.DeleteIntegration(ctx, id)
 		if platform.IsNotFound(err) {
 			a.NoOp, err = true, nil
+			a.Note = "the platform answered 404: already removed (by another run or technician, not by this run)"
 		}
 	case "role-assignment", "service-principal":
 		r, rerr := x.remover()
@@ -194,6 +195,7 @@ func (x *Executor) remove(ctx context.Context, c checks.Change) (checks.Applied,
 		}
 		if m365.IsNotFound(err) {
 			a.NoOp, err = true, nil
+			a.Note = "Microsoft Graph answered 404: already removed (by another run or technician, not by this run)"
 		}
 	default:
 		err = fmt.Errorf("unknown removal %q", c.Args["kind"])

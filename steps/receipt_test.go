@@ -110,7 +110,7 @@ func TestRecordFoundIsNotApplied(t *testing.T) {
 	if _, err := x.write(t.Context(), b, func(context.Context) (checks.Applied, error) { return checks.Applied{}, errors.New("503") }); err == nil {
 		t.Fatal("want the failure")
 	}
-	if err := x.found(t.Context(), b, ""); err != nil {
+	if err := x.found(t.Context(), b, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	cs := r.Changes(s)

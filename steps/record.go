@@ -52,6 +52,9 @@ func (x *Executor) write(ctx context.Context, c checks.Change, do func(context.C
 	status := JournalApplied
 	if a.NoOp {
 		status = JournalFound
+		if a.Note == "" {
+			a.Note = foundBeforeWrite
+		}
 	}
 	if rerr := x.Receipts.Resolve(x.Session, seq, status, a, ""); rerr != nil {
 		return a, rerr
@@ -60,8 +63,8 @@ func (x *Executor) write(ctx context.Context, c checks.Change, do func(context.C
 }
 
 // found records a change the flow found already in place without sending
-// anything (an "already exists" answer).
-func (x *Executor) found(ctx context.Context, c checks.Change, requestID string) error {
+// anything; note says what was found ("" for the general wording).
+func (x *Executor) found(ctx context.Context, c checks.Change, requestID, note string) error {
 	if x.Receipts == nil || x.Session == nil {
 		return nil
 	}
@@ -70,8 +73,15 @@ func (x *Executor) found(ctx context.Context, c checks.Change, requestID string)
 	if err := x.reconcile(ctx, false); err != nil {
 		return err
 	}
-	return x.Receipts.Resolve(x.Session, 0, JournalFound, checks.Applied{Change: c, At: x.now(), RequestID: requestID, NoOp: true}, "")
+	if note == "" {
+		note = foundBeforeWrite
+	}
+	return x.Receipts.Resolve(x.Session, 0, JournalFound, checks.Applied{Change: c, At: x.now(), RequestID: requestID, NoOp: true, Note: note}, "")
 }
+
+// foundBeforeWrite is the note of a change found in place whose finder
+// said no more (most often the fixer's re-read just before its write).
+const foundBeforeWrite = "found already in place (made by another run or technician, not by this run)"
 
 // foundOnWrite is a write the service answered "already exists" to (a
 // client reports it as Found): someone else made the change between this
