@@ -527,7 +527,7 @@ func columns(w int) (name, lane, step int) {
 	case w >= 120:
 		return 28, 12, 16
 	case w >= 80:
-		return 18, 8, 11
+		return 17, 10, 10
 	default:
 		return 14, 0, 10
 	}
