@@ -2,6 +2,7 @@ package customer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -386,5 +387,65 @@ func TestDryRunSendsNoConsent(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(w.deps.StateDir, "tenants")); err == nil {
 		t.Fatal("a dry run wrote to the state dir")
+	}
+}
+
+// cutConsenter sends the consent, then loses the answer: the run is
+// interrupted (ctrl+c, a dropped connection) after the request went out.
+type cutConsenter struct {
+	inner  partner.Consenter
+	cancel context.CancelFunc
+}
+
+func (c cutConsenter) Consent(ctx context.Context, tenantID, appID, name string, grants []partner.Grant) (bool, error) {
+	if _, err := c.inner.Consent(ctx, tenantID, appID, name, grants); err != nil {
+		return false, err
+	}
+	c.cancel()
+	return false, context.Canceled
+}
+
+func TestAConsentWhoseAnswerWasLostIsSettledByAReadAndRecordedOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, scenario(cust{name: "Tailspin", tenant: sim.CustomerTenantPreset(sim.TenantReady)}))
+	row := w.row(t, "Tailspin")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	deps := w.deps
+	deps.PartnerCenter = cutConsenter{inner: w.deps.PartnerCenter, cancel: cancel}
+	o, rec := customer.RunCustomer(ctx, deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultStopped || o.ExitCode != 130 || !w.srv.Consented(row.TenantID) {
+		t.Fatalf("interrupted run: %s exit %d (consented %v): %s", o.Result, o.ExitCode, w.srv.Consented(row.TenantID), o.Message)
+	}
+	// The run again: the consent is found, everything else done once.
+	o, _ = customer.RunCustomer(context.Background(), w.deps, row, customer.Options{Yes: true}, nil)
+	if o.Result != customer.ResultHealthy || o.Consent != "already-existed" {
+		t.Fatalf("second run: %s consent %q: %s", o.Result, o.Consent, o.Message)
+	}
+	b, err := os.ReadFile(rec.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied []steps.JournalEntry
+	found := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e steps.JournalEntry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("journal line %q: %v", l, err)
+		}
+		if e.Change.CheckID != steps.BootstrapChangeCheck {
+			continue
+		}
+		switch e.Status {
+		case steps.JournalApplied:
+			applied = append(applied, e)
+		case steps.JournalFound:
+			found++
+		}
+	}
+	// Settled by a read (a customer token is issued): applied by the
+	// interrupted run, once; the second run found it.
+	if len(applied) != 1 || !strings.Contains(applied[0].Note, "interrupted") || found != 1 {
+		t.Fatalf("journal: %d applied %+v, %d found:\n%s", len(applied), applied, found, b)
 	}
 }

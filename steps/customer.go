@@ -255,7 +255,7 @@ func (b *BootstrapStep) Handle(s *Session, ev Event) []Effect {
 			b.stop(s, r.Lane, fmt.Sprintf("No customer token for %s: the tenant is in lane %s. The consent stays in place; nothing else was changed.", customerName(s), laneOr(r.Lane, "failed")), remedy, r.Err)
 			return nil
 		}
-		sum := fmt.Sprintf("Microsoft Graph and Exchange Online tokens issued for the tenant (%d attempt(s))", r.Attempts)
+		sum := fmt.Sprintf("Microsoft Graph and Exchange Online tokens issued for the tenant (%d token request(s))", r.Attempts)
 		out := checks.Pass
 		if !r.ExchangeOK {
 			out = checks.Warn

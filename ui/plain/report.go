@@ -256,6 +256,12 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 		} else {
 			t.printf("  Got it; finishing the sign-in…\n")
 		}
+	case steps.Bootstrapped, steps.CustomerTokensIssued:
+		// Customer mode: the consent bootstrap's row that just ended.
+		if n := len(snap.Items); n > 0 {
+			it := snap.Items[n-1]
+			t.printf("  %s %s: %s\n", OutcomeWord(it.Mark()), text.Line(it.Label), text.Line(it.Summary))
+		}
 	case steps.TenantLoaded:
 		if ev.Err == nil {
 			t.printf("  Signed in as %s to %s (tenant %s)\n", text.Line(s.Account.Username), text.Line(ev.Org.DisplayName), s.Account.TenantID)
