@@ -31,8 +31,14 @@ func newDemoCmd(g *globalFlags, io IO) *cobra.Command {
 		Long: `demo starts the embedded tenant simulator on 127.0.0.1 with a scenario and runs the
 real wizard against it: the same clients, the same sign-in, the same steps.
 
-Built-in scenarios: ` + joinNames(sim.BuiltinScenarios()) + `
+Built-in scenarios (--scenario NAME; docs/scenarios.md tells each in full):
+` + scenarioHelp(sim.BuiltinScenarios()) + `
 or --scenario PATH for a scenario file (see docs/scenarios.md).`,
+		Example: `  itdr-onboard demo                                         # the TUI, scenario typical
+  itdr-onboard demo --plain --yes --org "Contoso Ltd"       # line mode, no questions
+  itdr-onboard demo --scenario dehydrated --json --yes --org "Contoso Ltd"
+  itdr-onboard demo --dry-run --plain --yes                 # the plan, nothing changed
+  itdr-onboard demo --partner                               # MSP over GDAP: 25 customers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pd.on && pd.setup != "" { // issue 20: partner setup against the simulator, cli/partner_setup.go
@@ -112,7 +118,47 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 	return c
 }
 
-func joinNames(ns []string) string { return strings.Join(ns, ", ") }
+// scenarioLines says in one line what each built-in scenario shows (demo
+// --help); a new built-in scenario adds its line here
+// (TestDemoHelpDescribesEveryScenario).
+var scenarioLines = map[string]string{
+	"already-mapped":      "mapped to another organization: 409 unless --remap",
+	"audit-disabled":      "unified audit logging is off: the wizard turns it on",
+	"audit-just-enabled":  "audit logging on for 2 minutes: health waits for it",
+	"audit-never":         "the audit log never shows the onboarding: rungs 4-5 wait",
+	"bad-permissions":     "consent always fails: AADSTS650051, broken permissions",
+	"dehydrated":          "Enable-OrganizationCustomization before the role fixes",
+	"device-code-blocked": "Conditional Access blocks device code: browser sign-in",
+	"flaky":               "every request slower and 20% of them fail: retries",
+	"many-orgs":           "5000 platform organizations: search and pick",
+	"mfa-required":        "MFA device code cannot satisfy (AADSTS50076): browser",
+	"no-exchange-licence": "no Exchange Online mailbox licence: the check fails",
+	"not-global-admin":    "the technician is Global Reader, not Global Administrator",
+	"pim-eligible":        "Global Administrator eligible through PIM, not active",
+	"ready":               "everything already in place: nothing to change",
+	"roles-missing-all":   "Organization Management holds none of the five roles",
+	"security-defaults":   "security defaults block device code (AADSTS530035)",
+	"short-codes":         "device codes live 60 s and nobody approves them",
+	"short-tokens":        "access tokens live 120 s: every call refreshes",
+	"slow-health":         "the integration turns healthy two minutes after mapping",
+	"sp-soft-deleted":     "platform's app in deleted items: 650051 for 20 s, retried",
+	"typical":             "two Exchange roles, the platform's app missing (default)",
+	"unhealthy-audit-off": "audit logging stays off (declined): health unhealthy",
+	"wrong-tenant":        "sign-in to another tenant: stops before any change",
+}
+
+// scenarioHelp lists the built-in scenarios, one per line with its line.
+func scenarioHelp(names []string) string {
+	w := 0
+	for _, n := range names {
+		w = max(w, len(n))
+	}
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-*s  %s\n", w, n, scenarioLines[n])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 // serveScenario starts the simulator for sc. With logPath set, its request log
 // goes there (mode is os.O_TRUNC or os.O_APPEND); a log that cannot be

@@ -334,7 +334,21 @@ func newOnboardCmd(g *globalFlags, io IO) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "onboard",
 		Short: "Onboard a real tenant (or a simulator through --endpoints)",
-		Args:  cobra.NoArgs,
+		Long: `onboard connects a Microsoft 365 tenant to the ITDR platform in five steps:
+prerequisites, sign-in, role fixes (plan, confirm, apply, verify), mapping
+(organization, consent) and health (the evidence ladder). It needs the platform
+API credentials in ITDR_API_KEY and ITDR_API_SECRET.
+
+Exit codes: 0 healthy, 1 failed, 2 usage, 3 stopped for the technician (a
+prerequisite failed, the plan declined, the wrong tenant, mapped elsewhere,
+another run holds the tenant), 4 mapped but health not confirmed yet (check
+later with status), 130 interrupted.`,
+		Example: `  itdr-onboard onboard --tenant contoso.onmicrosoft.com
+  itdr-onboard onboard --tenant contoso.onmicrosoft.com --dry-run      # the plan, nothing changed
+  itdr-onboard onboard --tenant contoso.onmicrosoft.com --plain --yes --org "Contoso Ltd" --wait 30m
+  itdr-onboard onboard --tenant contoso.onmicrosoft.com --consent handoff   # a Global Administrator elsewhere consents
+  itdr-onboard onboard --endpoints itdr-sim-endpoints.json --tenant 3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60   # rehearse against sim serve`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cm, err := auth.ParseCacheMode(cache)
 			if err != nil {
