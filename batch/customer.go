@@ -58,6 +58,11 @@ func CustomerResult(o customer.Outcome, rc customer.Receipt) Result {
 	case customer.ResultHandedOff:
 		r.State = steps.TenantHandedOff
 		r.HandOff = joinHandOffs(o.HandOff)
+		if r.HandOff != nil && r.HandOff.Reason != "" {
+			// The hand-off's reason in plain words, not the step's last
+			// line ("still unhealthy after waiting …").
+			r.Message = r.HandOff.Reason
+		}
 	case customer.ResultStopped:
 		r.Interrupted = true
 	case customer.ResultDryRun:

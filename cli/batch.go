@@ -71,7 +71,8 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	if pc == nil {
 		return fail(ExitUsage, "a batch needs Partner Center for the consent bootstrap; this cloud has none configured")
 	}
-	app, err := w.platform.App(ctx)
+	sp := batch.NewSharedPlatform(w.platform)
+	app, err := sp.App(ctx)
 	if err != nil {
 		return fail(ExitFailed, "reading the platform's app: %v", err)
 	}
@@ -80,7 +81,7 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 		m = br.resume
 		rederive(m, plan)
 	} else {
-		m, err = br.newManifest(ctx, w, plan)
+		m, err = br.newManifest(ctx, sp, plan)
 		if err != nil {
 			return fail(ExitUsage, "%v", err)
 		}
@@ -101,7 +102,7 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	if runner == nil {
 		acct, _ := w.auth.Account()
 		runner = batch.CustomerRunner{Deps: customer.Deps{Endpoints: w.ep, HTTP: w.hc, Token: w.auth.TokenForTenant, Account: acct,
-			PartnerCenter: pc, Platform: w.platform, StateDir: br.baseDir, Now: w.now},
+			PartnerCenter: pc, Platform: sp, StateDir: br.baseDir, Now: w.now},
 			Options: customer.Options{ConsentBackoff: br.consentBackoff}}
 	}
 	var sink interface {
@@ -113,8 +114,8 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	} else {
 		sink = &plain.BatchText{W: io.Out, Now: br.now}
 	}
-	b := batch.New(batch.Config{StateDir: br.baseDir, Manifest: m, Progress: br.progress, Runner: runner, Health: w.platform,
-		ConsentURL: app.AdminConsentURL, RunPartial: true, OnEvent: sink.Event, Now: br.now})
+	b := batch.New(batch.Config{StateDir: br.baseDir, Manifest: m, Progress: br.progress, Runner: runner, Health: sp,
+		ConsentURL: app.AdminConsentURL, RunPartial: true, OnEvent: sink.Event, Now: br.now, Budgets: budgetViews(w)})
 	snap, err := b.Run(ctx)
 	code := batch.ExitCode(snap)
 	if err != nil && ctx.Err() == nil {
@@ -148,7 +149,7 @@ func rederive(m *batch.Manifest, plan partner.Plan) {
 	m.User, m.Partner = plan.User, plan.Partner
 }
 
-func (br *batchRun) newManifest(ctx context.Context, w *wiring, plan partner.Plan) (*batch.Manifest, error) {
+func (br *batchRun) newManifest(ctx context.Context, sp *batch.SharedPlatform, plan partner.Plan) (*batch.Manifest, error) {
 	sel := batch.Selection{AllReady: br.f.allReady, All: br.f.all}
 	how := "all"
 	switch {
@@ -171,7 +172,7 @@ func (br *batchRun) newManifest(ctx context.Context, w *wiring, plan partner.Pla
 			return nil, err
 		}
 	}
-	orgs, err := w.platform.AllOrganizations(ctx, "")
+	orgs, err := sp.AllOrganizations(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("reading the platform's organizations: %w", err)
 	}
@@ -445,6 +446,20 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 	handoff.Flags().StringVar(&hb.csvOut, "csv", "", "write the CSV here (default: handoff.csv in the batch's directory)")
 	handoff.Flags().StringVar(&hb.mdOut, "md", "", "write the Markdown here (default: handoff.md in the batch's directory)")
 	c.AddCommand(handoff)
+}
+
+// budgetViews reports the wiring's upstream budgets for the snapshot.
+func budgetViews(w *wiring) func() []steps.BudgetView {
+	if w.budgets == nil {
+		return nil
+	}
+	return func() []steps.BudgetView {
+		var out []steps.BudgetView
+		for _, u := range w.budgets.Summary() {
+			out = append(out, steps.BudgetView{Name: string(u.Key.Kind), Used: u.InUse, Limit: u.Limit, Per: u.Window, WaitUntil: u.PausedUntil})
+		}
+		return out
+	}
 }
 
 func pickBatch(base, id string, unfinished bool) (string, error) {
