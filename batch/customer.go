@@ -2,8 +2,11 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"itdr-onboard/customer"
 	"itdr-onboard/steps"
@@ -29,6 +32,11 @@ func (c CustomerRunner) RunTenant(ctx context.Context, t Tenant, sink func(steps
 	// a minute in all): an ended subscription is refused by the mapping
 	// with the platform's own answer.
 	opt.SkipAccountCheck = true
+	if !t.Interrupted.IsZero() && c.Deps.StateDir != "" {
+		// Continue the interrupted attempt's onboarding: one receipt,
+		// each change once.
+		opt.Onboarding = LastOnboarding(c.Deps.StateDir, t.TenantID, t.Interrupted)
+	}
 	row := t.Row
 	row.TenantID, row.Name, row.Lane = t.TenantID, t.Name, t.Lane
 	row.OrgID, row.Organization = t.OrgID, t.Org
@@ -38,6 +46,28 @@ func (c CustomerRunner) RunTenant(ctx context.Context, t Tenant, sink func(steps
 		}
 	})
 	return CustomerResult(out, rc)
+}
+
+// LastOnboarding is the onboarding of the tenant's latest journal entry
+// written at or after since ("" when none): the record an interrupted
+// attempt of the batch left.
+func LastOnboarding(stateDir, tenantID string, since time.Time) string {
+	path := (&steps.Receipts{Dir: stateDir}).JournalPath(tenantID)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	name := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		var e steps.JournalEntry
+		if json.Unmarshal([]byte(l), &e) != nil || e.Onboarding == "" {
+			continue
+		}
+		if !e.Time.Before(since.Add(-time.Second)) {
+			name = e.Onboarding
+		}
+	}
+	return name
 }
 
 // CustomerResult maps a customer run's outcome to a batch result.

@@ -49,6 +49,10 @@ type Tenant struct {
 	// Row is the discovery row (lane, roles, remedy, invite link) as last
 	// derived.
 	Row partner.Row `json:"row"`
+	// Interrupted is when an earlier run of this batch started the tenant
+	// without finishing it (zero on a first attempt): the runner continues
+	// that attempt's record.
+	Interrupted time.Time `json:"-"`
 }
 
 // Options are the batch's choices, kept in the manifest so a resume runs

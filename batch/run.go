@@ -360,6 +360,9 @@ func (b *Batch) runOne(ctx context.Context, id string) {
 		}
 	}
 	p := b.progLocked(id)
+	if p.Attempts > 0 && !p.Started.IsZero() {
+		t.Interrupted = p.Started
+	}
 	p.Attempts++
 	row.State, row.Started, row.Ended, row.Message = steps.TenantRunning, b.cfg.Now(), time.Time{}, "started"
 	if p.Attempts > 1 {

@@ -141,10 +141,12 @@ func rederive(m *batch.Manifest, plan partner.Plan) {
 		if !ok {
 			continue // no longer discovered: keep what the manifest says
 		}
-		t.Lane, t.Row = r.Lane, r
-		if r.Lane == partner.LaneConnected && t.OrgID == "" {
-			t.OrgID, t.Org = r.OrgID, r.Organization
+		if (r.Lane == partner.LaneConnected || r.Lane == partner.LaneConflict) && t.Lane != partner.LaneConnected && t.Lane != partner.LaneConflict {
+			// Mapped by this batch's interrupted run: its flow goes on
+			// (and finds the mapping in place).
+			continue
 		}
+		t.Lane, t.Row = r.Lane, r
 	}
 	m.User, m.Partner = plan.User, plan.Partner
 }

@@ -86,6 +86,10 @@ type Options struct {
 	// without it every answer comes from Yes and Org, and a missing one
 	// stops the run before the consent.
 	Interactive bool
+	// Onboarding continues an interrupted onboarding's record (its name in
+	// the tenant's journal): the resumed run writes the same receipt, each
+	// change once ("" starts a new one). `batch resume` sets it.
+	Onboarding string
 }
 
 // Event is one thing that happened in one customer's run, tagged with its

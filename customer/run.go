@@ -107,7 +107,7 @@ func New(deps Deps, row partner.Row, opt Options) (*Run, error) {
 	s.Account.TenantID = tid // the account acts in this tenant (Who)
 	x := &steps.Executor{Graph: t.graph, Platform: deps.Platform, Checks: reg, Session: s, Customer: t, Now: deps.Now, Sleep: deps.Sleep}
 	if deps.StateDir != "" && !opt.DryRun {
-		x.Receipts = &steps.Receipts{Dir: deps.StateDir}
+		x.Receipts = &steps.Receipts{Dir: deps.StateDir, Onboarding: opt.Onboarding}
 		s.Record = x.Receipts
 	}
 	return &Run{deps: deps, row: row, opt: opt, tenant: t, Engine: eng, Session: s, Executor: x, cust: cust}, nil
