@@ -16,6 +16,7 @@ import (
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
+	"itdr-onboard/ui/tui"
 )
 
 // Batch run over GDAP (issue 21): `batch run`, `batch resume`,
@@ -52,6 +53,8 @@ type batchRun struct {
 	runner batch.Runner
 	// consentBackoff shortens the customer flow's 65001 wait (demo).
 	consentBackoff []time.Duration
+	// color: the watch screen may use colours.
+	color bool
 }
 
 func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCenter, plan partner.Plan, mode string) int {
@@ -114,9 +117,27 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	} else {
 		sink = &plain.BatchText{W: io.Out, Now: br.now}
 	}
+	onEvent := sink.Event
+	if mode == "tui" {
+		onEvent = nil // the watch screen draws the snapshots
+	}
 	b := batch.New(batch.Config{StateDir: br.baseDir, Manifest: m, Progress: br.progress, Runner: runner, Health: sp,
-		ConsentURL: app.AdminConsentURL, RunPartial: true, OnEvent: sink.Event, Now: br.now, Budgets: budgetViews(w)})
-	snap, err := b.Run(ctx)
+		ConsentURL: app.AdminConsentURL, RunPartial: true, OnEvent: onEvent, Now: br.now, Budgets: budgetViews(w.budgets)})
+	var snap steps.BatchSnapshot
+	if mode == "tui" {
+		// The watch screen (ui/tui) over the running batch; quitting it
+		// stops the batch (batch resume goes on).
+		bctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); snap, err = b.Run(bctx) }()
+		if tui.RunWatch(ctx, b, tui.WatchOptions{NoColor: !br.color, Input: io.In, Output: io.Out, Now: br.now}) == ExitInterrupted {
+			cancel()
+		}
+		<-done
+		cancel()
+	} else {
+		snap, err = b.Run(ctx)
+	}
 	code := batch.ExitCode(snap)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(io.Err, "error:", err)
@@ -316,7 +337,7 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 			if err != nil {
 				return err
 			}
-			br := &batchRun{f: *rb, baseDir: g.stateDirOr(defaultStateDir()), clientID: pr.ep.ClientID, io: io, now: time.Now}
+			br := &batchRun{f: *rb, baseDir: g.stateDirOr(defaultStateDir()), clientID: pr.ep.ClientID, io: io, now: time.Now, color: g.color(io)}
 			pr.after = br.after
 			return exitCode(runPartner(cmd.Context(), g, io, pr))
 		},
@@ -351,7 +372,7 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 			if err != nil {
 				return err
 			}
-			br := &batchRun{baseDir: base, resume: m, progress: p, clientID: pr.ep.ClientID, io: io, now: time.Now}
+			br := &batchRun{baseDir: base, resume: m, progress: p, clientID: pr.ep.ClientID, io: io, now: time.Now, color: g.color(io)}
 			pr.after = br.after
 			return exitCode(runPartner(cmd.Context(), g, io, pr))
 		},
@@ -448,20 +469,6 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 	handoff.Flags().StringVar(&hb.csvOut, "csv", "", "write the CSV here (default: handoff.csv in the batch's directory)")
 	handoff.Flags().StringVar(&hb.mdOut, "md", "", "write the Markdown here (default: handoff.md in the batch's directory)")
 	c.AddCommand(handoff)
-}
-
-// budgetViews reports the wiring's upstream budgets for the snapshot.
-func budgetViews(w *wiring) func() []steps.BudgetView {
-	if w.budgets == nil {
-		return nil
-	}
-	return func() []steps.BudgetView {
-		var out []steps.BudgetView
-		for _, u := range w.budgets.Summary() {
-			out = append(out, steps.BudgetView{Name: string(u.Key.Kind), Used: u.InUse, Limit: u.Limit, Per: u.Window, WaitUntil: u.PausedUntil})
-		}
-		return out
-	}
 }
 
 func pickBatch(base, id string, unfinished bool) (string, error) {

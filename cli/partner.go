@@ -467,7 +467,7 @@ func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, s
 			now = time.Now
 		}
 		br := &batchRun{f: batchFlags{all: true, parallel: 4, yes: true, healthWait: 2 * time.Minute, healthPoll: 5 * time.Second},
-			baseDir: base, clientID: pr.ep.ClientID, io: io, now: now, consentBackoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}}
+			baseDir: base, clientID: pr.ep.ClientID, io: io, now: now, color: g.color(io), consentBackoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}}
 		pr.after = br.after
 	}
 	return runPartner(ctx, g, io, pr)
