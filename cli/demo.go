@@ -41,6 +41,9 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
   itdr-onboard demo --partner                               # MSP over GDAP: 25 customers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pd.setup != "" && !pd.on {
+				return usageError("--setup runs partner setup against the partner simulator: add --partner")
+			}
 			if pd.on && pd.setup != "" { // issue 20: partner setup against the simulator, cli/partner_setup.go
 				st := map[string]string{"new": sim.PartnerAppAbsent, "hand-made": sim.PartnerAppHandMade}[pd.setup]
 				if st == "" {
