@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 )
@@ -179,10 +180,10 @@ func lowerFirst(s string) string {
 }
 
 var (
-	reAADSTS      = regexp.MustCompile(`AADSTS(\d+)`)
-	reTraceID     = regexp.MustCompile(`Trace ID:\s*([0-9A-Za-z-]+)`)
-	reCorrelation = regexp.MustCompile(`Correlation ID:\s*([0-9A-Za-z-]+)`)
-	reURLQuery    = regexp.MustCompile(`(https?://[^\s?#"']*)[?#][^\s"']*`)
+	reAADSTS      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d+)`) })
+	reTraceID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Trace ID:\s*([0-9A-Za-z-]+)`) })
+	reCorrelation = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Correlation ID:\s*([0-9A-Za-z-]+)`) })
+	reURLQuery    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(https?://[^\s?#"']*)[?#][^\s"']*`) })
 )
 
 // stsBody is the JSON error body of the Microsoft identity platform.
@@ -224,8 +225,8 @@ func Classify(err error) *Error {
 		e.OAuthError = re.OAuthError
 		e.Description = firstLine(re.Description)
 		e.Code = aadstsCode(re.Description)
-		e.TraceID = submatch(reTraceID, re.Description)
-		e.CorrelationID = submatch(reCorrelation, re.Description)
+		e.TraceID = submatch(reTraceID(), re.Description)
+		e.CorrelationID = submatch(reCorrelation(), re.Description)
 	} else {
 		text := err.Error()
 		if body, ok := parseSTS(text); ok {
@@ -239,10 +240,10 @@ func Classify(err error) *Error {
 			e.TraceID = body.TraceID
 			e.CorrelationID = body.CorrelationID
 			if e.TraceID == "" {
-				e.TraceID = submatch(reTraceID, body.ErrorDescription)
+				e.TraceID = submatch(reTraceID(), body.ErrorDescription)
 			}
 			if e.CorrelationID == "" {
-				e.CorrelationID = submatch(reCorrelation, body.ErrorDescription)
+				e.CorrelationID = submatch(reCorrelation(), body.ErrorDescription)
 			}
 		} else if e.Code == 0 {
 			e.Code = aadstsCode(text)
@@ -338,7 +339,7 @@ func parseSTS(text string) (stsBody, bool) {
 }
 
 func aadstsCode(s string) int {
-	m := reAADSTS.FindStringSubmatch(s)
+	m := reAADSTS().FindStringSubmatch(s)
 	if m == nil {
 		return 0
 	}
@@ -371,7 +372,7 @@ func firstLine(s string) string {
 
 // sanitize strips URL query strings and fragments, which may carry codes.
 func sanitize(s string) string {
-	return reURLQuery.ReplaceAllString(s, "$1")
+	return reURLQuery().ReplaceAllString(s, "$1")
 }
 
 // networkFailure reports whether err is a transport failure and the host involved.

@@ -15,13 +15,15 @@ import (
 )
 
 var (
-	reGUID  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	reLabel = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
-	reTLD   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]$`)
+	reGUID = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
+	reLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`) })
+	reTLD   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]$`) })
 )
 
 // IsGUID reports whether s is a tenant ID in GUID form.
-func IsGUID(s string) bool { return reGUID.MatchString(s) }
+func IsGUID(s string) bool { return reGUID().MatchString(s) }
 
 // ValidateTenantFlag checks the --tenant value: empty (any organization), a
 // GUID, "organizations", or a DNS domain name such as contoso.onmicrosoft.com.
@@ -47,11 +49,11 @@ func ValidateTenantFlag(s string) error {
 		return bad("not a GUID or a domain name")
 	}
 	for _, l := range labels {
-		if !reLabel.MatchString(l) {
+		if !reLabel().MatchString(l) {
 			return bad("not a valid domain name")
 		}
 	}
-	if !reTLD.MatchString(labels[len(labels)-1]) {
+	if !reTLD().MatchString(labels[len(labels)-1]) {
 		return bad("not a valid domain name")
 	}
 	return nil

@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -104,7 +105,9 @@ func (st *State) initAudit(sc *Scenario) {
 	}
 }
 
-var stAuditTargetRE = regexp.MustCompile(`(?:principal|client)=([0-9a-fA-F-]{36})|appId=([0-9a-fA-F-]{36})`)
+var stAuditTargetRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:principal|client)=([0-9a-fA-F-]{36})|appId=([0-9a-fA-F-]{36})`)
+})
 
 // auditRecordLocked turns one recorded write into its audit events.
 // The actor is the account that signs in (the simulator's technician).
@@ -158,7 +161,7 @@ func (st *State) auditRecordLocked(rec ChangeRecord) {
 			return
 		}
 		ev.ualOp = ev.activity + "."
-		if m := stAuditTargetRE.FindStringSubmatch(rec.Target); m != nil {
+		if m := stAuditTargetRE().FindStringSubmatch(rec.Target); m != nil {
 			if m[1] != "" {
 				ev.targetID = strings.ToLower(m[1])
 			} else if sp := st.anySPByAppID(m[2]); sp != nil {
@@ -374,7 +377,7 @@ var stAuditReaderRoles = []string{RoleGlobalAdministrator,
 	"4a5d8f65-41da-4de4-8968-e035b65339cf", // Reports Reader
 }
 
-var stDirAuditFilterRE = regexp.MustCompile(`^activityDateTime (ge|le|gt|lt) (\S+)$`)
+var stDirAuditFilterRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^activityDateTime (ge|le|gt|lt) (\S+)$`) })
 
 // directoryAudits serves GET /auditLogs/directoryAudits.
 func (c *grCtx) directoryAudits() {
@@ -390,7 +393,7 @@ func (c *grCtx) directoryAudits() {
 	var from, to time.Time
 	if f := strings.TrimSpace(q.Get("$filter")); f != "" {
 		for _, clause := range strings.Split(f, " and ") {
-			m := stDirAuditFilterRE.FindStringSubmatch(strings.TrimSpace(clause))
+			m := stDirAuditFilterRE().FindStringSubmatch(strings.TrimSpace(clause))
 			if m == nil {
 				c.err(http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+clause)
 				return

@@ -5,11 +5,13 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
-// simPageTmpl renders /devicelogin and the authorize error page. Everything
+// simPageTmpl renders (parsed on first use: every command links the simulator) /devicelogin and the authorize error page. Everything
 // is escaped by html/template.
-var simPageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+var simPageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
@@ -43,6 +45,7 @@ button.secondary{background:#fff;color:#1b1b1b;border:1px solid #8a8886}
 </form>{{end}}
 </main></body></html>
 `))
+})
 
 type simPage struct {
 	Title, Tenant, Error, Success, Code, User string
@@ -52,7 +55,7 @@ type simPage struct {
 
 func (id *simIdentity) renderPage(w http.ResponseWriter, status int, p simPage) {
 	p.Tenant = id.s.sc.Tenant.DisplayName
-	simWriteHTML(w, status, simPageTmpl, p)
+	simWriteHTML(w, status, simPageTmpl(), p)
 }
 
 // simWriteHTML renders tmpl with data and writes it as an uncached HTML
@@ -134,7 +137,8 @@ func (id *simIdentity) errorPage(w http.ResponseWriter, status int, aad int, msg
 
 // simFormPostTmpl is the response_mode=form_post page: a form that the
 // browser submits to the app's redirect URI.
-var simFormPostTmpl = template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
+var simFormPostTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("formpost").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Working...</title></head>
 <body onload="document.forms[0].submit()">
 <form method="post" action="{{.Action}}">
@@ -142,6 +146,7 @@ var simFormPostTmpl = template.Must(template.New("formpost").Parse(`<!DOCTYPE ht
 {{end}}<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit"></noscript>
 </form></body></html>
 `))
+})
 
 type simFormField struct{ Name, Value string }
 
@@ -155,5 +160,5 @@ func (id *simIdentity) renderFormPost(w http.ResponseWriter, action string, v ma
 			data.Fields = append(data.Fields, simFormField{k, vals[0]})
 		}
 	}
-	simWriteHTML(w, http.StatusOK, simFormPostTmpl, data)
+	simWriteHTML(w, http.StatusOK, simFormPostTmpl(), data)
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,7 +54,7 @@ var grSegments = func() map[string]string {
 	return m
 }()
 
-var grAltKeyPrefixRE = regexp.MustCompile(`(?i)^(servicePrincipals|applications)\((appId)=`)
+var grAltKeyPrefixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^(servicePrincipals|applications)\((appId)=`) })
 
 // grCanonicalPath spells every known segment the way the routes do; ids and
 // unknown segments are left as they are.
@@ -64,7 +65,7 @@ func grCanonicalPath(p string) string {
 			segs[i] = c
 			continue
 		}
-		if m := grAltKeyPrefixRE.FindStringSubmatch(s); m != nil {
+		if m := grAltKeyPrefixRE().FindStringSubmatch(s); m != nil {
 			name := grSegments[strings.ToLower(m[1])]
 			segs[i] = name + "(appId=" + s[len(m[0]):]
 		}
@@ -360,16 +361,18 @@ type grQuery struct {
 	skip    int
 }
 
-var grClauseRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+('(?:[^']|'')*'|true|false|[0-9a-fA-F-]{36})\s*$`)
-var grAndRE = regexp.MustCompile(`(?i)\s+and\s+`)
+var grClauseRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+('(?:[^']|'')*'|true|false|[0-9a-fA-F-]{36})\s*$`)
+})
+var grAndRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\s+and\s+`) })
 
 // parseQuery parses $filter/$select/$top/$skiptoken; it writes 400 itself.
 func (c *grCtx) parseQuery(resource string, filterable ...string) (grQuery, bool) {
 	var q grQuery
 	vals := c.r.URL.Query()
 	if f := strings.TrimSpace(vals.Get("$filter")); f != "" {
-		for _, part := range stSplitOutsideQuotes(f, grAndRE) {
-			m := grClauseRE.FindStringSubmatch(part)
+		for _, part := range stSplitOutsideQuotes(f, grAndRE()) {
+			m := grClauseRE().FindStringSubmatch(part)
 			if m == nil {
 				c.err(http.StatusBadRequest, "BadRequest", "Invalid filter clause: The query specified in the URI is not valid.")
 				return q, false
@@ -547,7 +550,7 @@ func stEncodeODataQuery(v url.Values) string {
 
 // ---- routing ----
 
-var grSPAltKeyRE = regexp.MustCompile(`^servicePrincipals\(appId='([^']*)'\)$`)
+var grSPAltKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^servicePrincipals\(appId='([^']*)'\)$`) })
 
 // byMethod maps an HTTP method to the handler for it.
 type byMethod map[string]func()
@@ -622,7 +625,7 @@ func (c *grCtx) routeSP(segs []string) {
 	var sp *stSP
 	var key string
 	rest := segs[1:]
-	if mm := grSPAltKeyRE.FindStringSubmatch(segs[0]); mm != nil {
+	if mm := grSPAltKeyRE().FindStringSubmatch(segs[0]); mm != nil {
 		key = mm[1]
 		sp = c.st.liveSPByAppID(key)
 	} else if segs[0] == "servicePrincipals" && len(segs) >= 2 {

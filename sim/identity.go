@@ -29,9 +29,11 @@ var simDefaultScp = map[string]string{
 	simExchangeResource: "Exchange.Manage",
 }
 
-var simGUIDRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var simGUIDRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
-func simIsGUID(s string) bool { return simGUIDRe.MatchString(s) }
+func simIsGUID(s string) bool { return simGUIDRe().MatchString(s) }
 
 // simIdentity is the Microsoft identity platform: openid-configuration,
 // device code, token (device_code, refresh_token, authorization_code + PKCE),

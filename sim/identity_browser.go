@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,18 +42,18 @@ func (s *Server) PlayBrowser(ctx context.Context, authorizeURL string) error {
 	switch {
 	case resp.StatusCode == http.StatusFound:
 		return simFollowRedirect(ctx, resp.Header.Get("Location"))
-	case resp.StatusCode == http.StatusOK && simFormActionRe.Match(page):
+	case resp.StatusCode == http.StatusOK && simFormActionRe().Match(page):
 		return simSubmitFormPost(ctx, string(page))
 	case resp.StatusCode == http.StatusOK:
 		return nil // a result page (admin consent without redirect_uri)
 	}
-	if m := simAADSTSRe.FindString(html.UnescapeString(string(page))); m != "" {
+	if m := simAADSTSRe().FindString(html.UnescapeString(string(page))); m != "" {
 		return fmt.Errorf("sim: PlayBrowser: the page answered %d: %s", resp.StatusCode, simClip(m, 400))
 	}
 	return fmt.Errorf("sim: PlayBrowser: the page answered %d", resp.StatusCode)
 }
 
-var simAADSTSRe = regexp.MustCompile(`AADSTS\d+:[^<]*`)
+var simAADSTSRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS\d+:[^<]*`) })
 
 func simFollowRedirect(ctx context.Context, location string) error {
 	loc, err := url.Parse(location)
@@ -77,13 +78,15 @@ func simFollowRedirect(ctx context.Context, location string) error {
 }
 
 var (
-	simFormActionRe = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-	simFormFieldRe  = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	simFormActionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<form method="post" action="([^"]*)">`) })
+	simFormFieldRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	})
 )
 
 // simSubmitFormPost does what the browser does with a form_post page.
 func simSubmitFormPost(ctx context.Context, page string) error {
-	m := simFormActionRe.FindStringSubmatch(page)
+	m := simFormActionRe().FindStringSubmatch(page)
 	if m == nil {
 		return errors.New("sim: PlayBrowser: authorize answered a page without a form_post form")
 	}
@@ -93,7 +96,7 @@ func simSubmitFormPost(ctx context.Context, page string) error {
 		return errors.New("sim: PlayBrowser: form_post target is not http://localhost")
 	}
 	form := url.Values{}
-	for _, f := range simFormFieldRe.FindAllStringSubmatch(page, -1) {
+	for _, f := range simFormFieldRe().FindAllStringSubmatch(page, -1) {
 		form.Set(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
 	}
 	derr := simDeliver(ctx, http.MethodPost, action, form)

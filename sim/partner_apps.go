@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -251,9 +252,9 @@ func (s *PartnerServer) PartnerApps() []PartnerApp {
 // ---- Graph -------------------------------------------------------------------
 
 var (
-	ptAppIDFilterRe  = regexp.MustCompile(`(?i)^\s*appId\s+eq\s+'([^']*)'\s*$`)
-	ptNameFilterRe   = regexp.MustCompile(`(?i)^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$`)
-	ptClientFilterRe = regexp.MustCompile(`(?i)^\s*clientId\s+eq\s+'([^']*)'\s*$`)
+	ptAppIDFilterRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*appId\s+eq\s+'([^']*)'\s*$`) })
+	ptNameFilterRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$`) })
+	ptClientFilterRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*clientId\s+eq\s+'([^']*)'\s*$`) })
 )
 
 // serveDirectory serves the registration endpoints of the partner tenant;
@@ -354,15 +355,15 @@ func (s *PartnerServer) directoryLocked(r *http.Request, coll, id string, body m
 	case coll == "applications" && r.Method == http.MethodGet && id == "":
 		var v []map[string]any
 		for _, a := range s.apps {
-			if m := ptAppIDFilterRe.FindStringSubmatch(filter); m != nil && !strings.EqualFold(a.appID, m[1]) {
+			if m := ptAppIDFilterRe().FindStringSubmatch(filter); m != nil && !strings.EqualFold(a.appID, m[1]) {
 				continue
 			}
-			if m := ptNameFilterRe.FindStringSubmatch(filter); m != nil && a.name != strings.ReplaceAll(m[1], "''", "'") {
+			if m := ptNameFilterRe().FindStringSubmatch(filter); m != nil && a.name != strings.ReplaceAll(m[1], "''", "'") {
 				continue
 			}
 			v = append(v, s.appJSON(a))
 		}
-		if filter != "" && ptAppIDFilterRe.FindStringSubmatch(filter) == nil && ptNameFilterRe.FindStringSubmatch(filter) == nil {
+		if filter != "" && ptAppIDFilterRe().FindStringSubmatch(filter) == nil && ptNameFilterRe().FindStringSubmatch(filter) == nil {
 			return http.StatusBadRequest, nil, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property of resource 'Application'.", ""
 		}
 		return list(v)
@@ -396,7 +397,7 @@ func (s *PartnerServer) directoryLocked(r *http.Request, coll, id string, body m
 		}
 		return http.StatusNotFound, nil, "Request_ResourceNotFound", fmt.Sprintf(ptNotExist, id), ""
 	case coll == "serviceprincipals" && r.Method == http.MethodGet && id == "":
-		m := ptAppIDFilterRe.FindStringSubmatch(filter)
+		m := ptAppIDFilterRe().FindStringSubmatch(filter)
 		if filter != "" && m == nil {
 			return http.StatusBadRequest, nil, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property of resource 'ServicePrincipal'.", ""
 		}
@@ -422,7 +423,7 @@ func (s *PartnerServer) directoryLocked(r *http.Request, coll, id string, body m
 		s.sps = append(s.sps, sp)
 		return http.StatusCreated, s.spJSON(sp), "", "", "servicePrincipals/" + sp.id
 	case coll == "oauth2permissiongrants" && r.Method == http.MethodGet && id == "":
-		m := ptClientFilterRe.FindStringSubmatch(filter)
+		m := ptClientFilterRe().FindStringSubmatch(filter)
 		if filter != "" && m == nil {
 			return http.StatusBadRequest, nil, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property of resource 'OAuth2PermissionGrant'.", ""
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,7 +20,7 @@ import (
 
 const ptMaxTop = 300 // $top maximum for delegatedAdminRelationships
 
-var ptFilterRe = regexp.MustCompile(`(?i)^\s*status\s+eq\s+'([A-Za-z]+)'\s*$`)
+var ptFilterRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*status\s+eq\s+'([A-Za-z]+)'\s*$`) })
 
 func ptGraphErr(w http.ResponseWriter, status int, code, msg string) {
 	simWriteJSON(w, status, map[string]any{"error": map[string]any{
@@ -170,7 +171,7 @@ func (s *PartnerServer) listRelationships(w http.ResponseWriter, r *http.Request
 	}
 	status := ""
 	if f := q.Get("$filter"); f != "" {
-		m := ptFilterRe.FindStringSubmatch(f)
+		m := ptFilterRe().FindStringSubmatch(f)
 		if m == nil || !simGDAPStatuses[m[1]] {
 			ptGraphErr(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: only status eq '<status>' is supported by the simulator.")
 			return

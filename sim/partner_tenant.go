@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -230,7 +231,9 @@ const (
 	SystemMailboxAudit   = "SystemMailbox{8cc370d3-822a-4ab8-a926-bb94bd0641a9}"
 )
 
-var exoAnchorRE = regexp.MustCompile(`(?i)^(APP|UPN):(SystemMailbox\{[0-9a-f-]{36}\})@(.+)$`)
+var exoAnchorRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^(APP|UPN):(SystemMailbox\{[0-9a-f-]{36}\})@(.+)$`)
+})
 
 // gdapAnchorOK checks X-AnchorMailbox for a partner user: a partner user
 // has no mailbox here, so only the tenant's system mailboxes route; the
@@ -238,7 +241,7 @@ var exoAnchorRE = regexp.MustCompile(`(?i)^(APP|UPN):(SystemMailbox\{[0-9a-f-]{3
 // Exchange answers "Cmdlet needs proxy" (I-pnp4677). It writes the error.
 func (c *exoCtx) gdapAnchorOK(cmdlet string) bool {
 	a := c.r.Header.Get("X-AnchorMailbox")
-	m := exoAnchorRE.FindStringSubmatch(a)
+	m := exoAnchorRE().FindStringSubmatch(a)
 	if m == nil || !(strings.EqualFold(m[3], c.st.tenantID) || strings.EqualFold(m[3], c.st.initialDomain)) ||
 		!(strings.EqualFold(m[2], SystemMailboxDefault) || strings.EqualFold(m[2], SystemMailboxAudit)) {
 		// UNCONFIRMED wording: the anchor does not resolve to a mailbox of
@@ -259,7 +262,7 @@ func simAnchorForLog(a string) string {
 	if a == "" {
 		return ""
 	}
-	if exoAnchorRE.MatchString(a) {
+	if exoAnchorRE().MatchString(a) {
 		return simClip(a, 120)
 	}
 	kind, _, _ := strings.Cut(a, ":")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"itdr-onboard/checks"
@@ -53,7 +54,9 @@ func (e *ConsentError) Error() string {
 }
 func (e *ConsentError) Unwrap() error { return e.Err }
 
-var claimRe = regexp.MustCompile(`Claim is invalid: (\S+) does not exist on resource '?([^'.]+)'?`)
+var claimRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Claim is invalid: (\S+) does not exist on resource '?([^'.]+)'?`)
+})
 
 // Classify650051 reads a consent error's text.
 func Classify650051(err error) *ConsentError {
@@ -70,7 +73,7 @@ func Classify650051(err error) *ConsentError {
 		return &ConsentError{Kind: SPPresent, Err: err}
 	default:
 		ce := &ConsentError{Kind: InvalidPermissions, Err: err}
-		if m := claimRe.FindStringSubmatch(msg); m != nil {
+		if m := claimRe().FindStringSubmatch(msg); m != nil {
 			ce.Permission, ce.Resource = m[1], m[2]
 		}
 		return ce

@@ -2,6 +2,7 @@ package text
 
 import (
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -23,7 +24,9 @@ func Clock(t, now time.Time) string {
 
 // rfc3339RE matches an RFC 3339 timestamp in a service's sentence
 // ("expected by 2026-11-26T09:00:00Z").
-var rfc3339RE = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`)
+var rfc3339RE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`)
+})
 
 // ClockTimes rewrites every RFC 3339 timestamp in s (a sentence from an
 // API, such as the platform's health reason) as Clock shows times, so one
@@ -32,7 +35,7 @@ func ClockTimes(s string, now time.Time) string {
 	if len(s) < 20 {
 		return s
 	}
-	return rfc3339RE.ReplaceAllStringFunc(s, func(m string) string {
+	return rfc3339RE().ReplaceAllStringFunc(s, func(m string) string {
 		t, err := time.Parse(time.RFC3339Nano, m)
 		if err != nil {
 			return m

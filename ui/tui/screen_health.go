@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
@@ -196,12 +197,14 @@ func withoutDataDelay(s string) string {
 	return t
 }
 
-var guidRe = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+var guidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+})
 
 // copyable reports whether a word is one a technician copies: a URL, a
 // path, a flag or a GUID.
 func copyable(w string) bool {
-	return strings.Contains(w, "/") || strings.HasPrefix(w, "-") || guidRe.MatchString(w)
+	return strings.Contains(w, "/") || strings.HasPrefix(w, "-") || guidRe().MatchString(w)
 }
 
 // clockRel is the one way a time is written on screen (issue 18): the
@@ -235,12 +238,14 @@ func relWake(t, now time.Time) time.Time {
 }
 
 // rfc3339 finds the timestamps the platform writes into its texts.
-var rfc3339 = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`)
+var rfc3339 = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`)
+})
 
 // clockTimes rewrites the timestamps in a text the way the screen writes
 // times (clockRel).
 func clockTimes(s string, now time.Time) string {
-	return rfc3339.ReplaceAllStringFunc(s, func(v string) string {
+	return rfc3339().ReplaceAllStringFunc(s, func(v string) string {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			return v
@@ -252,7 +257,7 @@ func clockTimes(s string, now time.Time) string {
 // textWake is the next change of the times clockTimes writes into s.
 func textWake(s string, now time.Time) time.Time {
 	var w time.Time
-	for _, v := range rfc3339.FindAllString(s, -1) {
+	for _, v := range rfc3339().FindAllString(s, -1) {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			w = earliest(w, relWake(t, now))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
@@ -101,12 +102,12 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 
 // goDuration is a duration as Go prints it with minutes or hours ("15m0s",
 // "1h30m0s"); the screen writes durations one way (human).
-var goDuration = regexp.MustCompile(`\b(?:\d+h)?(?:\d+m)?\d+(?:\.\d+)?s\b`)
+var goDuration = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:\d+h)?(?:\d+m)?\d+(?:\.\d+)?s\b`) })
 
 // humanDurations rewrites the Go-style durations in a step's text the way
 // the rest of the screen writes them ("15m0s" becomes "15m 00s").
 func humanDurations(s string) string {
-	return goDuration.ReplaceAllStringFunc(s, func(t string) string {
+	return goDuration().ReplaceAllStringFunc(s, func(t string) string {
 		d, err := time.ParseDuration(t)
 		if err != nil {
 			return t
