@@ -14,7 +14,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"itdr-onboard/auth"
@@ -55,15 +54,6 @@ type runGuard struct {
 	prog     state.Progress
 	lastSave []byte
 	timing   map[steps.ID]*state.StepTiming
-
-	// Progress files after the first are written off the front-end's loop
-	// (saveNext is the latest, written by one writer at a time): an fsync
-	// on a busy disk must not delay the next outcome or question. Every
-	// one is written before the lock is released (flushSaves).
-	saveMu   sync.Mutex
-	saveNext *state.Progress
-	saving   bool
-	saveWG   sync.WaitGroup
 }
 
 // sshHint suggests tmux/screen when the run is over SSH without either.
@@ -368,53 +358,12 @@ func (rg *runGuard) save() {
 		return
 	}
 	rg.prog.UpdatedAt = rg.now().UTC()
-	if rg.lastSave == nil {
-		// The first progress file of the run: at once (a run killed
-		// right after it took the lock leaves one).
-		if err := rg.store.SaveProgress(&rg.prog); err != nil {
-			rg.log.Warn("progress", "error", err.Error())
-			return
-		}
-		rg.lastSave = b
+	if err := rg.store.SaveProgress(&rg.prog); err != nil {
+		rg.log.Warn("progress", "error", err.Error())
 		return
 	}
 	rg.lastSave = b
-	p = rg.prog
-	p.Domains = slices.Clone(p.Domains)
-	p.Completed = slices.Clone(p.Completed)
-	p.AppliedChanges = slices.Clone(p.AppliedChanges)
-	p.Steps = slices.Clone(p.Steps)
-	rg.saveMu.Lock()
-	defer rg.saveMu.Unlock()
-	rg.saveNext = &p
-	if !rg.saving {
-		rg.saving = true
-		rg.saveWG.Add(1)
-		go rg.writeSaves()
-	}
 }
-
-// writeSaves writes the latest progress until none is waiting.
-func (rg *runGuard) writeSaves() {
-	defer rg.saveWG.Done()
-	for {
-		rg.saveMu.Lock()
-		p := rg.saveNext
-		rg.saveNext = nil
-		if p == nil {
-			rg.saving = false
-			rg.saveMu.Unlock()
-			return
-		}
-		rg.saveMu.Unlock()
-		if err := rg.store.SaveProgress(p); err != nil {
-			rg.log.Warn("progress", "error", err.Error())
-		}
-	}
-}
-
-// flushSaves waits until every progress file handed to the writer is written.
-func (rg *runGuard) flushSaves() { rg.saveWG.Wait() }
 
 // finish records how the run ended and returns the exit code.
 func (rg *runGuard) finish(e *steps.Engine, code int) int {
@@ -445,7 +394,6 @@ func (rg *runGuard) release() {
 	if rg == nil {
 		return
 	}
-	rg.flushSaves()
 	if rg.lock != nil {
 		if err := rg.lock.Release(); err != nil {
 			rg.log.Warn("lock", "error", err.Error())
