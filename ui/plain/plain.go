@@ -122,11 +122,22 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			}
 		case o := <-r.Outcomes():
 			fresh := o.Attempt == e.Attempt(o.Step)
-			// The follow-up work starts before the outcome is reported
+			// The follow-up reads start before the outcome is reported
 			// (writing the progress file, reading the record): reporting
-			// must not sit between an answer and the next request.
-			// Questions stay queued and are asked after the report.
-			queue = r.Submit(e.Handle(o))
+			// must not sit between an answer and the next request. Writes
+			// and questions wait for the report: the progress file names
+			// the onboarding's record before its next write is sent (a
+			// run killed then is resumed into the same record).
+			queue = nil
+			var now []steps.Job
+			for _, j := range e.Handle(o) {
+				if steps.IsWrite(j.Effect) {
+					queue = append(queue, j)
+				} else {
+					now = append(now, j)
+				}
+			}
+			queue = append(queue, r.Submit(now)...)
 			if fresh {
 				rep.Outcome(e, o.Step, o.Event)
 			}
