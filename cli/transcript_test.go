@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"itdr-onboard/checks"
 )
 
 // demo --plain: the platform checks that run while the technician signs in
@@ -56,5 +58,39 @@ func TestPlainTranscriptAuditRecheckUnderRoleFixes(t *testing.T) {
 	}
 	if strings.Contains(out, "results of its background checks") || strings.Count(out, "== Step 1/5: Prerequisites") != 2 {
 		t.Errorf("a late Prerequisites heading:\n%s", out)
+	}
+}
+
+// The same run in --json: the audit re-check is a "check" event of the
+// role-fixes step, after the change that turned audit logging on.
+func TestJSONAuditRecheckIsARoleFixesEvent(t *testing.T) {
+	t.Parallel()
+	code, all := runDemo(t, lcScenario(t, "audit-disabled", nil), "--json", "--yes", "--org", "Contoso Ltd")
+	// runDemo joins stderr (the demo's banner and notes) to stdout.
+	var lines []string
+	for _, l := range strings.Split(all, "\n") {
+		if strings.HasPrefix(l, "{") {
+			lines = append(lines, l)
+		}
+	}
+	out := strings.Join(lines, "\n")
+	evs, _ := events(t, out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	turnedOn, rechecked := -1, -1
+	for i, ev := range evs {
+		if ch, _ := ev["change"].(map[string]any); ev["type"] == "change_applied" && ch["check_id"] == checks.IDAuditLog {
+			turnedOn = i
+		}
+		if ev["type"] == "check" && ev["id"] == checks.IDAuditLog && ev["outcome"] == "pass" {
+			if ev["step"] != "roles" {
+				t.Errorf("the passing audit check is an event of step %v, want roles", ev["step"])
+			}
+			rechecked = i
+		}
+	}
+	if turnedOn < 0 || rechecked < turnedOn {
+		t.Fatalf("audit logging turned on at event %d, re-checked at %d\n%s", turnedOn, rechecked, out)
 	}
 }
