@@ -398,6 +398,14 @@ func (b *Batch) runOne(ctx context.Context, id string) {
 		}
 		h = HandOffFor(tt, ConsentURL(b.cfg.ConsentURL, id))
 	}
+	if h != nil && h.Link == "" && h.Who != "partner" {
+		// One link for the customer: the platform's admin-consent URL.
+		if u := ConsentURL(b.cfg.ConsentURL, id); u != "" {
+			c := *h
+			c.Link, c.LinkKind = u, "admin-consent"
+			h = &c
+		}
+	}
 	next := res.Next
 	if next == "" && h != nil {
 		next = handOffNext(h)
