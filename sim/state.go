@@ -937,7 +937,7 @@ func stResourceSPs() []*stSP {
 				{"dc50a0fb-09a3-484d-be87-e023b12c6440", "Exchange.ManageAsApp", "Manage Exchange As Application", "Allows the app to manage the organization's Exchange environment without any user interaction."},
 				{"dc890d15-9560-4a4c-9b7f-a736ec74ec40", "full_access_as_app", "Use Exchange Web Services with full access to all mailboxes", "Allows the app to have full access via Exchange Web Services to all mailboxes without a signed-in user."},
 			},
-			Scopes: []stScope{{"3b5f3d61-589b-4a3c-a359-5dd4b5ee5bd5", "Exchange.Manage", "Manage Exchange configuration"}},
+			Scopes: []stScope{{"ab4f2b77-0b06-4fc1-a9de-02113fc2ab7c", "Exchange.Manage", "Manage Exchange configuration"}},
 		},
 		{
 			AppID: AppIDManagementAPIs, DisplayName: "Office 365 Management APIs", OwnerTenantID: "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
