@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"itdr-onboard/m365"
+	"itdr-onboard/ui/text"
 )
 
 // The evidence ladder (issue 19; ../shared/reference/dataflow-canary.md §6):
@@ -184,7 +185,7 @@ func (r auditingRung) Probe(ctx context.Context, _ Canary, now time.Time) RungRe
 		if recent {
 			ready := cfg.UnifiedAuditLogFirstOptInDate.Add(auditTakesEffect)
 			return RungResult{State: RungWaiting, Summary: fmt.Sprintf("unified audit logging was switched on at %s; Microsoft says it can take up to 60 minutes to take effect (until %s)",
-				cfg.UnifiedAuditLogFirstOptInDate.UTC().Format("15:04 MST"), ready.UTC().Format("15:04 MST"))}
+				text.Clock(*cfg.UnifiedAuditLogFirstOptInDate, now), text.Clock(ready, now))}
 		}
 		return RungResult{State: RungWaiting, Summary: "unified audit logging is on, but the log has no record from the last 24 hours yet"}
 	}

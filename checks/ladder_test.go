@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"itdr-onboard/m365"
+	"itdr-onboard/ui/text"
 )
 
 type fakeEvidenceX struct {
@@ -67,7 +68,7 @@ func TestRungAuditing(t *testing.T) {
 	}
 	recent := ladderNow.Add(-5 * time.Minute)
 	x = &fakeEvidenceX{cfg: m365.AuditConfig{UnifiedAuditLogIngestionEnabled: true, UnifiedAuditLogFirstOptInDate: &recent}}
-	if r := lookAt(t, auditingRung{x}, ladderCanary); r.State != RungWaiting || !strings.Contains(r.Summary, "60 minutes") || !strings.Contains(r.Summary, "12:55 UTC") {
+	if r := lookAt(t, auditingRung{x}, ladderCanary); r.State != RungWaiting || !strings.Contains(r.Summary, "60 minutes") || !strings.Contains(r.Summary, "(until "+text.Clock(recent.Add(time.Hour), ladderNow)+")") {
 		t.Fatalf("just switched on: %+v", r)
 	}
 	x = &fakeEvidenceX{cfg: m365.AuditConfig{}}

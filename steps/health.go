@@ -7,6 +7,7 @@ import (
 
 	"itdr-onboard/checks"
 	"itdr-onboard/platform"
+	"itdr-onboard/ui/text"
 )
 
 // Bounds of the health wait (README "Exit codes", docs/architecture.md).
@@ -264,7 +265,7 @@ func (p *HealthStep) Handle(s *Session, ev Event) []Effect {
 // auditTurnedOn is the remedy while audit logging this run turned on is
 // not yet in effect.
 func auditTurnedOn(at time.Time) string {
-	return "Unified audit logging was turned on at " + at.UTC().Format("15:04 MST") +
+	return "Unified audit logging was turned on at " + text.Clock(at, at) +
 		"; Microsoft says it can take up to 60 minutes to take effect. Nothing else to do."
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"itdr-onboard/checks"
 	"itdr-onboard/platform"
+	"itdr-onboard/ui/text"
 )
 
 // The evidence ladder (issue 19): the health step proves each hop of the
@@ -156,7 +157,7 @@ func platformRung(l []LadderRung, at time.Time, in platform.Integration, start t
 	case in.Status == platform.StatusHealthy:
 		r = checks.RungResult{State: checks.RungProven, Summary: "the platform reports the integration healthy"}
 		if in.FirstEventAt != nil {
-			r.Summary += ", first event received at " + in.FirstEventAt.UTC().Format("15:04:05 MST")
+			r.Summary += ", first event received at " + text.Clock(*in.FirstEventAt, at)
 		}
 	case in.Status == platform.StatusUnhealthy:
 		r.Summary += ": " + in.Reason
