@@ -422,6 +422,30 @@ func (r *Receipts) changesLocked() (changes, failed []checks.Applied) {
 	return changes, failed
 }
 
+// interruptedIntent reports when another run of this onboarding sent
+// change id without its outcome ever being recorded as applied or found
+// (it was killed with the request in flight).
+func (r *Receipts) interruptedIntent(s *Session, id string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Onboarding == "" || r.loadLocked(s.TenantID) != nil {
+		return time.Time{}, false
+	}
+	var sent time.Time
+	for _, e := range r.entries {
+		if e.Onboarding != r.Onboarding || e.Change.ID != id {
+			continue
+		}
+		switch {
+		case e.Status == JournalApplied || e.Status == JournalFound:
+			return time.Time{}, false
+		case e.Status == JournalIntended && e.Run != r.run:
+			sent = e.Time
+		}
+	}
+	return sent, !sent.IsZero()
+}
+
 // adopt makes this run continue the record named name, unless it has one.
 func (r *Receipts) adopt(name string) {
 	r.mu.Lock()

@@ -201,3 +201,40 @@ func TestConcurrentRecordsAreWholeAndComplete(t *testing.T) {
 		t.Fatalf("read back %d changes, want %d", got, n)
 	}
 }
+
+// TestLateLandingOfAnInterruptedWriteIsApplied: a killed run of the same
+// onboarding sent a change whose request landed only after the resumed
+// run's reconciling read (which found it absent); the resumed run then
+// finds it in place. It is the interrupted run's change — applied, counted
+// — not another technician's.
+func TestLateLandingOfAnInterruptedWriteIsApplied(t *testing.T) {
+	dir := t.TempDir()
+	s := recordSession()
+	killed := &Receipts{Dir: dir}
+	c := checks.Change{ID: "consent/grant/x", Summary: "Grant x"}
+	if _, err := killed.Intend(s, c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The resumed run continues the onboarding (its name from progress).
+	r := &Receipts{Dir: dir, Onboarding: killed.Name()}
+	x := &Executor{Receipts: r, Session: s}
+	a, err := x.write(t.Context(), c, func(context.Context) (checks.Applied, error) {
+		return foundOnWrite("r409", "Microsoft Graph", "app role assignment ara1"), nil
+	})
+	if err != nil || a.NoOp || !strings.Contains(a.Note, "applied by an interrupted run") {
+		t.Fatalf("applied %+v, err %v", a, err)
+	}
+	if cs := r.Changes(s); len(cs) != 1 || cs[0].NoOp || ChangesMade(cs) != 1 {
+		t.Fatalf("changes %+v", cs)
+	}
+	// Another onboarding (another state dir, another technician) finding
+	// the same change is still found.
+	other := &Receipts{Dir: t.TempDir()}
+	y := &Executor{Receipts: other, Session: s}
+	b, err := y.write(t.Context(), c, func(context.Context) (checks.Applied, error) {
+		return foundOnWrite("r409", "Microsoft Graph", "app role assignment ara1"), nil
+	})
+	if err != nil || !b.NoOp || ChangesMade(other.Changes(s)) != 0 {
+		t.Fatalf("other onboarding: %+v, err %v", b, err)
+	}
+}

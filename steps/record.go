@@ -52,7 +52,14 @@ func (x *Executor) write(ctx context.Context, c checks.Change, do func(context.C
 	status := JournalApplied
 	if a.NoOp {
 		status = JournalFound
-		if a.Note == "" {
+		if sent, ok := x.Receipts.interruptedIntent(x.Session, c.ID); ok {
+			// An interrupted run of this onboarding sent this change and
+			// its request landed late (after this run's reconciling
+			// read): the object is that run's, not another technician's.
+			status, a.NoOp = JournalApplied, false
+			a.Note = fmt.Sprintf("applied by an interrupted run (sent %s, landed after this run's read); found by this run at %s",
+				sent.UTC().Format("2006-01-02 15:04:05Z"), a.At.UTC().Format("2006-01-02 15:04:05Z"))
+		} else if a.Note == "" {
 			a.Note = foundBeforeWrite
 		}
 	}
