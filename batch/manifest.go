@@ -169,6 +169,9 @@ func SaveProgress(stateDir string, p *Progress) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(Dir(stateDir, p.ID), 0o700); err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
 	return atomicfile.Write(filepath.Join(Dir(stateDir, p.ID), ProgressFile), append(b, '\n'), 0o600)
 }
 

@@ -157,6 +157,16 @@ func done(p *TenantProgress) bool {
 // off, failed (no organization), or queued.
 func (b *Batch) plan() {
 	now := b.cfg.Now()
+	// Settling tenants queue after the others, soonest ready first, so a
+	// worker waiting for one does not hold up tenants that are ready.
+	var settling []string
+	defer func() {
+		sort.SliceStable(settling, func(i, j int) bool {
+			ri, rj := b.tenant(settling[i]).Row.ReadyAt, b.tenant(settling[j]).Row.ReadyAt
+			return ri != nil && (rj == nil || ri.Before(*rj))
+		})
+		b.queue = append(b.queue, settling...)
+	}()
 	for _, id := range b.ord {
 		t := b.tenant(id)
 		row := b.rows[id]
@@ -191,7 +201,7 @@ func (b *Batch) plan() {
 				continue
 			}
 			row.State, row.Message, row.Ended = steps.TenantQueued, "settling until "+ready.UTC().Format("15:04:05 MST"), time.Time{}
-			b.queue = append(b.queue, id)
+			settling = append(settling, id)
 		default:
 			row.State, row.Ended = steps.TenantQueued, time.Time{}
 			if row.Message == "" || p != nil {

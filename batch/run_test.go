@@ -284,3 +284,40 @@ func TestSelectTenants(t *testing.T) {
 		t.Fatal("an empty tenants file is accepted")
 	}
 }
+
+// Settling tenants within --settle-wait are waited for, after the ready
+// ones (a worker waiting does not hold up a ready tenant).
+func TestBatchSettlingQueuedLastAndWaited(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := testManifest(partner.LaneSettling, partner.LaneReady, partner.LaneSettling)
+	m.Options.Parallel = 1
+	m.Options.SettleWait = time.Minute
+	now := time.Now()
+	soon, later := now.Add(30*time.Millisecond), now.Add(2*time.Hour)
+	m.Tenants[0].Row.ReadyAt = &soon
+	m.Tenants[2].Row.ReadyAt = &later
+	var mu sync.Mutex
+	var order []string
+	var started []time.Time
+	b := New(Config{StateDir: dir, Manifest: m, Runner: RunnerFunc(func(ctx context.Context, tn Tenant, sink func(steps.BatchEvent)) Result {
+		mu.Lock()
+		order = append(order, tn.TenantID)
+		started = append(started, time.Now())
+		mu.Unlock()
+		return Result{State: steps.TenantPending}
+	})})
+	snap, err := b.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, ",") != "tb,ta" {
+		t.Fatalf("run order %v, want the ready tenant first, then the settling one", order)
+	}
+	if started[1].Before(soon) {
+		t.Fatalf("the settling tenant started at %v, before its ready-at %v", started[1], soon)
+	}
+	if r, _ := snap.Tenant("tc"); r.State != steps.TenantSkipped || !strings.Contains(r.Next, "batch resume") {
+		t.Fatalf("a tenant ready beyond --settle-wait: %+v", r)
+	}
+}

@@ -183,8 +183,8 @@ func TestBatchRun25CustomersOutcomesAndNoDuplicateWrites(t *testing.T) {
 		if want := wantOutcome(c.Lane); got.State != want {
 			t.Errorf("%s (%s): %s, want %s — %s", c.DisplayName, c.Lane, got.State, want, got.Message)
 		}
-		if got.State == steps.TenantHandedOff && (got.HandOff == nil || got.HandOff.Reason == "" || got.HandOff.CustomerAction == "") {
-			t.Errorf("%s handed off without a reason and an action: %+v", c.DisplayName, got.HandOff)
+		if got.State == steps.TenantHandedOff && (got.HandOff == nil || got.HandOff.Reason == "" || got.HandOff.CustomerAction == "" || got.HandOff.Link == "") {
+			t.Errorf("%s handed off without a reason, an action and one link: %+v", c.DisplayName, got.HandOff)
 		}
 		if got.State == steps.TenantHealthy && (got.ReceiptPath == "" || got.Changes == 0) {
 			t.Errorf("%s healthy without a receipt or changes: %+v", c.DisplayName, got)
