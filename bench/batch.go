@@ -309,11 +309,17 @@ func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, size
 		rows = append(rows, w)
 		mem := row{ID: id + "′", Name: fmt.Sprintf("… peak RSS (%d tenants)", n), Measured: fmt.Sprintf("%.1f MB", float64(r.PeakKB)/1024), Bound: "—", Ratio: "—", Target: "≤ 60 MB"}
 		mem.pass(r.PeakKB <= 60*1024)
-		rows = append(rows, mem)
 		cpuPct := 100 * float64(r.IdleCPU) / float64(r.IdleWin)
 		cpu := row{ID: id + "″", Name: "… CPU while waiting for health", Measured: fmt.Sprintf("%s in %s (%.3f%%)", ms(r.IdleCPU), r.IdleWin.Round(time.Second), cpuPct), Bound: "0", Ratio: "—", Target: "≤ 0.2% of a core"}
 		cpu.pass(cpuPct <= 0.2)
-		rows = append(rows, cpu)
+		if n > 100 {
+			// The targets are the 100-tenant batch's; beyond it the
+			// question is whether the cost per tenant stays flat (the
+			// scale note).
+			mem.Target, mem.Result, mem.fail = "info (flat?)", "info", false
+			cpu.Target, cpu.Result, cpu.fail = "info (flat?)", "info", false
+		}
+		rows = append(rows, mem, cpu)
 		pw := row{ID: id + "‴", Name: "… platform requests in any 60 s", Measured: fmt.Sprint(r.MaxWin), Bound: "60", Ratio: "—", Target: "≤ 60, no 429"}
 		pw.pass(r.MaxWin <= 60 && r.Refused == 0)
 		rows = append(rows, pw)
@@ -322,7 +328,7 @@ func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, size
 		for _, f := range r.Failures {
 			notes = append(notes, "  failed: "+f)
 		}
-		per = append(per, fmt.Sprintf("%d tenants: %s and %.2f MB RSS per tenant (total %.1f MB)", n, ms(r.Wall/time.Duration(n)), float64(r.PeakKB)/1024/float64(n), float64(r.PeakKB)/1024))
+		per = append(per, fmt.Sprintf("%d tenants: %s per tenant (%.2f× its bound), %.1f MB RSS, idle CPU %.3f%%", n, ms(r.Wall/time.Duration(n)), float64(r.Wall)/float64(bound), float64(r.PeakKB)/1024, cpuPct))
 	}
 	if len(per) > 1 {
 		notes = append(notes, "row 11 scale: time per tenant and memory: "+strings.Join(per, "; "))
