@@ -330,6 +330,9 @@ func TestAMissingRoleIsHandedOffAndItsStepsNeverSent(t *testing.T) {
 	if !strings.Contains(o.Message, "Privileged Role Administrator") {
 		t.Fatalf("NoPra: message %q does not name the missing role", o.Message)
 	}
+	if h := o.HandOff; len(h) != 1 || h[0].LinkKind != "admin-consent" || !strings.Contains(h[0].Link, row.TenantID+"/adminconsent") {
+		t.Fatalf("NoPra: hand-off link %+v, want the platform's admin-consent URL for the tenant", h)
+	}
 	for _, r := range customerRequests(w, row.TenantID) {
 		if r.Method == "POST" && strings.Contains(r.Path, "/roleManagement/directory/roleAssignments") {
 			t.Fatalf("NoPra: a directory role assignment was sent: %s", r.Path)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -352,9 +353,42 @@ func (r *Run) Finish(runner *steps.Runner, code int, sink func(Event)) (Outcome,
 		}
 		rec.Journal = x.Receipts.JournalPath(r.row.TenantID)
 	}
+	r.consentLinks()
 	o := r.outcome(code, recErr)
 	r.emitFinished(sink, &o)
 	return o, rec
+}
+
+// consentLinks gives the hand-off of a missing Privileged Role
+// Administrator the platform's admin-consent URL for the tenant: what the
+// customer's Global Administrator (or Privileged Role Administrator) opens
+// to grant the platform's permissions the partner user could not. The
+// manifest was read by the run (the platform client keeps it).
+func (r *Run) consentLinks() {
+	c := r.cust
+	need := false
+	for _, h := range c.HandOff {
+		need = need || praHandOff(h)
+	}
+	if !need {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	app, err := r.deps.Platform.App(ctx)
+	if err != nil || app.AdminConsentURL == "" {
+		return
+	}
+	link := strings.ReplaceAll(app.AdminConsentURL, "{tenant}", url.PathEscape(r.row.TenantID))
+	for i, h := range c.HandOff {
+		if praHandOff(h) {
+			c.HandOff[i].Link, c.HandOff[i].LinkKind = link, "admin-consent"
+		}
+	}
+}
+
+func praHandOff(h HandOff) bool {
+	return h.Link == "" && strings.Contains(h.Reason, partner.NeededRoles[1].Name)
 }
 
 func (r *Run) emitFinished(sink func(Event), o *Outcome) {
