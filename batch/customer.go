@@ -73,10 +73,10 @@ func LastOnboarding(stateDir, tenantID string, since time.Time) string {
 // CustomerResult maps a customer run's outcome to a batch result.
 func CustomerResult(o customer.Outcome, rc customer.Receipt) Result {
 	r := Result{Lane: o.Lane, Message: o.Message, Next: o.Remedy, ReceiptPath: rc.Path, JournalPath: rc.Journal,
-		IntegrationID: o.IntegrationID, Changes: o.ChangesMade}
+		IntegrationID: o.IntegrationID, Changes: o.ChangesMade, Evidence: o.Evidence}
 	switch o.Result {
 	case customer.ResultHealthy:
-		r.State, r.Evidence = steps.TenantHealthy, "platform confirms"
+		r.State, r.Evidence = steps.TenantHealthy, "5 Platform confirms"
 		if r.Message == "" {
 			r.Message = "healthy: audit data is flowing"
 		}

@@ -584,7 +584,7 @@ func (b *Batch) poll(ctx context.Context) {
 		switch in.Status {
 		case platform.StatusHealthy:
 			row.State, row.Message, row.Next = steps.TenantHealthy, "healthy: audit data is flowing", ""
-			row.Evidence = "platform confirms"
+			row.Evidence = "5 Platform confirms"
 		case platform.StatusUnhealthy:
 			row.Message = "unhealthy: " + in.Reason
 			row.Next = "`itdr-onboard status --tenant " + id + "` and fix: " + in.ReasonCode

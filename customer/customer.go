@@ -145,6 +145,9 @@ type Outcome struct {
 	Consent string `json:"consent,omitempty"`
 	// IntegrationID is the platform integration (mapped or found).
 	IntegrationID string `json:"integration_id,omitempty"`
+	// Evidence is the highest evidence rung proven ("1 Configured"), ""
+	// before any.
+	Evidence string `json:"evidence,omitempty"`
 	// ChangesMade counts the changes made (not found in place) across the
 	// runs of this onboarding.
 	ChangesMade int   `json:"changes_made"`

@@ -406,6 +406,12 @@ func (r *Run) outcome(code int, recErr error) Outcome {
 	if c.Tokens.Lane != "" && c.Tokens.Lane != partner.LaneReady {
 		o.Lane = c.Tokens.Lane
 	}
+	best := 0
+	for _, rg := range s.Ladder {
+		if rg.State == checks.RungProven && rg.N > best {
+			best, o.Evidence = rg.N, fmt.Sprintf("%d %s", rg.N, rg.Title)
+		}
+	}
 	if f := r.Engine.Failure(); f != nil {
 		o.Message, o.Remedy, o.Err = f.Message, f.Remedy, f.Err
 	}
