@@ -14,6 +14,7 @@ import (
 	"itdr-onboard/customer"
 	"itdr-onboard/partner"
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/batchview"
 	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
 	"itdr-onboard/ui/tui"
@@ -55,6 +56,8 @@ type batchRun struct {
 	consentBackoff []time.Duration
 	// color: the watch screen may use colours.
 	color bool
+	// chosen are the tenant ids picked in the discovery table (TUI).
+	chosen []string
 }
 
 func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCenter, plan partner.Plan, mode string) int {
@@ -84,6 +87,14 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 		m = br.resume
 		rederive(m, plan)
 	} else {
+		if mode == "tui" && br.f.tenantsFile == "" && !br.f.allReady && !br.f.all {
+			// Pick the tenants in the discovery table (space, a, n, filter).
+			ids, err := batchview.Select(ctx, steps.PresentPlan(plan), io.In, io.Out)
+			if err != nil {
+				return fail(ExitStopped, "%v", err)
+			}
+			br.chosen = ids
+		}
 		m, err = br.newManifest(ctx, sp, plan)
 		if err != nil {
 			return fail(ExitUsage, "%v", err)
@@ -184,6 +195,8 @@ func (br *batchRun) newManifest(ctx context.Context, sp *batch.SharedPlatform, p
 		sel.Tenants, how = ids, "tenants-file"
 	case br.f.allReady:
 		how = "all-ready"
+	case len(br.chosen) > 0:
+		sel.Tenants, how = br.chosen, "chosen"
 	}
 	rows, err := batch.Select(plan.Rows, sel)
 	if err != nil {
@@ -327,8 +340,8 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 					n++
 				}
 			}
-			if n != 1 {
-				return usageError("choose the tenants with exactly one of --tenants FILE, --all-ready or --all")
+			if n > 1 || n == 0 && g.frontEnd(io) != "tui" {
+				return usageError("choose the tenants with exactly one of --tenants FILE, --all-ready or --all (in a terminal, without them, pick them from the discovery table)")
 			}
 			if rb.parallel < 1 || rb.parallel > 64 {
 				return usageError("--parallel must be between 1 and 64")

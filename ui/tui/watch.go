@@ -444,6 +444,9 @@ func (m *watchModel) render() string {
 	w := max(m.width, 20)
 	var out []string
 	head := fmt.Sprintf("Batch %s — %d tenants", san(m.snap.ID), len(m.snap.Tenants))
+	if len(m.snap.Tenants) == 1 {
+		head = fmt.Sprintf("Batch %s — 1 tenant", san(m.snap.ID))
+	}
 	switch {
 	case m.snap.Finished:
 		head += " — finished"
