@@ -103,8 +103,8 @@ type TenantProgress struct {
 	TenantID      string            `json:"tenant_id"`
 	State         steps.TenantState `json:"state"`
 	Lane          partner.Lane      `json:"lane"`
-	Started       time.Time         `json:"started,omitempty"`
-	Ended         time.Time         `json:"ended,omitempty"`
+	Started       time.Time         `json:"started,omitzero"`
+	Ended         time.Time         `json:"ended,omitzero"`
 	Attempts      int               `json:"attempts"`
 	Retries       int               `json:"retries"`
 	Message       string            `json:"message,omitempty"`

@@ -128,8 +128,8 @@ type BatchTenant struct {
 	StepTitle string      `json:"step_title,omitempty"`
 	State     TenantState `json:"state"`
 	// Started and Ended bound its run (zero when not started / not ended).
-	Started time.Time `json:"started,omitempty"`
-	Ended   time.Time `json:"ended,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+	Ended   time.Time `json:"ended,omitzero"`
 	// Retries counts the retried attempts (of its steps, and batch retries).
 	Retries int `json:"retries"`
 	// Message is the last thing that happened, one line.
@@ -180,7 +180,7 @@ type BudgetView struct {
 	Limit int           `json:"limit"`
 	Per   time.Duration `json:"per"`
 	// WaitUntil is set while the upstream told us to wait (Retry-After).
-	WaitUntil time.Time `json:"wait_until,omitempty"`
+	WaitUntil time.Time `json:"wait_until,omitzero"`
 }
 
 // BatchSnapshot is the whole batch at one moment.
@@ -196,7 +196,7 @@ type BatchSnapshot struct {
 	Counts []StateCount `json:"counts"`
 	// ETA is when the work still queued or running should end (zero:
 	// unknown yet — no tenant finished).
-	ETA      time.Time    `json:"eta,omitempty"`
+	ETA      time.Time    `json:"eta,omitzero"`
 	Parallel int          `json:"parallel"`
 	Paused   bool         `json:"paused,omitempty"`
 	Finished bool         `json:"finished,omitempty"`
