@@ -135,9 +135,23 @@ func joinHandOffs(hs []customer.HandOff) *steps.HandOff {
 			}
 		}
 	}
-	h.Reason = strings.Join(uniq(reasons), " ")
-	h.CustomerAction = strings.Join(uniq(actions), " ")
+	h.Reason = sentences(uniq(reasons))
+	h.CustomerAction = sentences(uniq(actions))
 	return h
+}
+
+// sentences joins texts into one paragraph, ending each with a full stop
+// unless it already ends a sentence ("… AADSTS650052). A required …", not
+// "… AADSTS650052) A required …").
+func sentences(ss []string) string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+			s += "."
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
 }
 
 func uniq(ss []string) []string {

@@ -237,7 +237,7 @@ func (t *tenantAPI) Organization(ctx context.Context) (m365.Organization, error)
 func (t *tenantAPI) Change() checks.Change {
 	var scopes []string
 	for _, g := range partner.DefaultGrants() {
-		scopes = append(scopes, g.Scope)
+		scopes = append(scopes, strings.ReplaceAll(g.Scope, ",", ", ")) // words the screen can wrap between
 	}
 	app := t.deps.Endpoints.ClientID
 	return checks.Change{ID: steps.BootstrapChangeCheck + "/" + app, CheckID: steps.BootstrapChangeCheck,

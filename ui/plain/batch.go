@@ -84,7 +84,13 @@ func batchWhat(ev steps.BatchEvent) string {
 		if h == nil {
 			return "hand-off: " + ev.Message
 		}
-		s := "hand-off (" + h.Who + "): " + h.Reason + " " + h.CustomerAction
+		s := "hand-off (" + h.Who + "): " + h.Reason
+		if h.CustomerAction != "" {
+			if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+				s += "."
+			}
+			s += " " + h.CustomerAction
+		}
 		if h.Link != "" {
 			s += " Link: " + h.Link
 		}
