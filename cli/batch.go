@@ -13,6 +13,7 @@ import (
 	"itdr-onboard/batch"
 	"itdr-onboard/customer"
 	"itdr-onboard/partner"
+	"itdr-onboard/state"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/batchview"
 	"itdr-onboard/ui/plain"
@@ -85,6 +86,13 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	var m *batch.Manifest
 	if br.resume != nil {
 		m = br.resume
+		// One run per batch: a second `batch resume` of the same batch would
+		// write its manifest and progress beside this one.
+		unlock, code, ok := br.lockBatch(m.ID, fail)
+		if !ok {
+			return code
+		}
+		defer unlock()
 		rederive(m, plan)
 	} else {
 		if mode == "tui" && br.f.tenantsFile == "" && !br.f.allReady && !br.f.all {
@@ -102,6 +110,11 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 		if code, ok := br.confirm(mode, m); !ok {
 			return code
 		}
+		unlock, code, ok := br.lockBatch(m.ID, fail)
+		if !ok {
+			return code
+		}
+		defer unlock()
 		if _, err := batch.SaveManifest(br.baseDir, m); err != nil {
 			return fail(ExitFailed, "writing the batch manifest: %v", err)
 		}
@@ -158,6 +171,16 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	}
 	sink.Summary(snap, code)
 	return code
+}
+
+// lockBatch takes the batch's lock (<state-dir>/batches/<id>/lock); a live
+// holder is refused with exit 3, naming it and the lock file.
+func (br *batchRun) lockBatch(id string, fail func(int, string, ...any) int) (func(), int, bool) {
+	l, err := state.Store{Dir: br.baseDir}.AcquireDirLock(batch.Dir(br.baseDir, id), "batch "+id, "batch", br.now())
+	if err != nil {
+		return nil, fail(ExitStopped, "%v", err), false
+	}
+	return func() { l.Release() }, 0, true
 }
 
 // rederive updates the manifest's lanes from a fresh discovery (a

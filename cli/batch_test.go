@@ -14,6 +14,7 @@ import (
 
 	"itdr-onboard/batch"
 	"itdr-onboard/sim"
+	"itdr-onboard/state"
 	"itdr-onboard/steps"
 )
 
@@ -388,5 +389,55 @@ func TestBatchSIGKILLThenResumeEndsLikeAnUninterruptedRun(t *testing.T) {
 	p, _ := batch.LoadProgress(bs.stateDir, id)
 	if !p.Finished || p.Runs != 2 {
 		t.Fatalf("progress after resume: finished %v runs %d", p.Finished, p.Runs)
+	}
+}
+
+// One run per batch: while a live run holds the batch's lock, `batch resume`
+// of the same batch is refused with exit 3, names the lock file, and writes
+// neither the manifest nor the progress.
+func TestBatchResumeRefusedWhileAnotherRunHoldsTheBatch(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGKILL")
+	}
+	t.Parallel()
+	bs := startBatchSim(t)
+	startBatchKill(t, bs.runArgs(), 1)
+	id, err := batch.Latest(bs.stateDir, true)
+	if err != nil {
+		t.Fatalf("no unfinished batch after the kill: %v", err)
+	}
+	dir := batch.Dir(bs.stateDir, id)
+	// This process stands in for a live run holding the batch (the killed
+	// child's lock is stale and taken over).
+	l, err := state.Store{Dir: bs.stateDir}.AcquireDirLock(dir, "batch "+id, "batch", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	snapshot := func() map[string]string {
+		m := map[string]string{}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			m[filepath.Base(f)] = string(b)
+		}
+		return m
+	}
+	before := snapshot()
+	code, out, errs := runCLI(t, nil, "batch", "resume", "--batch", id, "--endpoints", bs.ep, "--auth", "device", "--state-dir", bs.stateDir)
+	if code != ExitStopped {
+		t.Fatalf("resume while held: exit %d, want %d\n%s\n%s", code, ExitStopped, clipOut(out), errs)
+	}
+	if !strings.Contains(errs, "holds batch "+id) || !strings.Contains(errs, filepath.Join(dir, state.LockFile)) {
+		t.Errorf("the refusal does not name the batch and its lock file:\n%s", errs)
+	}
+	after := snapshot()
+	if len(before) == 0 || len(after) != len(before) {
+		t.Fatalf("batch files before %d, after %d", len(before), len(after))
+	}
+	for f, b := range before {
+		if after[f] != b {
+			t.Errorf("%s was rewritten by the refused resume", f)
+		}
 	}
 }

@@ -38,8 +38,10 @@ func (l LockInfo) String() string {
 // HeldError says another live run holds the tenant's lock.
 type HeldError struct {
 	TenantID string
-	Path     string
-	Holder   LockInfo
+	// Subject names what is locked when it is not a tenant ("batch <id>").
+	Subject string
+	Path    string
+	Holder  LockInfo
 	// Unknown is true when the holder's liveness cannot be checked (another
 	// host, or an unreadable lock file).
 	Unknown bool
@@ -50,9 +52,13 @@ func (e *HeldError) Error() string {
 	if c := text.Line(e.Holder.Command); c != "" {
 		run = `another run of "itdr-onboard ` + c + `"`
 	}
-	s := fmt.Sprintf("%s holds tenant %s (%s; lock file %s)", run, e.TenantID, e.Holder, e.Path)
+	subject := "tenant " + e.TenantID
+	if e.Subject != "" {
+		subject = e.Subject
+	}
+	s := fmt.Sprintf("%s holds %s (%s; lock file %s)", run, subject, e.Holder, e.Path)
 	if e.Unknown && e.Holder.PID == 0 {
-		s = fmt.Sprintf("another itdr-onboard run may hold tenant %s: its lock file %s cannot be read", e.TenantID, e.Path)
+		s = fmt.Sprintf("another itdr-onboard run may hold %s: its lock file %s cannot be read", subject, e.Path)
 	}
 	if e.Unknown {
 		s += fmt.Sprintf("; if you are sure it is no longer running, delete %s", e.Path)
@@ -143,7 +149,21 @@ func (s Store) AcquireLockFor(tenantID, command string, now time.Time) (*Lock, e
 	if tenantID == "" {
 		return nil, errors.New("state: lock without a tenant id")
 	}
-	dir := s.TenantDir(tenantID)
+	return acquireLockIn(s.TenantDir(tenantID), tenantID, "", command, now)
+}
+
+// AcquireDirLock takes the lock file in dir for what subject names (for
+// example "batch 20261206-203514-1145"), with the same rules as a tenant's
+// lock: one live holder, a dead or reused pid is taken over, the refusal
+// names the holder and the lock file.
+func (s Store) AcquireDirLock(dir, subject, command string, now time.Time) (*Lock, error) {
+	if dir == "" || subject == "" {
+		return nil, errors.New("state: lock without a directory or subject")
+	}
+	return acquireLockIn(dir, "", subject, command, now)
+}
+
+func acquireLockIn(dir, tenantID, subject, command string, now time.Time) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -176,27 +196,27 @@ func (s Store) AcquireLockFor(tenantID, command string, now time.Time) (*Lock, e
 			// A torn lock (its writer died between create and write) is
 			// stale once it is old enough; younger, its writer may be busy.
 			if st, serr := os.Stat(path); serr == nil && now.Sub(st.ModTime()) > 10*time.Second {
-				if s.moveAside(path, nil) {
+				if moveAside(path, nil) {
 					continue
 				}
 			}
-			return nil, &HeldError{TenantID: tenantID, Path: path, Unknown: true}
+			return nil, &HeldError{TenantID: tenantID, Subject: subject, Path: path, Unknown: true}
 		}
 		if held.Host != me.Host {
-			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held, Unknown: true}
+			return nil, &HeldError{TenantID: tenantID, Subject: subject, Path: path, Holder: held, Unknown: true}
 		}
 		staleWhy := "is no longer running"
 		if held.PID != me.PID && processAlive(held.PID) {
 			if staleWhy = reused(held); staleWhy == "" {
-				return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+				return nil, &HeldError{TenantID: tenantID, Subject: subject, Path: path, Holder: held}
 			}
 		}
 		if held.PID == me.PID && !held.StartedAt.IsZero() && (held.ProcStart == "" || held.ProcStart == me.ProcStart) {
 			// Our own process holds it (another run in this process).
-			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+			return nil, &HeldError{TenantID: tenantID, Subject: subject, Path: path, Holder: held}
 		}
-		if !s.moveAside(path, &held) {
-			return nil, &HeldError{TenantID: tenantID, Path: path, Holder: held}
+		if !moveAside(path, &held) {
+			return nil, &HeldError{TenantID: tenantID, Subject: subject, Path: path, Holder: held}
 		}
 		h := held
 		tookOver, why = &h, staleWhy
@@ -207,7 +227,7 @@ func (s Store) AcquireLockFor(tenantID, command string, now time.Time) (*Lock, e
 // moveAside renames a stale lock out of the way; it checks that what it
 // moved is the stale lock it read (not a fresh lock another process created
 // in between) and puts a fresh one back.
-func (s Store) moveAside(path string, stale *LockInfo) bool {
+func moveAside(path string, stale *LockInfo) bool {
 	aside := path + ".stale." + strconv.Itoa(os.Getpid())
 	if err := os.Rename(path, aside); err != nil {
 		return false
