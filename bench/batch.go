@@ -219,11 +219,8 @@ func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n
 	}
 	close(stopSample)
 	<-sampled
-	if ps := cmd.ProcessState; ps != nil {
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			res.PeakKB = max(res.PeakKB, ru.Maxrss)
-		}
-	}
+	// Only VmHWM counts: the rusage maxrss after exit includes the bench's
+	// own peak (see tuiProc.peakKB).
 
 	// The simulator's log: requests during the flows, per tenant, and the
 	// platform's windows over the whole run.

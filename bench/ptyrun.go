@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -65,15 +64,13 @@ func (p *tuiProc) sampleHWM() {
 }
 
 // peakKB is the process's peak resident set: the highest VmHWM sampled
-// while it ran, or its rusage maxrss after exit, whichever is higher.
+// while it ran. Not the rusage maxrss after exit: on Linux exec records the
+// old address space's high-water mark in the child's maxrss, and Go starts
+// children with CLONE_VM, so that figure is at least the bench's own peak
+// (a batch row after the 200,000-organization rows read 216 MB that way).
 func (p *tuiProc) peakKB() int64 {
-	kb := p.hwm
-	if st := p.cmd.ProcessState; st != nil {
-		if ru, ok := st.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > kb {
-			kb = ru.Maxrss
-		}
-	}
-	return kb
+	p.sampleHWM()
+	return p.hwm
 }
 
 // stop asks the TUI to quit (q, then ctrl+c), then kills it.
