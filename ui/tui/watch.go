@@ -528,9 +528,10 @@ func (m *watchModel) helpLine() string {
 func columns(w int) (name, lane, step int) {
 	switch {
 	case w >= 120:
-		return 28, 12, 16
+		return 28, 13, 16
 	case w >= 80:
-		return 17, 10, 10
+		// 13: the longest lane name, "not-consented", whole.
+		return 15, 13, 10
 	default:
 		return 14, 0, 10
 	}
