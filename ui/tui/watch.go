@@ -4,7 +4,8 @@ package tui
 // live, from steps.BatchSnapshot alone (the orchestrator hands it out through
 // steps.BatchControl). A header counts the tenants per state and shows the
 // ETA and every upstream's budget in use; a row opens to its journal and
-// receipt; r retries a failed row; p pauses the batch (no new tenant
+// receipt (a handed-off row: c copies its link with OSC 52, v shows the link
+// as a QR code); r retries a failed row; p pauses the batch (no new tenant
 // starts); / filters.
 
 import (
@@ -19,6 +20,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
@@ -91,6 +93,7 @@ type watchModel struct {
 	openLines   []string // its journal lines (read when opened)
 	openErr     string
 	openScroll  int
+	showQR      bool // the opened hand-off row's link as a QR code
 	notice      string
 	quit        bool
 	tickPending bool
@@ -238,10 +241,28 @@ func (m *watchModel) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.apply()
 		return nil
 	}
+	if m.open != "" && m.showQR {
+		switch k {
+		case "esc", "enter", "backspace", "v":
+			m.showQR = false
+		case "c":
+			return m.copyLink()
+		case "q":
+			m.quit = true
+			return tea.Quit
+		}
+		return nil
+	}
 	if m.open != "" {
 		switch k {
 		case "esc", "enter", "backspace":
 			m.open = ""
+		case "c":
+			return m.copyLink()
+		case "v":
+			if m.openLink() != "" {
+				m.showQR = true
+			}
 		case "up", "k":
 			m.openScroll = max(0, m.openScroll-1)
 		case "down", "j":
@@ -311,8 +332,42 @@ func (m *watchModel) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// openLink is the opened row's hand-off link, sanitised ("" = none).
+func (m *watchModel) openLink() string {
+	t, ok := m.snap.Tenant(m.open)
+	if !ok || t.HandOff == nil {
+		return ""
+	}
+	return san(t.HandOff.Link)
+}
+
+// linkName names a hand-off link by its kind for the notice.
+func linkName(kind string) string {
+	switch kind {
+	case "gdap-invite":
+		return "GDAP invitation"
+	case "admin-consent":
+		return "admin-consent"
+	case "":
+		return "hand-off"
+	}
+	return san(kind)
+}
+
+// copyLink puts the opened row's hand-off link on the clipboard (OSC 52).
+func (m *watchModel) copyLink() tea.Cmd {
+	u := m.openLink()
+	if u == "" {
+		m.notice = "This tenant has no link to copy."
+		return nil
+	}
+	t, _ := m.snap.Tenant(m.open)
+	m.notice = "Copied the " + linkName(t.HandOff.LinkKind) + " link to the clipboard."
+	return tea.SetClipboard(u)
+}
+
 func (m *watchModel) openRow(id string) {
-	m.open, m.openScroll, m.openErr = id, 0, ""
+	m.open, m.openScroll, m.openErr, m.showQR = id, 0, "", false
 	ls, err := m.ctl.Journal(id)
 	m.openLines = ls
 	if err != nil {
@@ -464,7 +519,11 @@ func (m *watchModel) render() string {
 	out = append(out, m.spread(m.budgetParts(now), w)...)
 	out = append(out, "")
 	m.chrome = len(out) + 3 // the column titles, the notice line, the keys
-	if m.open != "" {
+	if m.open != "" && m.showQR {
+		// The QR code takes the whole window: no batch header.
+		out = m.renderQR(w, max(1, m.height-2))
+		m.chrome = len(out) + 2
+	} else if m.open != "" {
 		out = append(out, m.renderOpen(now, w)...)
 	} else {
 		out = append(out, m.renderTable(now, w)...)
@@ -502,6 +561,10 @@ func (m *watchModel) helpLine() string {
 	switch {
 	case m.typing:
 		keys = [][2]string{{"enter", "keep"}, {"esc", "clear"}}
+	case m.open != "" && m.showQR:
+		keys = [][2]string{{"c", "copy link"}, {"esc", "back"}, {"q", "quit"}}
+	case m.open != "" && m.openLink() != "":
+		keys = [][2]string{{"↑↓", "scroll"}, {"c", "copy link"}, {"v", "QR"}, {"r", "retry"}, {"esc", "back"}, {"q", "quit"}}
 	case m.open != "":
 		keys = [][2]string{{"↑↓", "scroll"}, {"r", "retry"}, {"esc", "back"}, {"q", "quit"}}
 	case m.snap.Finished:
@@ -656,6 +719,9 @@ func (m *watchModel) renderOpen(now time.Time, w int) []string {
 			add("    left", s)
 		}
 		add("  link", h.Link)
+		if san(h.Link) != "" {
+			ls = append(ls, m.st.App.Muted.Render("  c copies the link, v shows it as a QR code"))
+		}
 	}
 	add("  receipt", t.ReceiptPath)
 	add("  journal", t.JournalPath)
@@ -672,4 +738,33 @@ func (m *watchModel) renderOpen(now time.Time, w int) []string {
 	n := max(1, m.height-m.chrome+1)
 	m.openScroll = min(m.openScroll, max(0, len(ls)-n))
 	return ls[m.openScroll:]
+}
+
+// renderQR is the opened row's hand-off link, whole, and its QR code when
+// it fits in w×h; otherwise a line saying how large the window must be.
+func (m *watchModel) renderQR(w, h int) []string {
+	t, _ := m.snap.Tenant(m.open)
+	u := m.openLink()
+	kind := "hand-off"
+	if t.HandOff != nil {
+		kind = linkName(t.HandOff.LinkKind)
+	}
+	ls := []string{m.glyph(t.State) + " " + m.st.App.Strong.Render(san(t.Name)) + m.st.App.Muted.Render(" — the "+kind+" link")}
+	ls = append(ls, wrapStyled(m.st.App.Text.Render, u, " ", w)...)
+	if qr, ok := qrBlock(m.st, u, w, h-len(ls)); ok {
+		return append(ls, lines(qr)...)
+	}
+	// The size the code needs: its width (at least the current one, which
+	// the link's wrapping assumes), and its rows plus the lines above and the
+	// notice and key lines below.
+	n := 0
+	if q, err := qrcode.New(u, qrcode.Low); err == nil {
+		q.DisableBorder = true
+		n = len(q.Bitmap()) + 4
+	}
+	need := len(ls) + (n+1)/2 + 2
+	ls = append(ls, "")
+	return append(ls, wrapStyled(m.st.App.Muted.Render, fmt.Sprintf(
+		"Widen the terminal to at least %d×%d for the QR code (the link above is whole; c copies it).",
+		max(n, w), need), " ", w)...)
 }

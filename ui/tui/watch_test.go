@@ -202,6 +202,12 @@ func TestGoldenWatch(t *testing.T) {
 			}
 			wkey(m, "enter")
 			watchShot(t, m, "watch-open-handoff")
+			wkey(m, "v")
+			watchShot(t, m, "watch-handoff-qr")
+			if sz.h >= 30 && !strings.Contains(m.render(), "█") {
+				t.Errorf("no QR code at %dx%d", sz.w, sz.h)
+			}
+			wkey(m, "esc")
 			wkey(m, "esc", "p")
 			watchShot(t, m, "watch-paused")
 
@@ -322,5 +328,80 @@ func TestWatchFilterWords(t *testing.T) {
 		if len(m.rows) != 25 {
 			t.Fatalf("esc left %d rows", len(m.rows))
 		}
+	}
+}
+
+// TestWatchHandOffLink: in an opened hand-off row, c puts exactly the link
+// (sanitised) on the clipboard with OSC 52 and says so; v shows the link
+// whole with its QR code, or at 80×24 a line saying to widen the terminal;
+// both keys are in the key line; a row without a link copies nothing.
+func TestWatchHandOffLink(t *testing.T) {
+	t.Parallel()
+	b := batchFixture()
+	const link = "https://login.microsoftonline.com/t04/adminconsent?client_id=7f0c2e4a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+	b.snap.Tenants[3].HandOff.Link = link + "\x1b]52;c;ZXZpbA==\a"
+	b.snap.Tenants[3].HandOff.LinkKind = "admin-consent"
+	m := watchAt(b, 80, 24)
+	wkey(m, "down", "down", "down", "enter")
+	if m.open != "t04" {
+		t.Fatalf("opened %q, want t04", m.open)
+	}
+	help := ansi.Strip(m.helpLine())
+	if !strings.Contains(help, "c copy link") || !strings.Contains(help, "v QR") {
+		t.Fatalf("the key line lacks the copy and QR keys: %q", help)
+	}
+	cmd := m.key(tea.KeyPressMsg{Code: 'c', Text: "c"})
+	if cmd == nil {
+		t.Fatal("c returned no command")
+	}
+	want := san(b.snap.Tenants[3].HandOff.Link)
+	if strings.ContainsRune(want, '\x1b') || !strings.HasPrefix(want, link) {
+		t.Fatalf("san kept the escape: %q", want)
+	}
+	if got := fmt.Sprint(cmd()); got != fmt.Sprint(tea.SetClipboard(want)()) {
+		t.Fatalf("clipboard command %q, want the link %q", got, want)
+	}
+	if m.notice != "Copied the admin-consent link to the clipboard." {
+		t.Fatalf("notice %q", m.notice)
+	}
+	wkey(m, "v")
+	frame := ansi.Strip(m.render())
+	if strings.Contains(frame, "█") || !strings.Contains(frame, "Widen the terminal to at least 80×") {
+		t.Fatalf("at 80x24 the QR code must give way to a line saying to widen the terminal:\n%s", frame)
+	}
+	if !strings.Contains(strings.ReplaceAll(frame, "\n ", ""), want) {
+		t.Fatalf("the link is not shown whole:\n%s", frame)
+	}
+	// The size the line names is enough.
+	var w, h int
+	if _, err := fmt.Sscanf(frame[strings.Index(frame, "at least ")+len("at least "):], "%d×%d", &w, &h); err != nil {
+		t.Fatalf("no size in the line: %v\n%s", err, frame)
+	}
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	if frame := ansi.Strip(m.render()); !strings.Contains(frame, "█") {
+		t.Fatalf("no QR code at the size the line names, %dx%d:\n%s", w, h, frame)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	if frame := ansi.Strip(m.render()); !strings.Contains(frame, "█") {
+		t.Fatalf("no QR code at 120x30:\n%s", frame)
+	}
+	// c works in the QR view too; esc goes back to the row.
+	if cmd := m.key(tea.KeyPressMsg{Code: 'c', Text: "c"}); cmd == nil || fmt.Sprint(cmd()) != fmt.Sprint(tea.SetClipboard(want)()) {
+		t.Fatal("c in the QR view did not copy the link")
+	}
+	wkey(m, "esc")
+	if m.showQR || m.open != "t04" {
+		t.Fatalf("esc from the QR view: showQR %v, open %q", m.showQR, m.open)
+	}
+	// A failed row has no link: c copies nothing and says so.
+	wkey(m, "esc", "up", "enter")
+	if m.open != "t03" {
+		t.Fatalf("opened %q, want t03", m.open)
+	}
+	if cmd := m.key(tea.KeyPressMsg{Code: 'c', Text: "c"}); cmd != nil || !strings.Contains(m.notice, "no link") {
+		t.Fatalf("c on a row without a link: cmd %v, notice %q", cmd != nil, m.notice)
+	}
+	if strings.Contains(ansi.Strip(m.helpLine()), "copy link") {
+		t.Fatal("the copy key is offered on a row without a link")
 	}
 }
