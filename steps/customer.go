@@ -312,7 +312,7 @@ func (b *BootstrapStep) Snapshot(s *Session) Snapshot {
 			snap.Line = "asking for fresh customer tokens (AADSTS65001 right after a consent is retried, bounded)"
 		}
 	case StatusDone:
-		parts := []string{"consent " + s.Opt.Customer.Consent}
+		parts := []string{consentWords(s.Opt.Customer.Consent)}
 		if s.Opt.Customer.Tokens.ExchangeOK {
 			parts = append(parts, "Graph and Exchange tokens")
 		} else {
@@ -323,4 +323,20 @@ func (b *BootstrapStep) Snapshot(s *Session) Snapshot {
 		snap.Next = retryUnlessFinal(b.fail)
 	}
 	return snap
+}
+
+// consentWords says what the consent bootstrap did in words, not its
+// recorded value.
+func consentWords(v string) string {
+	switch v {
+	case "created":
+		return "consent granted"
+	case "already-existed":
+		return "consent already in place"
+	case "skipped":
+		return "consent not needed (a customer token already worked)"
+	case "":
+		return "consent checked"
+	}
+	return "consent " + v
 }

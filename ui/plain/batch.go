@@ -20,6 +20,9 @@ type BatchText struct {
 	W   io.Writer
 	Now func() time.Time
 	mu  sync.Mutex
+	// last is each tenant's last printed line (without the clock): the
+	// same words again (a snapshot re-sent for another reason) print once.
+	last map[string]string
 }
 
 func (b *BatchText) now() time.Time {
@@ -45,10 +48,24 @@ func (b *BatchText) Event(ev steps.BatchEvent) {
 		return
 	}
 	glyph := " "
-	if ev.State != "" {
+	switch ev.State {
+	case "":
+	case steps.TenantRunning:
+		// Not the TUI's spinner frame: a line is printed once, and a screen
+		// reader reads a braille cell aloud.
+		glyph = "·"
+	default:
 		glyph = ev.State.Glyph()
 	}
-	fmt.Fprintf(b.W, "%s  %-26s %s %s\n", when, clipName(text.Line(ev.Tenant), 26), glyph, text.Line(text.ClockTimes(what, b.now())))
+	line := fmt.Sprintf("%-26s %s %s", clipName(text.Line(ev.Tenant), 26), glyph, text.Line(text.ClockTimes(what, b.now())))
+	if b.last == nil {
+		b.last = map[string]string{}
+	}
+	if b.last[ev.TenantID] == line {
+		return
+	}
+	b.last[ev.TenantID] = line
+	fmt.Fprintf(b.W, "%s  %s\n", when, line)
 }
 
 func clipName(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"itdr-onboard/steps"
 )
@@ -78,5 +79,37 @@ func TestPromptShowsThePlanBeforeAsking(t *testing.T) {
 	o := out.String()
 	if !strings.Contains(o, "Audit Logs") || !strings.Contains(o, "PIM will alert") || strings.Index(o, "Audit Logs") > strings.Index(o, "Apply these") {
 		t.Fatalf("plan not shown before the question:\n%s", o)
+	}
+}
+
+// Batch lines: a running tenant is marked with a plain dot, not the TUI's
+// braille spinner frame (a screen reader reads it aloud), and the same
+// words for a tenant print once however often its snapshot is re-sent.
+func TestBatchTextRunningMarkAndNoRepeatedLine(t *testing.T) {
+	var out strings.Builder
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // a fixed fake clock, never compared with the real one
+	b := &BatchText{W: &out, Now: func() time.Time { return now }}
+	ev := steps.BatchEvent{Time: now, TenantID: "t1", Tenant: "Alpine 010", Type: steps.EventTenantState,
+		State: steps.TenantRunning, Message: "asking for fresh customer tokens"}
+	b.Event(ev)
+	b.Event(ev)
+	other := ev
+	other.TenantID, other.Tenant = "t2", "Bellows 011"
+	b.Event(other)
+	b.Event(ev) // t1 again, still the same words: not printed
+	got := out.String()
+	if n := strings.Count(got, "Alpine 010"); n != 1 {
+		t.Errorf("Alpine 010 printed %d times, want once:\n%s", n, got)
+	}
+	if !strings.Contains(got, "Bellows 011") {
+		t.Errorf("another tenant's line was swallowed:\n%s", got)
+	}
+	if strings.Contains(got, "⠋") || !strings.Contains(got, " · running") {
+		t.Errorf("running tenants are not marked with a plain dot:\n%s", got)
+	}
+	ev.State, ev.Message = steps.TenantHealthy, ""
+	b.Event(ev)
+	if !strings.Contains(out.String(), "✓ healthy") {
+		t.Errorf("a new state of the same tenant was not printed:\n%s", out.String())
 	}
 }
