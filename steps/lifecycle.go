@@ -371,20 +371,12 @@ func (p *UnmapStep) Snapshot(s *Session) Snapshot {
 	snap := Snapshot{ID: Unmap, Title: p.Title(), Status: p.status, Fail: p.fail}
 	// The plan is the question's details while it is asked, and the
 	// end's lines once done: rows only while it is carried out.
-	for _, c := range s.Plan {
-		if p.phase < unmapApplying || p.status == StatusDone {
-			break
+	if p.phase >= unmapApplying && p.status != StatusDone {
+		running := ""
+		if p.phase == unmapApplying && len(p.queue) > 0 {
+			running = p.queue[0].ID
 		}
-		it := Item{ID: c.ID, Label: c.Summary, Summary: c.Call}
-		for _, a := range s.Applied {
-			if a.Change.ID == c.ID {
-				it.Outcome, it.Summary = checks.Pass, "done"
-			}
-		}
-		if p.phase == unmapApplying && len(p.queue) > 0 && p.queue[0].ID == c.ID {
-			it.Running = true
-		}
-		snap.Items = append(snap.Items, it)
+		snap.Items = planItems(s, running)
 	}
 	switch p.phase {
 	case unmapReading:
@@ -449,4 +441,20 @@ func roleName(app platform.App, templateID string) string {
 		}
 	}
 	return templateID
+}
+
+// planItems shows the session's plan as rows while it is carried out: each
+// change done once applied, running when its id is the one in flight.
+func planItems(s *Session, running string) []Item {
+	var items []Item
+	for _, c := range s.Plan {
+		it := Item{ID: c.ID, Label: c.Summary, Summary: c.Call, Running: c.ID == running && running != ""}
+		for _, a := range s.Applied {
+			if a.Change.ID == c.ID {
+				it.Outcome, it.Summary = checks.Pass, "done"
+			}
+		}
+		items = append(items, it)
+	}
+	return items
 }

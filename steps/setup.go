@@ -339,18 +339,11 @@ func (p *SetupStep) Snapshot(s *Session) Snapshot {
 	det := SetupDetail{AppID: p.appID, Findings: p.findings}
 	snap := Snapshot{ID: Setup, Title: p.Title(), Status: p.status, Fail: p.fail, Detail: &det}
 	if p.phase >= setupApplying && p.status != StatusDone {
-		for _, c := range s.Plan {
-			it := Item{ID: c.ID, Label: c.Summary, Summary: c.Call}
-			for _, a := range s.Applied {
-				if a.Change.ID == c.ID {
-					it.Outcome, it.Summary = checks.Pass, "done"
-				}
-			}
-			if p.phase == setupApplying && len(p.queue) > 0 && p.queue[0].ID == c.ID {
-				it.Running = true
-			}
-			snap.Items = append(snap.Items, it)
+		running := ""
+		if p.phase == setupApplying && len(p.queue) > 0 {
+			running = p.queue[0].ID
 		}
+		snap.Items = planItems(s, running)
 	}
 	switch p.phase {
 	case setupReading:
