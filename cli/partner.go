@@ -422,38 +422,59 @@ tenant. --csv FILE exports the rows; --lane filters them; the TUI filters with /
 	return c
 }
 
-// runPartnerDemo is `demo --partner`: the partner simulator with the
-// built-in 25 customers (or --customers N, --seed), one sign-in, the
-// discovery table.
-func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, seed int64, csvPath, lane, simLog string, yes bool) int {
+// startPartnerDemo starts the partner simulator of a demo: the built-in
+// customers, or --customers N from --seed, its request log in --sim-log.
+// On bad input or a failed start it says why and returns a nil server and
+// the exit code; stop closes the server and the log.
+func startPartnerDemo(io IO, customers int, seed int64, simLog string) (*sim.PartnerServer, *sim.PartnerScenario, func(), int) {
 	if customers < 1 || customers > 5000 {
 		fmt.Fprintln(io.Err, "error: --customers must be between 1 and 5000")
-		return ExitUsage
-	}
-	if err := validLanes(lane); err != nil {
-		fmt.Fprintln(io.Err, "error:", err)
-		return ExitUsage
+		return nil, nil, nil, ExitUsage
 	}
 	sc := sim.PartnerDemoScenario()
 	if customers != sim.DefaultPartnerCustomers || seed != sc.Seed {
 		sc = sim.GeneratePartnerScenario(customers, seed)
 	}
 	so := sim.Options{}
+	var lf *os.File
 	if simLog != "" {
-		lf, err := os.OpenFile(simLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		var err error
+		lf, err = os.OpenFile(simLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			fmt.Fprintf(io.Err, "error: --sim-log %s: %v\n", simLog, err)
-			return ExitUsage
+			return nil, nil, nil, ExitUsage
 		}
-		defer lf.Close()
 		so.Log = lf
 	}
 	srv, err := sim.StartPartner(sc, so)
 	if err != nil {
+		if lf != nil {
+			lf.Close()
+		}
 		fmt.Fprintln(io.Err, "error:", err)
-		return ExitFailed
+		return nil, nil, nil, ExitFailed
 	}
-	defer srv.Close()
+	return srv, sc, func() {
+		srv.Close()
+		if lf != nil {
+			lf.Close()
+		}
+	}, 0
+}
+
+// runPartnerDemo is `demo --partner`: the partner simulator with the
+// built-in 25 customers (or --customers N, --seed), one sign-in, the
+// discovery table.
+func runPartnerDemo(ctx context.Context, g *globalFlags, io IO, customers int, seed int64, csvPath, lane, simLog string, yes bool) int {
+	if err := validLanes(lane); err != nil {
+		fmt.Fprintln(io.Err, "error:", err)
+		return ExitUsage
+	}
+	srv, sc, stop, code := startPartnerDemo(io, customers, seed, simLog)
+	if srv == nil {
+		return code
+	}
+	defer stop()
 	if g.frontEnd(io) == "plain" {
 		fmt.Fprintf(io.Out, "Demo: partner simulator with %d customers (seed %d) at %s; partner tenant %s\n", len(sc.Customers), sc.Seed, srv.URL(), srv.PartnerTenantID())
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"itdr-onboard/auth"
 	"itdr-onboard/customer"
 	"itdr-onboard/partner"
-	"itdr-onboard/sim"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/plain"
 	"itdr-onboard/ui/text"
@@ -266,30 +264,11 @@ lacks are handed off (exit 3) with what the customer must do. docs/gdap.md.`,
 // runPartnerOnboardDemo is `demo --partner --tenant NAME`: the partner
 // simulator, one sign-in, then one simulated customer onboarded over GDAP.
 func runPartnerOnboardDemo(ctx context.Context, g *globalFlags, io IO, customers int, seed int64, tenant string, opt customer.Options, simLog string) int {
-	if customers < 1 || customers > 5000 {
-		fmt.Fprintln(io.Err, "error: --customers must be between 1 and 5000")
-		return ExitUsage
+	srv, sc, stop, code := startPartnerDemo(io, customers, seed, simLog)
+	if srv == nil {
+		return code
 	}
-	sc := sim.PartnerDemoScenario()
-	if customers != sim.DefaultPartnerCustomers || seed != sc.Seed {
-		sc = sim.GeneratePartnerScenario(customers, seed)
-	}
-	so := sim.Options{}
-	if simLog != "" {
-		lf, err := os.OpenFile(simLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			fmt.Fprintf(io.Err, "error: --sim-log %s: %v\n", simLog, err)
-			return ExitUsage
-		}
-		defer lf.Close()
-		so.Log = lf
-	}
-	srv, err := sim.StartPartner(sc, so)
-	if err != nil {
-		fmt.Fprintln(io.Err, "error:", err)
-		return ExitFailed
-	}
-	defer srv.Close()
+	defer stop()
 	if g.frontEnd(io) == "plain" {
 		fmt.Fprintf(io.Out, "Demo: partner simulator with %d customers (seed %d) at %s; onboarding %s over GDAP\n", len(sc.Customers), sc.Seed, srv.URL(), tenant)
 	}
