@@ -241,10 +241,7 @@ func (p *UnmapStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		if !yes(ev.Value) {
-			s.Declined, s.DeclinedChanges = true, s.Plan
-			p.status = StatusFailed
-			p.fail = &Failure{Kind: FailStopped, Final: true, Message: "Declined; nothing was changed.",
-				Remedy: "Run unmap again and answer yes (or pass --yes) to apply the plan."}
+			p.status, p.fail = StatusFailed, declinePlan(s, "unmap")
 			return nil
 		}
 		p.phase, p.status = unmapApplying, StatusRunning
@@ -457,4 +454,12 @@ func planItems(s *Session, running string) []Item {
 		items = append(items, it)
 	}
 	return items
+}
+
+// declinePlan records that the technician declined the whole plan of a
+// flow's confirm question and says how to apply it later.
+func declinePlan(s *Session, command string) *Failure {
+	s.Declined, s.DeclinedChanges = true, s.Plan
+	return &Failure{Kind: FailStopped, Final: true, Message: "Declined; nothing was changed.",
+		Remedy: "Run " + command + " again and answer yes (or pass --yes) to apply the plan."}
 }

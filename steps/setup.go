@@ -133,10 +133,7 @@ func (p *SetupStep) Handle(s *Session, ev Event) []Effect {
 			return nil
 		}
 		if !yes(ev.Value) {
-			s.Declined, s.DeclinedChanges = true, s.Plan
-			p.status = StatusFailed
-			p.fail = &Failure{Kind: FailStopped, Final: true, Message: "Declined; nothing was changed.",
-				Remedy: "Run partner setup again and answer yes (or pass --yes) to apply the plan."}
+			p.status, p.fail = StatusFailed, declinePlan(s, "partner setup")
 			return nil
 		}
 		p.phase, p.status = setupApplying, StatusRunning
