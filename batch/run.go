@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -102,6 +103,9 @@ type Batch struct {
 	started  time.Time
 	receipt  string
 	healthOK map[string]bool
+	// ended is the batch receipt's end (a batch opened from disk keeps
+	// it); healthRead is when batch status last read health.
+	ended, healthRead time.Time
 }
 
 // New prepares a batch run: every tenant's starting state from the
@@ -529,7 +533,7 @@ func (b *Batch) watchHealth(ctx context.Context, workersDone <-chan struct{}) {
 			if b.pendingCount() == 0 || b.opt.HealthWait <= 0 {
 				return
 			}
-			b.poll(ctx) // once right away: the last mappings may already be healthy
+			_ = b.poll(ctx) // once right away: the last mappings may already be healthy
 			continue
 		case <-tick.C:
 			tick.Reset(b.opt.HealthPoll)
@@ -540,7 +544,7 @@ func (b *Batch) watchHealth(ctx context.Context, workersDone <-chan struct{}) {
 			}
 			continue
 		}
-		b.poll(ctx)
+		_ = b.poll(ctx)
 		if wDone == nil && (b.pendingCount() == 0 || !b.cfg.Now().Before(deadline)) {
 			return
 		}
@@ -559,11 +563,14 @@ func (b *Batch) pendingCount() int {
 	return n
 }
 
-func (b *Batch) poll(ctx context.Context) {
+// poll is the health wait's one request for every pending tenant: each
+// pending row follows its integration's status, and the progress is saved.
+// batch status refreshes through it too (RefreshHealth).
+func (b *Batch) poll(ctx context.Context) error {
 	all, err := b.cfg.Health.AllIntegrations(ctx)
 	if err != nil {
 		b.emit(steps.BatchEvent{Type: "health_error", Message: "health poll: " + err.Error()})
-		return
+		return err
 	}
 	by := map[string]platform.Integration{}
 	for _, in := range all {
@@ -595,11 +602,12 @@ func (b *Batch) poll(ctx context.Context) {
 		}
 		evs = append(evs, steps.BatchEvent{TenantID: id, Tenant: row.Name, Step: steps.Health, Type: "health", State: row.State, Message: row.Message, Fields: f})
 	}
-	_ = b.saveLocked()
+	err = b.saveLocked()
 	b.mu.Unlock()
 	for _, ev := range evs {
 		b.emit(ev)
 	}
+	return err
 }
 
 func (b *Batch) emitState(r steps.BatchTenant) {
@@ -744,22 +752,29 @@ type ReceiptTenant struct {
 
 // Receipt is the batch receipt: every tenant's outcome.
 type Receipt struct {
-	ID       string             `json:"batch_id"`
-	User     string             `json:"user"`
-	Partner  string             `json:"partner_tenant_id"`
-	Started  time.Time          `json:"started"`
-	Ended    time.Time          `json:"ended"`
-	Runs     int                `json:"runs"`
-	Finished bool               `json:"finished"`
-	Counts   []steps.StateCount `json:"counts"`
-	Tenants  []ReceiptTenant    `json:"tenants"`
+	ID       string    `json:"batch_id"`
+	User     string    `json:"user"`
+	Partner  string    `json:"partner_tenant_id"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Runs     int       `json:"runs"`
+	Finished bool      `json:"finished"`
+	// HealthRead is when `batch status` last refreshed the pending
+	// tenants' health (after the run's own health wait).
+	HealthRead time.Time          `json:"health_read,omitzero"`
+	Counts     []steps.StateCount `json:"counts"`
+	Tenants    []ReceiptTenant    `json:"tenants"`
 }
 
 func (b *Batch) writeRecord() error {
 	snap := b.Snapshot()
 	b.mu.Lock()
-	rc := Receipt{ID: b.man.ID, User: b.man.User, Partner: b.man.Partner, Started: b.started.UTC(), Ended: b.cfg.Now().UTC(),
-		Runs: b.prog.Runs, Finished: b.prog.Finished, Counts: snap.Counts}
+	ended := b.ended
+	if ended.IsZero() {
+		ended = b.cfg.Now()
+	}
+	rc := Receipt{ID: b.man.ID, User: b.man.User, Partner: b.man.Partner, Started: b.started.UTC(), Ended: ended.UTC(),
+		Runs: b.prog.Runs, Finished: b.prog.Finished, HealthRead: b.healthRead.UTC(), Counts: snap.Counts}
 	for _, r := range snap.Tenants {
 		p := b.prog.Tenants[r.TenantID]
 		rt := ReceiptTenant{TenantID: r.TenantID, Name: r.Name, Lane: r.Lane, Outcome: r.State, Organization: r.Org, OrgID: r.OrgID,
@@ -804,20 +819,76 @@ func WriteHandOffFiles(dir string, snap steps.BatchSnapshot) error {
 // SnapshotFromDisk rebuilds a batch's snapshot from its manifest and
 // progress (`batch status`, `batch handoff`): no network.
 func SnapshotFromDisk(stateDir, id string, now time.Time) (steps.BatchSnapshot, error) {
-	m, err := LoadManifest(stateDir, id)
+	b, err := Open(Config{StateDir: stateDir, Now: func() time.Time { return now }}, id)
 	if err != nil {
 		return steps.BatchSnapshot{}, err
-	}
-	p, err := LoadProgress(stateDir, id)
-	if err != nil {
-		return steps.BatchSnapshot{}, err
-	}
-	b := New(Config{StateDir: stateDir, Manifest: m, Progress: p, Now: func() time.Time { return now }})
-	b.finished = p.Finished
-	if _, err := os.Stat(filepath.Join(Dir(stateDir, id), ReceiptFile)); err == nil {
-		b.receipt = filepath.Join(Dir(stateDir, id), ReceiptFile)
 	}
 	return b.Snapshot(), nil
+}
+
+// Open loads a batch that is not running from its manifest and progress
+// (cfg.Manifest and cfg.Progress are read from cfg.StateDir): `batch status`
+// reads its snapshot and may refresh its health (RefreshHealth).
+func Open(cfg Config, id string) (*Batch, error) {
+	m, err := LoadManifest(cfg.StateDir, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := LoadProgress(cfg.StateDir, id)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Manifest, cfg.Progress = m, p
+	b := New(cfg)
+	b.finished = p.Finished
+	path := filepath.Join(Dir(cfg.StateDir, id), ReceiptFile)
+	if data, err := os.ReadFile(path); err == nil {
+		b.receipt = path
+		var rc Receipt
+		if json.Unmarshal(data, &rc) == nil {
+			b.ended = rc.Ended
+		}
+	}
+	return b, nil
+}
+
+// PendingCount is the number of tenants mapped and waiting for data.
+func (b *Batch) PendingCount() int { return b.pendingCount() }
+
+// RefreshHealth reads the health of a batch that is not running (`batch
+// status`, its caller holding the batch's lock) with the health wait's own
+// request (poll: ONE list request for every pending tenant), and records it
+// as the end of a run does: the progress, the batch receipt and the
+// hand-off files. It returns how many tenants turned healthy. With no tenant
+// pending it sends nothing.
+func (b *Batch) RefreshHealth(ctx context.Context) (int, error) {
+	if b.cfg.Health == nil {
+		return 0, errors.New("no platform client to read health with")
+	}
+	before := map[string]bool{}
+	b.mu.Lock()
+	for _, id := range b.ord {
+		if b.rows[id].State == steps.TenantPending {
+			before[id] = true
+		}
+	}
+	b.mu.Unlock()
+	if len(before) == 0 {
+		return 0, nil
+	}
+	if err := b.poll(ctx); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	b.healthRead = b.cfg.Now()
+	n := 0
+	for id := range before {
+		if b.rows[id].State == steps.TenantHealthy {
+			n++
+		}
+	}
+	b.mu.Unlock()
+	return n, b.writeRecord()
 }
 
 // SummaryLine is the batch in one line: counts per state.
@@ -864,4 +935,11 @@ func SortedByState(ts []steps.BatchTenant) []steps.BatchTenant {
 	out := append([]steps.BatchTenant(nil), ts...)
 	sort.SliceStable(out, func(i, j int) bool { return order[out[i].State] < order[out[j].State] })
 	return out
+}
+
+// Recorded is when the batch's progress was last written.
+func (b *Batch) Recorded() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.prog.Updated
 }

@@ -12,6 +12,7 @@ import (
 
 	"itdr-onboard/batch"
 	"itdr-onboard/customer"
+	"itdr-onboard/endpoints"
 	"itdr-onboard/partner"
 	"itdr-onboard/state"
 	"itdr-onboard/steps"
@@ -417,37 +418,32 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 	addBatchFlags(resume, sb, false)
 	c.AddCommand(resume)
 
-	stb := &batchFlags{}
+	stb, stc := &batchFlags{}, &connFlags{}
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Where a batch stands (from the state directory; no sign-in, no network)",
-		Args:  cobra.NoArgs,
+		Short: "Where a batch stands: its pending tenants' health read now (one platform request), the rest as recorded",
+		Long: `batch status shows a batch from the state directory. When some tenants are pending (mapped,
+waiting for data) and platform credentials are available (ITDR_API_KEY and ITDR_API_SECRET, or the
+--endpoints file that has them), it first reads their health with ONE platform request — the batch
+health wait's own — and records it as the health wait does (progress, batch receipt, hand-off files).
+Without credentials, while a run of the batch holds it, or when the platform does not answer, it says
+so and shows the state as recorded. No sign-in.
+
+Exit codes: as batch run (0 every tenant healthy or skipped, 1 a tenant failed, 4 some pending,
+5 some handed off, 130 not finished).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base := g.stateDirOr(defaultStateDir())
 			id, err := pickBatch(base, stb.batchID, false)
 			if err != nil {
 				return usageError("%v", err)
 			}
-			snap, err := batch.SnapshotFromDisk(base, id, time.Now())
-			if err != nil {
-				return usageError("batch %s: %v", id, err)
-			}
-			code := batch.ExitCode(snap)
-			if g.json {
-				(&plain.BatchJSON{W: io.Out}).Summary(snap, code)
-			} else {
-				fmt.Fprintf(io.Out, "Batch %s (%s) by %s: ", snap.ID, text.Clock(snap.Started, time.Now()), text.Line(snap.User))
-				if snap.Finished {
-					fmt.Fprintln(io.Out, "finished")
-				} else {
-					fmt.Fprintln(io.Out, "not finished — `itdr-onboard batch resume` continues it")
-				}
-				(&plain.BatchText{W: io.Out}).Summary(snap, code)
-			}
-			return exitCode(code)
+			return exitCode(batchStatus(cmd.Context(), g, io, id, *stc))
 		},
 	}
 	addBatchFlags(status, stb, false)
+	status.Flags().StringVar(&stc.endpointsFile, "endpoints", "", "an endpoints file (written by sim serve) with the platform's address and credentials")
+	status.Flags().StringVar(&stc.cloud, "cloud", "", "Microsoft cloud of the platform: "+strings.Join(endpoints.Clouds(), ", "))
 	c.AddCommand(status)
 
 	hb := &batchFlags{}
