@@ -183,6 +183,14 @@ func TestCheckPlainReport(t *testing.T) {
 	if n := strings.Count(rep, "\n  ["); n != 10 {
 		t.Errorf("%d rows, want 10:\n%s", n, rep)
 	}
+	// Each row is printed once: by the report, not also as its check
+	// finished.
+	if n := strings.Count(out, "\n  ["); n != 10 {
+		t.Errorf("%d rows in the whole output, want each of the 10 once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "its results are in the report at the end") {
+		t.Errorf("the background Checks heading does not say where its results are:\n%s", out)
+	}
 	ts.assertUnchanged(t)
 }
 

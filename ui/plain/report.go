@@ -123,6 +123,11 @@ func (t *Text) StepStarted(e *steps.Engine, st steps.Step) {
 	t.heading = st.ID()
 	t.mu.Unlock()
 	switch {
+	case reportOnly(e) && again:
+		// Its rows are the report's, printed once at the end.
+	case reportOnly(e) && st.Status() == steps.StatusPaused:
+		t.printf("\n== Step %s: %s (runs in the background during %s; its results are in the report at the end)\n",
+			t.num.of(e, st.ID()), st.Title(), e.Current().Title())
 	case again:
 		t.printf("\n== Step %s: %s (continued)\n", t.num.of(e, st.ID()), st.Title())
 		t.flushHeld(e, st)
@@ -147,6 +152,10 @@ func (t *Text) flushHeld(e *steps.Engine, st steps.Step) {
 	}
 	t.printRows(e, snap, "")
 }
+
+// reportOnly says the flow's check rows are printed once, by the report
+// at its end (`check`), not also as each check finishes.
+func reportOnly(e *steps.Engine) bool { return e.Flow() == steps.CheckFlow.Name }
 
 // heldRow is a check result waiting to be printed, with the step that ran
 // it.
@@ -208,6 +217,9 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 	}
 	switch ev := ev.(type) {
 	case steps.CheckDone:
+		if reportOnly(e) {
+			return
+		}
 		// Rows are held until every check running beside them is done, then
 		// printed in the registry's order: a transcript (and a screen
 		// reader) gets the same order every run.
