@@ -102,8 +102,9 @@ func TestLifecycleFlowsInEveryFrontEnd(t *testing.T) {
 		t.Fatalf("check --json: exit %d\n%s", code, out)
 	}
 	code, out = e.run(t, "check", "--tenant", simTenant, "--plain")
-	if code != ExitStopped || !strings.Contains(out, "== Step 1/2: Checks (runs in the background during Sign-in") ||
-		!strings.Contains(out, "== Step 1/2: Checks (continued)") || !strings.Contains(out, "Result: 2 of 10 checks failed.") {
+	if code != ExitStopped || !strings.Contains(out, "== Step 1/2: Checks (runs in the background during Sign-in; its results are in the report at the end)") ||
+		strings.Contains(out, "== Step 1/2: Checks (continued)") || !strings.Contains(out, "Result: 2 of 10 checks failed.") ||
+		strings.Count(out, "Exchange role group roles:") != 1 {
 		t.Fatalf("check --plain: exit %d\n%s", code, out)
 	}
 	code, screen := e.runTUIUntil(t, "2 of 10 checks failed", "check", "--tenant", simTenant)
