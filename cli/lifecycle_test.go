@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"itdr-onboard/m365"
 	"itdr-onboard/sim"
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
 )
 
 const simTenant = "3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60"
@@ -487,7 +489,8 @@ func TestSummaryMatchesSimulatedUsers(t *testing.T) {
 		t.Fatalf("summary %v; want billable %d, mfa %d of %d", last, billable, mfa, total)
 	}
 	code, out = e.onboard(t, "--plain")
-	if code != 0 || !strings.Contains(out, "billable identities (enabled, licensed users): "+itoa(billable)) {
+	if code != 0 || !strings.Contains(out, "billable identities (enabled, licensed users): "+itoa(billable)) ||
+		!strings.Contains(out, fmt.Sprintf("MFA registered: %d of %d users (%d%%)", mfa, total, text.Percent(mfa, total))) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }

@@ -480,9 +480,12 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 	t.printf("\n")
 	if s.HaveSummary {
 		t.printf("  billable identities (enabled, licensed users): %d\n", s.Billable)
-		if s.MFATotal >= 0 {
-			t.printf("  MFA registered: %d of %d users\n", s.MFARegistered, s.MFATotal)
-		} else {
+		switch {
+		case s.MFATotal > 0:
+			t.printf("  MFA registered: %d of %d users (%d%%)\n", s.MFARegistered, s.MFATotal, text.Percent(s.MFARegistered, s.MFATotal))
+		case s.MFATotal == 0:
+			t.printf("  MFA registered: no users in the report\n")
+		default:
 			t.printf("  MFA registration: not permitted to read the report\n")
 		}
 	}

@@ -137,3 +137,18 @@ func When(t time.Time, layout string) string {
 	}
 	return t.Format(layout)
 }
+
+// Percent is n of total as a whole percentage, rounded to the nearest (2 of
+// 3 is 67%), except that it is 100 only when n is total and 0 only when n is
+// 0: a technician reading 100% believes every user is covered. total must be
+// positive.
+func Percent(n, total int) int {
+	p := (200*n + total) / (2 * total)
+	switch {
+	case n > 0 && p == 0:
+		return 1
+	case n < total && p == 100:
+		return 99
+	}
+	return p
+}

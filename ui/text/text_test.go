@@ -59,3 +59,18 @@ func TestWhenNeverShowsTheZeroDate(t *testing.T) {
 		t.Errorf("When = %q", got)
 	}
 }
+
+// Percentages round to the nearest, but say 100% only when all are covered
+// and 0% only when none are.
+func TestPercent(t *testing.T) {
+	for _, c := range []struct{ n, total, want int }{
+		{2, 3, 67}, {1, 3, 33}, {1, 2, 50}, {1, 8, 13}, {30, 40, 75},
+		{0, 5, 0}, {5, 5, 100}, {1, 1, 100}, {0, 1, 0},
+		{999, 1000, 99}, {1995, 2000, 99}, {1, 1000, 1}, {4, 1000, 1}, {6, 1000, 1},
+		{994, 1000, 99}, {995, 1000, 99}, {5, 1000, 1}, {15, 1000, 2},
+	} {
+		if got := Percent(c.n, c.total); got != c.want {
+			t.Errorf("Percent(%d, %d) = %d, want %d", c.n, c.total, got, c.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/text"
 	"itdr-onboard/ui/theme"
 )
 
@@ -70,7 +71,7 @@ func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, h
 		case s.MFATotal == 0:
 			kv("MFA registered", "no users in the report")
 		default:
-			kv("MFA registered", fmt.Sprintf("%d of %d users (%d%%)", s.MFARegistered, s.MFATotal, s.MFARegistered*100/s.MFATotal))
+			kv("MFA registered", fmt.Sprintf("%d of %d users (%d%%)", s.MFARegistered, s.MFATotal, text.Percent(s.MFARegistered, s.MFATotal)))
 		}
 	}
 	return join(fit(st, out, width, height))

@@ -398,6 +398,16 @@ func TestRenderDone(t *testing.T) {
 		return []string{"Healthy", "Contoso Ltd", "Changes made", "Add role \"Audit Logs\"", "/state/tid-1/receipt.json",
 			"Billable identities", "42", "30 of 40 users (75%)"}
 	})
+	// Rounded to the nearest; 100% only when every user is covered.
+	for _, c := range []struct {
+		n, total int
+		want     string
+	}{{2, 3, "2 of 3 users (67%)"}, {999, 1000, "999 of 1000 users (99%)"}, {1, 1000, "1 of 1000 users (1%)"}, {3, 3, "3 of 3 users (100%)"}} {
+		s.MFARegistered, s.MFATotal = c.n, c.total
+		if out := ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0)); !strings.Contains(out, c.want) {
+			t.Errorf("MFA %d of %d: want %q:\n%s", c.n, c.total, c.want, out)
+		}
+	}
 	s.MFATotal = -1
 	out := ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
 	if !strings.Contains(out, "not available") {
