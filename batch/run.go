@@ -201,7 +201,7 @@ func (b *Batch) plan() {
 			}
 			if ready.Sub(now) > b.opt.SettleWait {
 				b.setFinal(row, steps.TenantSkipped, "settling: Microsoft is still propagating the relationship (ready at "+ready.UTC().Format("15:04 MST")+")",
-					"run `itdr-onboard batch resume` after "+ready.UTC().Format("15:04 MST"), nil)
+					"run `itdr-onboard batch resume --batch "+b.man.ID+"` after "+ready.UTC().Format("15:04 MST")+" (beyond --settle-wait "+shortDur(b.opt.SettleWait)+")", nil)
 				continue
 			}
 			row.State, row.Message, row.Ended = steps.TenantQueued, "settling until "+ready.UTC().Format("15:04:05 MST"), time.Time{}
@@ -281,6 +281,7 @@ func (b *Batch) Run(ctx context.Context) (steps.BatchSnapshot, error) {
 	}
 	b.finished = !interrupted
 	b.prog.Finished = !interrupted
+	b.pendingNextLocked()
 	err = b.saveLocked()
 	b.mu.Unlock()
 	if rerr := b.writeRecord(); err == nil {
@@ -547,6 +548,29 @@ func (b *Batch) watchHealth(ctx context.Context, workersDone <-chan struct{}) {
 		_ = b.poll(ctx)
 		if wDone == nil && (b.pendingCount() == 0 || !b.cfg.Now().Before(deadline)) {
 			return
+		}
+	}
+}
+
+// PendingNext is the next action of a tenant still pending when a run
+// ends: `batch status` later reads the health of every pending tenant
+// with one platform request (the evidence rung reached stays on the row).
+func PendingNext(id string) string {
+	return "`itdr-onboard batch status --batch " + id + "` later reads their health again with one platform request (the first audit data can take up to 24 hours)"
+}
+
+// pendingNextLocked words the end of the health wait on the tenants still
+// pending: how long it watched, and the next action.
+func (b *Batch) pendingNextLocked() {
+	msg := "mapped; no audit data yet — health not watched (--health-wait 0)"
+	if b.cfg.Health == nil {
+		msg = "mapped; no audit data yet — health not watched"
+	} else if b.opt.HealthWait > 0 {
+		msg = "mapped; no audit data yet after watching health for " + shortDur(b.opt.HealthWait)
+	}
+	for _, id := range b.ord {
+		if r := b.rows[id]; r.State == steps.TenantPending {
+			r.Message, r.Next = msg, PendingNext(b.man.ID)
 		}
 	}
 }
@@ -942,4 +966,19 @@ func (b *Batch) Recorded() time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.prog.Updated
+}
+
+// shortDur is d as a person writes it: 15m, 1h30m, 45s.
+func shortDur(d time.Duration) string {
+	if d < time.Second {
+		return d.String()
+	}
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -321,3 +321,54 @@ func TestBatchSettlingQueuedLastAndWaited(t *testing.T) {
 		t.Fatalf("a tenant ready beyond --settle-wait: %+v", r)
 	}
 }
+
+// The health wait is bounded (--health-wait): a tenant still pending at its
+// end keeps the evidence rung its flow reached, says how long health was
+// watched, and names `batch status` (this batch) as its next action; a
+// settling tenant ready beyond --settle-wait is left for `batch resume` of
+// this batch (a finished batch is resumed by id only).
+func TestBatchEndsWithTheTruthAboutPendingAndSettlingTenants(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := testManifest(partner.LaneReady, partner.LaneReady, partner.LaneSettling)
+	m.Options.HealthWait, m.Options.SettleWait = 30*time.Millisecond, time.Minute
+	later := time.Now().Add(time.Hour)
+	m.Tenants[2].Row.ReadyAt = &later
+	if _, err := SaveManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	h := &fakeHealth{ints: map[string]string{}}
+	runner := RunnerFunc(func(ctx context.Context, tn Tenant, sink func(steps.BatchEvent)) Result {
+		st := platform.StatusPending
+		if tn.TenantID == "ta" {
+			st = platform.StatusHealthy
+		}
+		h.set(tn.TenantID, st)
+		return Result{State: steps.TenantPending, Evidence: "2 Audit pipeline on", Message: "mapped; waiting for the first audit data"}
+	})
+	snap, err := New(Config{StateDir: dir, Manifest: m, Runner: runner, Health: h}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]steps.BatchTenant{}
+	for _, r := range snap.Tenants {
+		byID[r.TenantID] = r
+	}
+	if a := byID["ta"]; a.State != steps.TenantHealthy || a.Next != "" {
+		t.Errorf("healthy tenant: %+v", a)
+	}
+	b := byID["tb"]
+	if b.State != steps.TenantPending || b.Evidence != "2 Audit pipeline on" || b.Next != PendingNext(m.ID) ||
+		!strings.Contains(b.Next, "batch status --batch "+m.ID) || b.Message != "mapped; no audit data yet after watching health for 30ms" {
+		t.Errorf("pending at the end: %+v", b)
+	}
+	c := byID["tc"]
+	if c.State != steps.TenantSkipped || !strings.Contains(c.Next, "`itdr-onboard batch resume --batch "+m.ID+"` after ") || !strings.Contains(c.Next, "beyond --settle-wait 1m") {
+		t.Errorf("settling beyond --settle-wait: %+v", c)
+	}
+	// The record says the same.
+	p, err := LoadProgress(dir, m.ID)
+	if err != nil || p.Tenants["tb"].Next != PendingNext(m.ID) {
+		t.Fatalf("progress: %+v %v", p.Tenants["tb"], err)
+	}
+}

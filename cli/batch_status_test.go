@@ -87,6 +87,14 @@ func TestBatchStatusRefreshesPendingHealthWithOneRequest(t *testing.T) {
 		if tn.State == steps.TenantHealthy {
 			t.Fatalf("%s healthy before its data could arrive", tn.Name)
 		}
+		// The truth at the end: the rung reached, health not watched, and
+		// `batch status` of this batch as the next action.
+		if tn.State == steps.TenantPending && (tn.Evidence == "" || tn.Next != batch.PendingNext(id) || !strings.Contains(tn.Message, "health not watched (--health-wait 0)")) {
+			t.Errorf("%s pending at the end: %q / %q / %q", tn.Name, tn.Evidence, tn.Message, tn.Next)
+		}
+		if tn.Lane == sim.LaneSettling && !strings.Contains(tn.Next, "batch resume --batch "+id) {
+			t.Errorf("%s settling beyond --settle-wait: next %q", tn.Name, tn.Next)
+		}
 	}
 	if len(pending) != 10 {
 		t.Fatalf("%d tenants pending after the run, want the 10 ready ones", len(pending))
