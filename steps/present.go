@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -127,4 +128,55 @@ func (d *HealthDetail) Healthy() bool {
 // Unhealthy reports whether the platform reported a problem.
 func (d *HealthDetail) Unhealthy() bool {
 	return d != nil && d.Integration.Status == platform.StatusUnhealthy
+}
+
+// inPlanOrder orders the onboarding's changes as the technician accepted
+// them, not as they happened to finish (independent writes run side by
+// side): the role fixes in the plan's order, then what the mapping step's
+// question listed (the service principal, each permission in the order
+// asked, the mapping), then anything else in the order it happened.
+func inPlanOrder(s *Session, cs []checks.Applied) []checks.Applied {
+	type key struct{ group, order, index int }
+	rank := map[string]key{}
+	for i, c := range s.Plan {
+		if _, ok := rank[c.ID]; !ok {
+			rank[c.ID] = key{0, 0, i}
+		}
+	}
+	grant := map[string]int{}
+	for i, g := range append(append([]string{}, s.Consent.Granted...), s.Consent.AlreadyGranted...) {
+		if _, ok := grant[g]; !ok {
+			grant[g] = i
+		}
+	}
+	keyOf := func(i int) key {
+		c := cs[i].Change
+		if k, ok := rank[c.ID]; ok {
+			return k
+		}
+		k := key{1, c.Order, len(grant)}
+		if j, ok := grant[strings.TrimPrefix(c.ID, changeGrantPrefix)]; ok && strings.HasPrefix(c.ID, changeGrantPrefix) {
+			k.index = j
+		}
+		return k
+	}
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ka, kb := keyOf(idx[a]), keyOf(idx[b])
+		if ka.group != kb.group {
+			return ka.group < kb.group
+		}
+		if ka.order != kb.order {
+			return ka.order < kb.order
+		}
+		return ka.index < kb.index
+	})
+	out := make([]checks.Applied, len(cs))
+	for i, j := range idx {
+		out[i] = cs[j]
+	}
+	return out
 }

@@ -187,14 +187,15 @@ func (s *Session) record(id string, r checks.Result) {
 }
 
 // Changes lists the onboarding's changes (made or found, each once, across
-// every run that made them); without a record, this run's.
+// every run that made them; without a record, this run's) in plan order
+// (inPlanOrder), for every front-end's summary.
 func (s *Session) Changes() []checks.Applied {
 	if s.Record != nil {
 		if cs := s.Record.Changes(s); len(cs) > 0 {
-			return cs
+			return inPlanOrder(s, cs)
 		}
 	}
-	return s.Applied
+	return inPlanOrder(s, s.Applied)
 }
 
 // ChangesMade counts the onboarding's changes that were made (not found in place).

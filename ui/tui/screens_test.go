@@ -398,6 +398,15 @@ func TestRenderDone(t *testing.T) {
 		return []string{"Healthy", "Contoso Ltd", "Changes made", "Add role \"Audit Logs\"", "/state/tid-1/receipt.json",
 			"Billable identities", "42", "30 of 40 users (75%)"}
 	})
+	// The changes are listed in plan order, not in the order they finished.
+	s.Plan = roleChanges
+	s.Applied = []checks.Applied{{Change: checks.Change{ID: "mapping/create", Order: 50, Summary: "Map the tenant to Contoso Ltd"}},
+		{Change: roleChanges[1]}, {Change: roleChanges[0]}}
+	out := ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
+	a, b, m := strings.Index(out, "Audit Logs"), strings.Index(out, "Security Reader"), strings.Index(out, "Map the tenant")
+	if a < 0 || b < 0 || m < 0 || !(a < b && b < m) {
+		t.Errorf("changes not in plan order (Audit Logs, Security Reader, the mapping):\n%s", out)
+	}
 	// Rounded to the nearest; 100% only when every user is covered.
 	for _, c := range []struct {
 		n, total int
@@ -409,7 +418,7 @@ func TestRenderDone(t *testing.T) {
 		}
 	}
 	s.MFATotal = -1
-	out := ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
+	out = ansi.Strip(renderDone(theme.Plain(), steps.Snapshot{}, s, 100, 30, t0))
 	if !strings.Contains(out, "not available") {
 		t.Errorf("MFA unavailable not said:\n%s", out)
 	}
