@@ -203,6 +203,13 @@ func IsNotFound(err error) bool {
 	return ok && (e.Status == http.StatusNotFound || e.Code == CodeNotFound)
 }
 
+// IsInvalidRequest reports a 400 (a parameter the platform refuses, such
+// as a changed_since cursor it no longer takes).
+func IsInvalidRequest(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Status == http.StatusBadRequest || e.Code == CodeInvalidRequest)
+}
+
 // IsUnauthorized reports a missing or wrong API key (401).
 func IsUnauthorized(err error) bool {
 	e, ok := asError(err)
@@ -308,9 +315,16 @@ func (c *Client) Organization(ctx context.Context, id string) (Organization, err
 // default. One request covers up to 500 tenants: a batch polls its health
 // with it (docs/platform-api.md).
 func (c *Client) Integrations(ctx context.Context, statuses []string, pageToken string, limit int) (IntegrationPage, error) {
+	return c.integrationsPage(ctx, statuses, "", pageToken, limit)
+}
+
+func (c *Client) integrationsPage(ctx context.Context, statuses []string, since, pageToken string, limit int) (IntegrationPage, error) {
 	q := url.Values{}
 	if len(statuses) > 0 {
 		q.Set("status", strings.Join(statuses, ","))
+	}
+	if since != "" {
+		q.Set("changed_since", since)
 	}
 	if pageToken != "" {
 		q.Set("page_token", pageToken)
@@ -329,24 +343,44 @@ func (c *Client) Integrations(ctx context.Context, statuses []string, pageToken 
 // AllIntegrations follows the pages of Integrations (500 per page): one
 // request for up to 500 integrations.
 func (c *Client) AllIntegrations(ctx context.Context, statuses ...string) ([]Integration, error) {
-	var all []Integration
+	ch, err := c.allPages(ctx, statuses, "")
+	return ch.Integrations, err
+}
+
+// IntegrationChanges returns the integrations created or changed since
+// cursor — status, reason, first data; not last_checked_at or
+// last_event_at — and those deleted since, following the pages (500 per
+// page), with the cursor for the next call. cursor "" lists every
+// integration (Full) and starts the chain. While nothing changes, a call
+// is one request whose answer is empty however many integrations the
+// account has: a batch polls its health with it (docs/platform-api.md).
+func (c *Client) IntegrationChanges(ctx context.Context, cursor string) (IntegrationChanges, error) {
+	return c.allPages(ctx, nil, cursor)
+}
+
+func (c *Client) allPages(ctx context.Context, statuses []string, since string) (IntegrationChanges, error) {
+	out := IntegrationChanges{Full: since == ""}
 	token := ""
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		if page >= maxPages {
-			return all, fmt.Errorf("platform: GET /v1/integrations: more than %d pages; giving up", maxPages)
+			return out, fmt.Errorf("platform: GET /v1/integrations: more than %d pages; giving up", maxPages)
 		}
-		p, err := c.Integrations(ctx, statuses, token, 500)
+		p, err := c.integrationsPage(ctx, statuses, since, token, 500)
 		if err != nil {
-			return all, err
+			return out, err
 		}
-		all = append(all, p.Integrations...)
+		out.Integrations = append(out.Integrations, p.Integrations...)
+		out.Deleted = append(out.Deleted, p.Deleted...)
+		if page == 0 {
+			out.Cursor = p.Cursor
+		}
 		next := p.Pagination.NextPageToken
 		if next == "" {
-			return all, nil
+			return out, nil
 		}
 		if seen[next] {
-			return all, fmt.Errorf("platform: GET /v1/integrations: page token %q repeats; giving up", next)
+			return out, fmt.Errorf("platform: GET /v1/integrations: page token %q repeats; giving up", next)
 		}
 		seen[next] = true
 		token = next

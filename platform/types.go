@@ -71,13 +71,40 @@ type OrganizationPage struct {
 }
 
 // IntegrationPage is one page of GET /v1/integrations (every integration
-// of the account, optionally filtered by status).
+// of the account, optionally filtered by status, or those changed since a
+// cursor).
 type IntegrationPage struct {
 	Integrations []Integration `json:"integrations"`
 	Pagination   struct {
 		NextPageToken string `json:"next_page_token"`
 		Total         int    `json:"total"`
 	} `json:"pagination"`
+	// Cursor is what the next changed_since sends: it covers every change
+	// up to this listing (the same on each of its pages).
+	Cursor string `json:"cursor"`
+	// Deleted are the integrations deleted since changed_since (first
+	// page only).
+	Deleted []DeletedIntegration `json:"deleted,omitempty"`
+}
+
+// DeletedIntegration names an integration deleted since a cursor.
+type DeletedIntegration struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenant_id"`
+}
+
+// IntegrationChanges is what changed since a cursor (IntegrationChanges).
+type IntegrationChanges struct {
+	// Integrations created or changed since the cursor (every integration
+	// of the account when Full).
+	Integrations []Integration
+	// Deleted since the cursor (never when Full).
+	Deleted []DeletedIntegration
+	// Cursor for the next call ("" when the platform gave none: the next
+	// call lists everything again).
+	Cursor string
+	// Full: listed without a cursor, so Integrations is the whole set.
+	Full bool
 }
 
 // Integration statuses.

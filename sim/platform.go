@@ -37,6 +37,18 @@ type pfIntegration struct {
 	// seeded: present at start (the scenario's integrations); its health is
 	// read from this state even when State.TenantState knows the tenant.
 	seeded bool
+	// fp is the integration's fields as last read (pfView) but for
+	// last_checked_at and last_event_at, which move without a change;
+	// changed is the account's change sequence when fp last changed
+	// (`changed_since`, docs/platform-api.md).
+	fp      string
+	changed int64
+}
+
+// pfTombstone is a deleted integration, kept for `changed_since`.
+type pfTombstone struct {
+	ID, TenantID string
+	seq          int64
 }
 
 type pfState struct {
@@ -53,6 +65,10 @@ type pfState struct {
 	orgByID      map[string]*pfOrg
 	integrations []*pfIntegration
 	nextInt      int
+	// changeSeq counts the account's integration changes (creations,
+	// changes seen at a read, deletions): a list's cursor is its value.
+	changeSeq    int64
+	deleted      []pfTombstone
 	healthyAfter time.Duration
 	hits         []time.Time // authenticated requests in the last minute
 }
@@ -328,7 +344,7 @@ func (st *State) servePlatform(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if m == http.MethodGet {
-			c.writeJSON(http.StatusOK, st.pfIntegrationView(in))
+			c.writeJSON(http.StatusOK, st.pfView(in))
 			return
 		}
 		st.pfDeleteIntegration(in)
@@ -425,6 +441,11 @@ func (st *State) pfOrgJSON(o *pfOrg) map[string]any {
 }
 
 func (c *pfCtx) paging() (limit, offset int, ok bool) {
+	return c.pagingToken(c.r.URL.Query().Get("page_token"))
+}
+
+// pagingToken is paging with the page token t ("o:<offset>").
+func (c *pfCtx) pagingToken(t string) (limit, offset int, ok bool) {
 	q := c.r.URL.Query()
 	limit = 50
 	if s := q.Get("limit"); s != "" {
@@ -435,7 +456,7 @@ func (c *pfCtx) paging() (limit, offset int, ok bool) {
 		}
 		limit = n
 	}
-	if t := q.Get("page_token"); t != "" {
+	if t != "" {
 		b, err := base64.RawURLEncoding.DecodeString(t)
 		s := string(b)
 		n, err2 := strconv.Atoi(strings.TrimPrefix(s, "o:"))
@@ -446,6 +467,26 @@ func (c *pfCtx) paging() (limit, offset int, ok bool) {
 		offset = n
 	}
 	return limit, offset, true
+}
+
+// pagingCursor is paging for GET /v1/integrations, whose page tokens also
+// carry the listing's cursor ("o:<offset>;s:<seq>"); listing is -1 on a
+// first page.
+func (c *pfCtx) pagingCursor() (limit, offset int, listing int64, ok bool) {
+	t := c.r.URL.Query().Get("page_token")
+	listing = -1
+	if b, err := base64.RawURLEncoding.DecodeString(t); t != "" && err == nil {
+		if o, seq, found := strings.Cut(string(b), ";s:"); found {
+			n, err := strconv.ParseInt(seq, 10, 64)
+			if err != nil || n < 0 || n > c.st.pf.changeSeq {
+				c.err(http.StatusBadRequest, "invalid_request", "page_token is not valid")
+				return 0, 0, 0, false
+			}
+			listing, t = n, base64.RawURLEncoding.EncodeToString([]byte(o))
+		}
+	}
+	limit, offset, ok = c.pagingToken(t)
+	return limit, offset, listing, ok
 }
 
 func (c *pfCtx) listOrgs() {
@@ -484,11 +525,14 @@ func (c *pfCtx) listOrgs() {
 // list of that tenant; without it every integration of the account, paged
 // (limit, page_token), optionally filtered by status (comma-separated),
 // sorted by created_at then id (docs/platform-api.md) — one request per
-// interval watches a whole batch.
+// interval watches a whole batch. changed_since=<cursor> keeps only the
+// integrations created or changed since the answer that gave the cursor
+// (and names those deleted since on the first page); every answer carries
+// the cursor for the next call, the same on every page of one listing.
 func (c *pfCtx) listIntegrations() {
 	q := c.r.URL.Query()
 	tid := strings.TrimSpace(q.Get("tenant_id"))
-	limit, offset, ok := c.paging()
+	limit, offset, listing, ok := c.pagingCursor()
 	if !ok {
 		return
 	}
@@ -505,19 +549,42 @@ func (c *pfCtx) listIntegrations() {
 			}
 		}
 	}
-	all := append([]*pfIntegration(nil), c.st.pf.integrations...)
+	ps := &c.st.pf
+	since := int64(-1)
+	if s := q.Get("changed_since"); s != "" {
+		n, ok := pfCursorSeq(s)
+		if !ok || n > ps.changeSeq {
+			c.err(http.StatusBadRequest, "invalid_request", "changed_since is not a cursor of this account: list without it for a new one")
+			return
+		}
+		since = n
+	}
+	all := append([]*pfIntegration(nil), ps.integrations...)
 	sort.SliceStable(all, func(i, j int) bool {
 		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
 			return all[i].CreatedAt.Before(all[j].CreatedAt)
 		}
 		return pfIntNum(all[i].ID) < pfIntNum(all[j].ID)
 	})
+	// Every integration is read (a change is seen when its fields differ
+	// from the last read) before the cursor is taken, so a change after
+	// this answer has a later sequence than its cursor.
+	views := make([]pfIntegrationJSON, len(all))
+	for i, in := range all {
+		views[i] = c.st.pfView(in)
+	}
+	if listing < 0 {
+		listing = ps.changeSeq
+	}
 	matched := []any{}
-	for _, in := range all {
+	for i, in := range all {
 		if tid != "" && !strings.EqualFold(in.TenantID, tid) {
 			continue
 		}
-		v := c.st.pfIntegrationView(in)
+		if in.changed <= since {
+			continue
+		}
+		v := views[i]
 		if len(want) > 0 && !want[v.Status] {
 			continue
 		}
@@ -527,12 +594,59 @@ func (c *pfCtx) listIntegrations() {
 	end := min(start+limit, len(matched))
 	next := ""
 	if end < len(matched) {
-		next = base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(end)))
+		next = base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(end) + ";s:" + strconv.FormatInt(listing, 10)))
 	}
-	c.writeJSON(http.StatusOK, map[string]any{
+	out := map[string]any{
 		"integrations": matched[start:end],
 		"pagination":   map[string]any{"next_page_token": next, "total": len(matched)},
-	})
+		"cursor":       pfCursor(listing),
+	}
+	if since >= 0 {
+		deleted := []map[string]string{}
+		if offset == 0 {
+			for _, d := range ps.deleted {
+				if d.seq > since && (tid == "" || strings.EqualFold(d.TenantID, tid)) {
+					deleted = append(deleted, map[string]string{"id": d.ID, "tenant_id": d.TenantID})
+				}
+			}
+		}
+		out["deleted"] = deleted
+	}
+	c.writeJSON(http.StatusOK, out)
+}
+
+// pfView is the integration as read now; a read that finds its fields
+// changed (status, reason, first data …; not last_checked_at or
+// last_event_at) advances the account's change sequence. Callers hold st.mu.
+func (st *State) pfView(in *pfIntegration) pfIntegrationJSON {
+	v := st.pfIntegrationView(in)
+	t := func(p *time.Time) string {
+		if p == nil {
+			return ""
+		}
+		return p.UTC().Format(time.RFC3339Nano)
+	}
+	fp := strings.Join([]string{v.OrganizationID, v.OrganizationName, v.Status, v.ReasonCode, v.Reason,
+		t(v.FirstDataAt), t(&v.ExpectedFirstDataAt), t(v.FirstEventAt)}, "\x00")
+	if fp != in.fp {
+		st.pf.changeSeq++
+		in.fp, in.changed = fp, st.pf.changeSeq
+	}
+	return v
+}
+
+// pfCursor and pfCursorSeq encode and decode a changed_since cursor.
+func pfCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s:" + strconv.FormatInt(seq, 10)))
+}
+
+func pfCursorSeq(s string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !strings.HasPrefix(string(b), "s:") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(string(b), "s:"), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // pfIntNum orders ids int_2 before int_10.
@@ -587,7 +701,7 @@ func (c *pfCtx) createIntegration() {
 	}
 	if in := st.pfIntegrationForTenant(tid); in != nil {
 		if in.OrgID == org.ID {
-			c.writeJSON(http.StatusOK, st.pfIntegrationView(in))
+			c.writeJSON(http.StatusOK, st.pfView(in))
 			return
 		}
 		other := ps.orgByID[in.OrgID]
@@ -604,7 +718,7 @@ func (c *pfCtx) createIntegration() {
 	ps.integrations = append(ps.integrations, in)
 	st.recordLocked("platform", "POST /v1/integrations", "tenant="+tid+" organization="+org.ID, c.reqID)
 	c.w.Header().Set("Location", stRequestBase(c.r)+"/v1/integrations/"+in.ID)
-	c.writeJSON(http.StatusCreated, st.pfIntegrationView(in))
+	c.writeJSON(http.StatusCreated, st.pfView(in))
 }
 
 func (st *State) pfSubscriptionUsable() bool {
@@ -627,6 +741,8 @@ func (st *State) pfIntegrationByID(id string) *pfIntegration {
 }
 
 func (st *State) pfDeleteIntegration(in *pfIntegration) {
+	st.pf.changeSeq++
+	st.pf.deleted = append(st.pf.deleted, pfTombstone{ID: in.ID, TenantID: in.TenantID, seq: st.pf.changeSeq})
 	kept := st.pf.integrations[:0]
 	for _, x := range st.pf.integrations {
 		if x != in {

@@ -333,3 +333,43 @@ func TestPlatformAllIntegrationsAgainstPartnerSimulator(t *testing.T) {
 		t.Fatalf("pending: %+v %v", p, err)
 	}
 }
+
+// The platform client's changed_since chain against the partner
+// simulator: the first call lists everything, the next ones only what
+// changed (one request, an empty answer while nothing does), deletions by
+// id; a cursor the platform refuses is an invalid request.
+func TestPlatformIntegrationChangesAgainstPartnerSimulator(t *testing.T) {
+	t.Parallel()
+	sc := sim.GeneratePartnerScenario(40, 5)
+	srv, err := sim.StartPartner(sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ep := srv.Endpoints()
+	pc := platform.New(ep.HTTPClient(), ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+	ctx := context.Background()
+	full, err := pc.IntegrationChanges(ctx, "")
+	if err != nil || !full.Full || full.Cursor == "" || len(full.Integrations) != len(sc.Platform.Integrations) || len(full.Integrations) == 0 {
+		t.Fatalf("first call: %+v %v", full, err)
+	}
+	before := len(srv.Requests())
+	none, err := pc.IntegrationChanges(ctx, full.Cursor)
+	if err != nil || none.Full || len(none.Integrations) != 0 || len(none.Deleted) != 0 || none.Cursor == "" {
+		t.Fatalf("nothing changed: %+v %v", none, err)
+	}
+	if n := len(srv.Requests()) - before; n != 1 {
+		t.Fatalf("an unchanged poll cost %d requests", n)
+	}
+	gone := full.Integrations[0]
+	if err := pc.DeleteIntegration(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := pc.IntegrationChanges(ctx, none.Cursor)
+	if err != nil || len(ch.Deleted) != 1 || ch.Deleted[0].ID != gone.ID || !strings.EqualFold(ch.Deleted[0].TenantID, gone.TenantID) || len(ch.Integrations) != 0 {
+		t.Fatalf("after a deletion: %+v %v", ch, err)
+	}
+	if _, err := pc.IntegrationChanges(ctx, "not-a-cursor"); !platform.IsInvalidRequest(err) {
+		t.Fatalf("a refused cursor: %v", err)
+	}
+}
