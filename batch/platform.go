@@ -19,6 +19,7 @@ type PlatformClient interface {
 	Integration(ctx context.Context, id string) (platform.Integration, error)
 	DeleteIntegration(ctx context.Context, id string) error
 	AllIntegrations(ctx context.Context, statuses ...string) ([]platform.Integration, error)
+	IntegrationChanges(ctx context.Context, cursor string) (platform.IntegrationChanges, error)
 }
 
 // SharedPlatform is the one platform client of a batch, shaped for the
@@ -26,19 +27,24 @@ type PlatformClient interface {
 // account, the app and the organizations are read once for every tenant;
 // the integrations are read with one list request at the start and kept
 // current by this batch's own writes (each tenant is changed by one worker
-// under its lock, so its entry is never stale for that worker); a tenant
-// flow's health read is answered from the latest list or its own mapping,
-// because the batch polls health for every tenant with one request per
-// interval. Writes always go to the platform.
+// under its lock, so its entry is never stale for that worker) and by the
+// batch's health polls, each of which asks only for what changed since the
+// previous one (`changed_since`); a tenant flow's health read is answered
+// from that, because the batch polls health for every tenant with one
+// request per interval. Writes always go to the platform.
 type SharedPlatform struct {
 	C PlatformClient
 
+	// listMu orders the integration lists (the first and every poll), so
+	// each applies on top of the one before and its cursor follows.
+	listMu  sync.Mutex
 	mu      sync.Mutex
 	account *platform.Account
 	orgs    []platform.Organization
 	ints    map[string]*platform.Integration // by tenant (lower case)
 	byID    map[string]*platform.Integration
 	listed  bool
+	cursor  string // changed_since for the next poll ("" lists all)
 }
 
 // NewSharedPlatform wraps c.
@@ -120,46 +126,106 @@ func (s *SharedPlatform) Organizations(ctx context.Context, nameFilter, pageToke
 	return p, nil
 }
 
-func (s *SharedPlatform) list(ctx context.Context) error {
-	if s.listed {
+// ensureListed lists every integration once (the first tenant flow's
+// read).
+func (s *SharedPlatform) ensureListed(ctx context.Context) error {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	s.mu.Lock()
+	listed := s.listed
+	s.mu.Unlock()
+	if listed {
 		return nil
 	}
-	all, err := s.C.AllIntegrations(ctx)
-	if err != nil {
-		return err
+	_, err := s.refreshLocked(ctx)
+	return err
+}
+
+// refreshLocked asks for what changed since the last list (everything
+// the first time, or when the platform gave no cursor or refused it) and
+// applies it. Callers hold listMu.
+func (s *SharedPlatform) refreshLocked(ctx context.Context) ([]platform.Integration, error) {
+	s.mu.Lock()
+	cur := s.cursor
+	if !s.listed {
+		cur = ""
 	}
-	s.setLocked(all)
-	return nil
+	s.mu.Unlock()
+	ch, err := s.C.IntegrationChanges(ctx, cur)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if cur != "" && platform.IsInvalidRequest(err) {
+			s.cursor = "" // a cursor the platform no longer takes: list all next time
+		}
+		return nil, err
+	}
+	if ch.Full {
+		s.setLocked(ch.Integrations)
+	} else {
+		for i := range ch.Integrations {
+			s.putLocked(ch.Integrations[i])
+		}
+		for _, d := range ch.Deleted {
+			if in := s.byID[d.ID]; in != nil {
+				delete(s.ints, strings.ToLower(in.TenantID))
+				delete(s.byID, d.ID)
+			}
+		}
+	}
+	s.cursor = ch.Cursor
+	return ch.Integrations, nil
 }
 
 func (s *SharedPlatform) setLocked(all []platform.Integration) {
 	s.ints, s.byID, s.listed = map[string]*platform.Integration{}, map[string]*platform.Integration{}, true
 	for i := range all {
-		in := all[i]
-		s.ints[strings.ToLower(in.TenantID)] = &in
-		s.byID[in.ID] = &in
+		s.putLocked(all[i])
 	}
 }
 
-// AllIntegrations is the batch's one health request: it goes to the
-// platform and refreshes what the tenant flows read.
-func (s *SharedPlatform) AllIntegrations(ctx context.Context, statuses ...string) ([]platform.Integration, error) {
-	all, err := s.C.AllIntegrations(ctx, statuses...)
-	if err == nil && len(statuses) == 0 {
-		s.mu.Lock()
-		s.setLocked(all)
-		s.mu.Unlock()
+func (s *SharedPlatform) putLocked(in platform.Integration) {
+	if s.ints == nil {
+		s.ints, s.byID = map[string]*platform.Integration{}, map[string]*platform.Integration{}
 	}
-	return all, err
+	if old := s.ints[strings.ToLower(in.TenantID)]; old != nil && old.ID != in.ID {
+		delete(s.byID, old.ID)
+	}
+	s.ints[strings.ToLower(in.TenantID)] = &in
+	s.byID[in.ID] = &in
+}
+
+// AllIntegrations lists every integration (partner discovery) and makes
+// it what the tenant flows read.
+func (s *SharedPlatform) AllIntegrations(ctx context.Context, statuses ...string) ([]platform.Integration, error) {
+	if len(statuses) > 0 {
+		return s.C.AllIntegrations(ctx, statuses...)
+	}
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	s.mu.Lock()
+	s.listed = false // list in full, with a new cursor
+	s.mu.Unlock()
+	return s.refreshLocked(ctx)
+}
+
+// HealthChanges is the batch's one health request per interval: the
+// integrations created or changed since the previous list (the first
+// time: all of them), which also keep what the tenant flows read current.
+// While nothing changes its answer is empty, however large the batch.
+func (s *SharedPlatform) HealthChanges(ctx context.Context) ([]platform.Integration, error) {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	return s.refreshLocked(ctx)
 }
 
 // IntegrationForTenant answers from the list (read once, kept current).
 func (s *SharedPlatform) IntegrationForTenant(ctx context.Context, tenantID string) (*platform.Integration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.list(ctx); err != nil {
+	if err := s.ensureListed(ctx); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	in := s.ints[strings.ToLower(tenantID)]
 	if in == nil {
 		return nil, nil
@@ -173,12 +239,7 @@ func (s *SharedPlatform) CreateIntegration(ctx context.Context, tenantID, organi
 	in, err := s.C.CreateIntegration(ctx, tenantID, organizationID)
 	if err == nil {
 		s.mu.Lock()
-		if s.ints == nil {
-			s.ints, s.byID = map[string]*platform.Integration{}, map[string]*platform.Integration{}
-		}
-		c := in
-		s.ints[strings.ToLower(tenantID)] = &c
-		s.byID[in.ID] = &c
+		s.putLocked(in)
 		s.mu.Unlock()
 	}
 	return in, err

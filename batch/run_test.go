@@ -20,7 +20,7 @@ type fakeHealth struct {
 	ints  map[string]string // tenant → status
 }
 
-func (f *fakeHealth) AllIntegrations(ctx context.Context, _ ...string) ([]platform.Integration, error) {
+func (f *fakeHealth) HealthChanges(ctx context.Context) ([]platform.Integration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

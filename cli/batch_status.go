@@ -79,7 +79,7 @@ func refreshBatchHealth(ctx context.Context, io IO, base, id string, conn connFl
 			onEvent(ev)
 		}
 	}
-	b, err = batch.Open(batch.Config{StateDir: base, Health: pc, OnEvent: shown}, id)
+	b, err = batch.Open(batch.Config{StateDir: base, Health: batch.NewSharedPlatform(pc), OnEvent: shown}, id)
 	if err != nil {
 		hr.Reason = err.Error()
 		return hr
