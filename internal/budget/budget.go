@@ -207,6 +207,34 @@ type Set struct {
 	mu      sync.Mutex
 	buckets map[Key]*bucket
 	changed chan struct{} // closed and replaced when room may have appeared
+	// swept is when idle per-tenant budgets were last dropped: a
+	// finished tenant's budgets go once its windows have emptied, whether
+	// or not anything reads Usage (a batch in plain or JSON mode).
+	swept time.Time
+}
+
+// sweepEvery spaces the sweeps of idle per-tenant budgets (each looks at
+// every budget held: the tenants of the last few minutes).
+const sweepEvery = 10 * time.Second
+
+// sweepLocked drops the per-tenant budgets that hold nothing (idle), at
+// most once per sweepEvery.
+func (s *Set) sweepLocked(now time.Time) {
+	if now.Sub(s.swept) < sweepEvery && !now.Before(s.swept) {
+		return
+	}
+	s.swept = now
+	for k, b := range s.buckets {
+		if b.key.Kind != GraphTenant && b.key.Kind != Exchange {
+			continue
+		}
+		for _, w := range b.windows {
+			w.prune(now)
+		}
+		if b.idle(now) {
+			delete(s.buckets, k)
+		}
+	}
 }
 
 // NewSet builds an empty set. clock nil is the wall clock; limits nil are
@@ -303,6 +331,7 @@ func (s *Set) TryAcquire(keys []Key, cost Cost) (release func(), wait time.Durat
 
 func (s *Set) tryLocked(keys []Key, cost Cost, counted bool) (release func(), wait time.Duration, blocked bool) {
 	now := s.clock.Now()
+	s.sweepLocked(now)
 	bs := make([]*bucket, 0, len(keys))
 	for _, k := range keys {
 		b := s.bucketLocked(k)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -536,5 +537,39 @@ func TestLongRetryAfterNotImposed(t *testing.T) {
 	}
 	if rel, wait, _ := s.TryAcquire([]Key{{Kind: GraphTenant, Scope: "t1"}}, Cost{Requests: 1, ResourceUnits: 1}); rel == nil {
 		t.Fatalf("tenant held %v by a 15-minute Retry-After", wait)
+	}
+}
+
+// A finished tenant's budgets are dropped once their windows have emptied
+// even when nothing reads Usage (a batch in plain or JSON mode): the set
+// holds the budgets of the last few minutes' tenants, not of every tenant
+// the run has seen.
+func TestFinishedTenantBudgetsDroppedWithoutUsage(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	s := NewSet(clk, nil)
+	held := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.buckets)
+	}
+	for i := 0; i < 300; i++ {
+		tenant := fmt.Sprintf("tenant-%03d", i)
+		for _, k := range []Key{{Kind: GraphTenant, Scope: tenant}, {Kind: Exchange, Scope: tenant}} {
+			rel, _, _ := s.TryAcquire([]Key{{Kind: Graph, Scope: "app"}, k}, Cost{Requests: 1, ResourceUnits: 1, Writes: 1})
+			rel()
+		}
+		clk.Advance(time.Second) // one tenant a second, as a batch at the platform's pace
+	}
+	// The longest per-tenant window is 150 s (Graph writes per tenant):
+	// the tenants of about the last 150 s are held, not all 300.
+	if n := held(); n > 2*(150+int(sweepEvery/time.Second))+2 {
+		t.Fatalf("%d budgets held after 300 tenants one a second, want those of the last ~160 s only", n)
+	}
+	clk.Advance(10 * time.Minute)
+	rel, _, _ := s.TryAcquire([]Key{{Kind: Platform, Scope: "acc"}}, Cost{Requests: 1})
+	rel()
+	if n := held(); n != 2 {
+		t.Fatalf("%d budgets held long after every tenant ended, want 2 (the app's Graph and the platform's)", n)
 	}
 }
