@@ -65,6 +65,8 @@ type batchResult struct {
 	Refused   int // platform 429s
 	Chain     int // the longest per-tenant chain of requests one after another
 	PeakKB    int64
+	EndKB     int64         // VmRSS when the flows had ended
+	FlowCPU   time.Duration // the process's CPU (user + system) from its start to the flows' end
 	IdleCPU   time.Duration
 	IdleWin   time.Duration
 	Exit      string
@@ -73,7 +75,10 @@ type batchResult struct {
 
 // measureBatch runs one batch of n customers and measures it; idle is the
 // window of the health wait whose CPU is measured.
-func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n, parallel int, idle time.Duration) (*batchResult, error) {
+// profile, when not "", is the path prefix of the heap profiles the
+// benchprof binary writes when the flows have ended (<profile>.0) and after
+// the idle window (<profile>.1).
+func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n, parallel int, idle time.Duration, profile string) (*batchResult, error) {
 	srv, err := sim.StartPartner(batchScenario(n), sim.Options{Latency: latency})
 	if err != nil {
 		return nil, err
@@ -93,6 +98,9 @@ func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n
 		"--state-dir", filepath.Join(dir, "state"), "--parallel", fmt.Sprint(parallel),
 		"--health-wait", (idle + 10*time.Minute).String(), "--health-poll", "30s")
 	cmd.Env = cleanEnv()
+	if profile != "" {
+		cmd.Env = append(cmd.Env, "ITDR_BENCH_HEAPPROFILE="+profile)
+	}
 	cmd.Stderr = &strings.Builder{}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -190,6 +198,13 @@ func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n
 		res.States[st]++
 	}
 	flowsEnded := time.Now()
+	res.EndKB, _ = procStatusKB(pid, "VmRSS")
+	if t, err := cpuTicks(pid); err == nil {
+		res.FlowCPU = time.Duration(t) * clockTick
+	}
+	if profile != "" {
+		heapProfile(pid, profile+".0")
+	}
 
 	// Idle: the batch now only polls health (one request per interval).
 	time.Sleep(time.Second)
@@ -205,6 +220,9 @@ func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n
 	}
 	res.IdleWin = time.Since(w0)
 	res.IdleCPU = time.Duration(c1-c0) * clockTick
+	if profile != "" {
+		heapProfile(pid, profile+".1")
+	}
 
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	waited := make(chan error, 1)
@@ -258,6 +276,22 @@ func measureBatch(ctx context.Context, bin, tmp string, latency time.Duration, n
 	return res, nil
 }
 
+// heapProfile asks a benchprof binary for a heap profile (SIGUSR1) and
+// waits up to 10 s for the file.
+func heapProfile(pid int, path string) {
+	if syscall.Kill(pid, syscall.SIGUSR1) != nil {
+		return
+	}
+	for i := 0; i < 100; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+			time.Sleep(200 * time.Millisecond) // the write has ended
+			return
+		}
+	}
+	progress("no heap profile at %s", path)
+}
+
 // maxPer60s is the most times (sorted) in any window (t−60 s, t].
 func maxPer60s(ts []time.Time) int {
 	best, j := 0, 0
@@ -287,15 +321,21 @@ func batchBound(r *batchResult, latency time.Duration) (time.Duration, string) {
 	return chainD, fmt.Sprintf("the slowest tenant's chain: %d × %s (platform %d requests: ⌊(P−1)/60⌋ min = %s; ÷ 60/min = %s)", r.Chain, latency, r.Platform, ms(budget), ms(rate))
 }
 
-// batchRows measures row 11 for each size in sizes (11a, 11b, …).
-func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, sizes []int, parallel int, idle time.Duration) ([]row, []string) {
+// batchRows measures row 11 for each size in sizes (11a, 11b, …); with
+// profDir (bin then is a benchprof build) it leaves heap-<n>.0 (the flows
+// ended) and heap-<n>.1 (after the idle window) there.
+func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, sizes []int, parallel int, idle time.Duration, profDir string) ([]row, []string) {
 	var rows []row
 	var notes []string
-	var per []string
+	var per []scalePoint
 	for i, n := range sizes {
 		id := fmt.Sprintf("11%c", 'a'+i)
 		progress("row %s: batch of %d customer tenants", id, n)
-		r, err := measureBatch(ctx, bin, tmp, latency, n, parallel, idle)
+		prof := ""
+		if profDir != "" {
+			prof = filepath.Join(profDir, fmt.Sprintf("heap-%d", n))
+		}
+		r, err := measureBatch(ctx, bin, tmp, latency, n, parallel, idle, prof)
 		if err != nil {
 			rows = append(rows, notMeasured(id, fmt.Sprintf("Batch of %d tenants", n), err.Error()))
 			continue
@@ -325,12 +365,73 @@ func batchRows(ctx context.Context, bin, tmp string, latency time.Duration, size
 		for _, f := range r.Failures {
 			notes = append(notes, "  failed: "+f)
 		}
-		per = append(per, fmt.Sprintf("%d tenants: %s per tenant (%.2f× its bound), %.1f MB RSS, idle CPU %.3f%%", n, ms(r.Wall/time.Duration(n)), float64(r.Wall)/float64(bound), float64(r.PeakKB)/1024, cpuPct))
+		per = append(per, scalePoint{n: n, wall: r.Wall, bound: bound, cpu: r.FlowCPU, peakKB: r.PeakKB, endKB: r.EndKB, idlePct: cpuPct})
 	}
 	if len(per) > 1 {
-		notes = append(notes, "row 11 scale: time per tenant and memory: "+strings.Join(per, "; "))
+		r, n := scaleRow(per)
+		rows, notes = append(rows, r), append(notes, n...)
 	}
 	return rows, notes
+}
+
+// scalePoint is one batch size's figures per tenant.
+type scalePoint struct {
+	n             int
+	wall, bound   time.Duration
+	cpu           time.Duration
+	peakKB, endKB int64
+	idlePct       float64
+}
+
+// Flat, as row 11 scale judges it: from the smallest batch to the
+// largest, the wall time per tenant stays within 15 % of its bound's
+// ratio, the CPU per tenant within 25 %, each tenant beyond the smallest
+// batch adds at most 10 KB of peak RSS (a finished tenant costs its
+// summary line, not its flow), and the health wait's CPU stays within
+// 0.05 % of a core of the smallest batch's.
+const (
+	flatRatio  = 0.15
+	flatCPU    = 0.25
+	flatKB     = 10.0
+	flatIdlePt = 0.05
+)
+
+// scaleRow sets the sizes side by side: per tenant, wall time (and its
+// ratio to the bound), CPU, peak RSS and the marginal RSS per added tenant.
+func scaleRow(per []scalePoint) (row, []string) {
+	notes := []string{"row 11 scale, per tenant at each size:",
+		"  tenants | wall/tenant | wall ÷ bound | CPU/tenant | peak RSS | peak RSS ÷ N | +RSS per added tenant | RSS at flows' end | idle CPU"}
+	first, last := per[0], per[len(per)-1]
+	for i, p := range per {
+		marg := "—"
+		if i > 0 {
+			marg = fmt.Sprintf("%.1f KB", float64(p.peakKB-per[i-1].peakKB)/float64(p.n-per[i-1].n))
+		}
+		notes = append(notes, fmt.Sprintf("  %7d | %11s | %11.2f× | %10s | %5.1f MB | %9.1f KB | %21s | %14.1f MB | %.3f%%",
+			p.n, ms(p.wall/time.Duration(p.n)), float64(p.wall)/float64(p.bound), ms(p.cpu/time.Duration(p.n)),
+			float64(p.peakKB)/1024, float64(p.peakKB)/float64(p.n), marg, float64(p.endKB)/1024, p.idlePct))
+	}
+	rf, rl := float64(first.wall)/float64(first.bound), float64(last.wall)/float64(last.bound)
+	cf, cl := float64(first.cpu)/float64(first.n), float64(last.cpu)/float64(last.n)
+	marg := float64(last.peakKB-first.peakKB) / float64(last.n-first.n)
+	flatT := rl <= rf*(1+flatRatio) && rl >= rf*(1-flatRatio)
+	flatC := cl <= cf*(1+flatCPU)
+	flatM := marg <= flatKB
+	flatI := last.idlePct <= first.idlePct+flatIdlePt
+	verdict := func(ok bool) string {
+		if ok {
+			return "flat"
+		}
+		return "NOT flat"
+	}
+	notes = append(notes, fmt.Sprintf("  %d → %d tenants: time per tenant (÷ bound) %.2f× → %.2f×: %s; CPU per tenant %s → %s: %s; +%.1f KB peak RSS per added tenant: %s; idle CPU %.3f%% → %.3f%%: %s",
+		first.n, last.n, rf, rl, verdict(flatT), ms(first.cpu/time.Duration(first.n)), ms(last.cpu/time.Duration(last.n)), verdict(flatC),
+		marg, verdict(flatM), first.idlePct, last.idlePct, verdict(flatI)))
+	r := row{ID: "11 scale", Name: fmt.Sprintf("… per tenant, %d vs %d tenants", first.n, last.n),
+		Measured: fmt.Sprintf("time %.2f→%.2f× bound, CPU %s→%s, +%.1f KB RSS/tenant", rf, rl, ms(first.cpu/time.Duration(first.n)), ms(last.cpu/time.Duration(last.n)), marg),
+		Bound:    "—", Ratio: "—", Target: "flat"}
+	r.pass(flatT && flatC && flatM && flatI)
+	return r, notes
 }
 
 // batchSizes parses --batch.

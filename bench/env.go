@@ -96,10 +96,14 @@ func repoRoot() (string, error) {
 	}
 }
 
-// buildBinary builds the wizard once into dir.
-func buildBinary(root, dir string) (string, error) {
+// buildBinary builds the wizard once into dir (with the build tags given).
+func buildBinary(root, dir string, tags ...string) (string, error) {
 	out := filepath.Join(dir, "itdr-onboard")
-	cmd := exec.Command("go", "build", "-o", out, ".")
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = root
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr

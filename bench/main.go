@@ -42,6 +42,9 @@ type options struct {
 	batch         string
 	batchOnly     bool
 	batchParallel int
+	// batchProfile: a directory for row 11's heap profiles (a benchprof
+	// build of the wizard, main_benchprof.go); "" measures the product.
+	batchProfile string
 }
 
 func main() {
@@ -55,6 +58,7 @@ func main() {
 	flag.StringVar(&o.batch, "batch", "100", "row 11: the batch sizes over GDAP, comma-separated (\"100,1000\" adds the scale run; \"\" skips the row)")
 	flag.BoolVar(&o.batchOnly, "batch-only", false, "measure row 11 alone")
 	flag.IntVar(&o.batchParallel, "batch-parallel", 8, "row 11: tenants at a time (batch run --parallel)")
+	flag.StringVar(&o.batchProfile, "batch-profile", "", "row 11: write heap profiles of the batch process into this directory (heap-<N>.0 when the flows have ended, .1 after the idle window; builds the wizard with -tags benchprof)")
 	flag.Parse()
 	if o.latency <= 0 || o.runs < 1 || o.idle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: --latency and --idle must be positive and --runs at least 1")
@@ -98,8 +102,20 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	bin11 := bin
+	if o.batchProfile != "" && len(sizes) > 0 {
+		if err := os.MkdirAll(filepath.Join(tmp, "benchprof"), 0o755); err != nil {
+			return 0, err
+		}
+		if bin11, err = buildBinary(root, filepath.Join(tmp, "benchprof"), "benchprof"); err != nil {
+			return 0, err
+		}
+		if err := os.MkdirAll(o.batchProfile, 0o755); err != nil {
+			return 0, err
+		}
+	}
 	if o.batchOnly {
-		r11, n11 := batchRows(ctx, bin, tmp, o.latency, sizes, o.batchParallel, o.idle)
+		r11, n11 := batchRows(ctx, bin11, tmp, o.latency, sizes, o.batchParallel, o.idle, o.batchProfile)
 		return report(m, o, root, append(rows, r11...), append(notes, n11...))
 	}
 
@@ -170,7 +186,7 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	rows = append(rows, measureLadder(ctx, tmp, o.latency)...)
 	// Row 11: a batch over GDAP (bench/batch.go).
 	if len(sizes) > 0 {
-		r11, n11 := batchRows(ctx, bin, tmp, o.latency, sizes, o.batchParallel, o.idle)
+		r11, n11 := batchRows(ctx, bin11, tmp, o.latency, sizes, o.batchParallel, o.idle, o.batchProfile)
 		rows, notes = append(rows, r11...), append(notes, n11...)
 	}
 	return report(m, o, root, rows, notes)
