@@ -140,7 +140,7 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 	if mode == "json" {
 		sink = &plain.BatchJSON{W: io.Out, Now: br.now}
 	} else {
-		sink = &plain.BatchText{W: io.Out, Now: br.now}
+		sink = &plain.BatchText{W: io.Out, Now: br.now, Width: summaryWidth(io, mode)}
 	}
 	onEvent := sink.Event
 	if mode == "tui" {

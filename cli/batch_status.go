@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
+
+	"github.com/charmbracelet/x/term"
 
 	"itdr-onboard/batch"
 	"itdr-onboard/platform"
@@ -131,7 +134,7 @@ func batchStatus(ctx context.Context, g *globalFlags, io IO, id string, conn con
 	if g.json {
 		sink = &plain.BatchJSON{W: io.Out, Now: now}
 	} else {
-		sink = &plain.BatchText{W: io.Out, Now: now}
+		sink = &plain.BatchText{W: io.Out, Now: now, Width: summaryWidth(io, g.frontEnd(io))}
 	}
 	hr := refreshBatchHealth(ctx, io, base, id, conn, sink.Event)
 	snap, err := batch.SnapshotFromDisk(base, id, now())
@@ -141,20 +144,36 @@ func batchStatus(ctx context.Context, g *globalFlags, io IO, id string, conn con
 	}
 	code := batch.ExitCode(snap)
 	if !hr.nothingToDo {
-		if g.json {
-			sink.Event(hr.event(now()))
+		if bt, ok := sink.(*plain.BatchText); ok {
+			bt.Say(hr.sentence(now()))
 		} else {
-			fmt.Fprintln(io.Out, text.Line(hr.sentence(now())))
+			sink.Event(hr.event(now()))
 		}
 	}
-	if !g.json {
-		fmt.Fprintf(io.Out, "Batch %s (%s) by %s: ", snap.ID, text.Clock(snap.Started, now()), text.Line(snap.User))
+	if bt, ok := sink.(*plain.BatchText); ok {
+		head := fmt.Sprintf("Batch %s (%s) by %s: ", snap.ID, text.Clock(snap.Started, now()), text.Line(snap.User))
 		if snap.Finished {
-			fmt.Fprintln(io.Out, "finished")
+			head += "finished"
 		} else {
-			fmt.Fprintln(io.Out, "not finished — `itdr-onboard batch resume` continues it")
+			head += "not finished — `itdr-onboard batch resume` continues it"
 		}
+		bt.Say(head)
 	}
 	sink.Summary(snap, code)
 	return code
+}
+
+// summaryWidth is the columns the batch summary wraps to: the terminal's
+// after the watch screen (80 when it cannot be read); 0 (lines whole) for
+// --plain, which goes to logs and screen readers.
+func summaryWidth(io IO, mode string) int {
+	if mode != "tui" {
+		return 0
+	}
+	if f, ok := io.Out.(*os.File); ok {
+		if w, _, err := term.GetSize(f.Fd()); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 80
 }

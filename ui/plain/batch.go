@@ -3,6 +3,7 @@ package plain
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +20,10 @@ import (
 type BatchText struct {
 	W   io.Writer
 	Now func() time.Time
-	mu  sync.Mutex
+	// Width wraps the summary to a terminal's columns (0: lines whole,
+	// for a log or a pipe).
+	Width int
+	mu    sync.Mutex
 	// last is each tenant's last printed line (without the clock): the
 	// same words again (a snapshot re-sent for another reason) print once.
 	last map[string]string
@@ -66,6 +70,20 @@ func (b *BatchText) Event(ev steps.BatchEvent) {
 	}
 	b.last[ev.TenantID] = line
 	fmt.Fprintf(b.W, "%s  %s\n", when, line)
+}
+
+// commonNext is the next action every tenant of a group shares (none
+// handed off), or "" when they differ or there is one tenant.
+func commonNext(ts []steps.BatchTenant) string {
+	if len(ts) < 2 {
+		return ""
+	}
+	for _, t := range ts {
+		if t.HandOff != nil || t.Next != ts[0].Next {
+			return ""
+		}
+	}
+	return ts[0].Next
 }
 
 func clipName(s string, n int) string {
@@ -153,15 +171,21 @@ func batchWhat(ev steps.BatchEvent) string {
 
 // Summary prints the end of a batch: counts, then each group with its
 // next action, the hand-offs with their links, and the batch's record.
+// With Width set (a terminal: the summary after the watch screen) every
+// line is wrapped to it between words, as the watch screen wraps
+// (text.WrapLines), its continuation indented under its start.
 func (b *BatchText) Summary(s steps.BatchSnapshot, code int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	w := b.W
-	fmt.Fprintf(w, "\nBatch %s: %d tenants", s.ID, len(s.Tenants))
+	now := b.now()
+	say := func(indent string, hang int, line string) { b.say(indent, hang, text.Line(text.ClockTimes(line, now))) }
+	blank := func() { fmt.Fprintln(b.W) }
+	blank()
+	head := fmt.Sprintf("Batch %s: %d tenants", s.ID, len(s.Tenants))
 	for _, c := range s.Counts {
-		fmt.Fprintf(w, " · %d %s", c.N, c.State)
+		head += fmt.Sprintf(" · %d %s", c.N, c.State)
 	}
-	fmt.Fprintln(w)
+	say("", 2, head)
 	groups := []struct {
 		st    steps.TenantState
 		title string
@@ -186,9 +210,16 @@ func (b *BatchText) Summary(s steps.BatchSnapshot, code int) {
 			continue
 		}
 		sort.SliceStable(ts, func(i, j int) bool { return strings.ToLower(ts[i].Name) < strings.ToLower(ts[j].Name) })
-		fmt.Fprintf(w, "\n%s %s (%d)\n", g.st.Glyph(), g.title, len(ts))
+		blank()
+		say("", 2, fmt.Sprintf("%s %s (%d)", g.st.Glyph(), g.title, len(ts)))
+		// One next action shared by the whole group (the pending tenants'
+		// `batch status` later) is said once, under the title.
+		common := commonNext(ts)
+		if common != "" {
+			say("  ", 6, "next: "+common)
+		}
 		for _, t := range ts {
-			line := fmt.Sprintf("  %-26s %-13s", clipName(text.Line(t.Name), 26), t.Lane)
+			line := fmt.Sprintf("%-26s %-13s", clipName(text.Line(t.Name), 26), t.Lane)
 			switch g.st {
 			case steps.TenantHealthy, steps.TenantPending:
 				line += fmt.Sprintf(" %d changes", t.Changes)
@@ -201,31 +232,63 @@ func (b *BatchText) Summary(s steps.BatchSnapshot, code int) {
 			default:
 				line += " " + t.Message
 			}
-			fmt.Fprintln(w, text.Line(text.ClockTimes(line, b.now())))
+			say("  ", 4, line)
 			if t.OrgNote != "" && (g.st == steps.TenantPending || g.st == steps.TenantHealthy) {
-				fmt.Fprintf(w, "      warning: %s\n", text.Line(t.OrgNote))
+				say("      ", 2, "warning: "+t.OrgNote)
 			}
 			if h := t.HandOff; h != nil {
-				fmt.Fprintf(w, "      for the %s: %s\n", h.Who, text.Line(h.CustomerAction))
+				say("      ", 2, "for the "+h.Who+": "+h.CustomerAction)
 				if h.Link != "" {
-					fmt.Fprintf(w, "      link: %s\n", text.Line(h.Link))
+					say("      ", 2, "link: "+h.Link)
 				}
-			} else if t.Next != "" {
-				fmt.Fprintf(w, "      next: %s\n", text.Line(text.ClockTimes(t.Next, b.now())))
+			} else if t.Next != "" && common == "" {
+				say("      ", 2, "next: "+t.Next)
 			}
 			if t.ReceiptPath != "" && g.st != steps.TenantSkipped {
-				fmt.Fprintf(w, "      receipt: %s\n", text.Line(t.ReceiptPath))
+				say("      ", 2, "receipt: "+t.ReceiptPath)
 			}
 		}
 	}
-	fmt.Fprintln(w)
+	blank()
 	if s.ReceiptPath != "" {
-		fmt.Fprintf(w, "Batch receipt: %s\n", s.ReceiptPath)
+		say("", 2, "Batch receipt: "+s.ReceiptPath)
 	}
 	if s.Count(steps.TenantHandedOff) > 0 {
-		fmt.Fprintf(w, "Hand-offs: `itdr-onboard batch handoff --batch %s` exports them as CSV and Markdown.\n", s.ID)
+		say("", 2, fmt.Sprintf("Hand-offs: `itdr-onboard batch handoff --batch %s` exports them as CSV and Markdown.", s.ID))
 	}
-	fmt.Fprintf(w, "Exit code %d.\n", code)
+	say("", 2, fmt.Sprintf("Exit code %d.", code))
+}
+
+// Say prints one line of words before a summary (batch status's health
+// refresh), wrapped as the summary is.
+func (b *BatchText) Say(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.say("", 2, text.Line(line))
+}
+
+// say prints one summary line after indent. Width 0: as it is. Otherwise
+// wrapped between words to Width (text.WrapLines, as the watch screen
+// wraps); continuation lines are indented hang columns more; a word too
+// long for that (a path, a link) gets a line of its own from the first
+// column and is never cut (the terminal folds it; it still copies whole).
+func (b *BatchText) say(indent string, hang int, line string) {
+	line = strings.TrimRight(line, " ")
+	if b.Width <= 0 {
+		fmt.Fprintln(b.W, indent+line)
+		return
+	}
+	more := indent + strings.Repeat(" ", hang)
+	for i, l := range text.WrapLines(line, max(b.Width-len(more), 20), math.MaxInt32) {
+		p := more
+		switch {
+		case l.Out:
+			p = ""
+		case i == 0:
+			p = indent
+		}
+		fmt.Fprintln(b.W, p+l.Text)
+	}
 }
 
 // BatchJSON prints one JSON object per event: the onboard event schema
