@@ -40,6 +40,8 @@ type run struct {
 	Reqs   []sniffed   // in-process runs only
 	Dials  []time.Time // in-process runs only
 	Stderr string
+	// CPU is the wizard's user + system time (subprocess runs only).
+	CPU time.Duration
 }
 
 // inProcessRun runs the real CLI (cli.Run) in this process against a fresh
@@ -96,6 +98,7 @@ func subprocessRun(ctx context.Context, bin, tmp string, latency time.Duration) 
 	werr := cmd.Wait()
 	r.Wall = time.Since(r.Start)
 	r.Exit = cmd.ProcessState.ExitCode()
+	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	r.Recs = env.srv.Requests()
 	r.Stderr = errb.String()
 	r.Events, err = parseEvents(&out)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"itdr-onboard/sim"
+	"itdr-onboard/state"
 	"itdr-onboard/steps"
 )
 
@@ -91,6 +92,18 @@ func TestRecordKillMidWriteNamesTheChangeOnceAsApplied(t *testing.T) {
 	}
 	if len(killed) == 0 {
 		t.Fatalf("no open intent for a role assignment was journaled before its request:\n%+v", entries)
+	}
+	// The progress file on disk named the onboarding's record before the
+	// write was sent (the progress is written off the front-end's loop;
+	// a write waits only for the record's name): the rerun resumes it.
+	prog, err := state.Store{Dir: ts.stateDir}.LoadProgress(contosoID)
+	if err != nil || prog == nil {
+		t.Fatalf("progress after the kill: %+v, %v", prog, err)
+	}
+	for _, e := range entries {
+		if killed[e.Change.ID] && e.Onboarding != prog.Onboarding {
+			t.Fatalf("the killed write of record %q was sent while the progress file named %q", e.Onboarding, prog.Onboarding)
+		}
 	}
 
 	code, out, errs := ts.onboard(t, "--json", "--yes", "--org", "Contoso Ltd", "--tenant", contosoID)

@@ -54,6 +54,13 @@ type runGuard struct {
 	prog     state.Progress
 	lastSave []byte
 	timing   map[steps.ID]*state.StepTiming
+
+	// w writes the progress file off the front-end's goroutine; nameGen
+	// is its snapshot that first named the record (rg.prog.Onboarding
+	// was named in), which a write waits for (BeforeWrites).
+	w       *progressWriter
+	named   string
+	nameGen int
 }
 
 // sshHint suggests tmux/screen when the run is over SSH without either.
@@ -135,6 +142,7 @@ func beginRun(ctx context.Context, g *globalFlags, io IO, w *wiring, opt *steps.
 		}
 	}
 	rg.save()
+	rg.flush()
 	return rg, 0
 }
 
@@ -346,7 +354,8 @@ func (rg *runGuard) fold(e *steps.Engine, mayStop bool) {
 	rg.save()
 }
 
-// save writes the progress when it changed (ignoring the time stamp).
+// save hands the progress to the writer when it changed (ignoring the time
+// stamp). It does not wait for the disk: flush and BeforeWrites do.
 func (rg *runGuard) save() {
 	if rg.prog.TenantID == "" {
 		return
@@ -358,11 +367,39 @@ func (rg *runGuard) save() {
 		return
 	}
 	rg.prog.UpdatedAt = rg.now().UTC()
-	if err := rg.store.SaveProgress(&rg.prog); err != nil {
+	file, err := state.EncodeProgress(&rg.prog)
+	if err != nil {
 		rg.log.Warn("progress", "error", err.Error())
 		return
 	}
+	if rg.w == nil {
+		rg.w = newProgressWriter(rg.store, rg.log)
+	}
+	gen := rg.w.submit(rg.prog.TenantID, file)
+	if rg.prog.Onboarding != rg.named {
+		rg.named, rg.nameGen = rg.prog.Onboarding, gen
+	}
 	rg.lastSave = b
+}
+
+// flush waits until every progress handed to the writer is on disk.
+func (rg *runGuard) flush() {
+	if rg != nil && rg.w != nil {
+		rg.w.waitAll()
+	}
+}
+
+// beforeWrites returns once the progress file on disk names the
+// onboarding's record (when it has one): a run killed during the write is
+// then resumed into the same record, so its receipt names the change once.
+func (rg *runGuard) beforeWrites(e *steps.Engine) {
+	if rg == nil || rg.dry || rg.stopCode != 0 || rg.rec == nil || rg.rec.Name() == "" {
+		return
+	}
+	rg.fold(e, true)
+	if rg.w != nil && rg.named != "" {
+		rg.w.wait(rg.nameGen)
+	}
 }
 
 // finish records how the run ended and returns the exit code.
@@ -386,6 +423,7 @@ func (rg *runGuard) finish(e *steps.Engine, code int) int {
 	// A dry run changes nothing, so an earlier unfinished run stays resumable.
 	rg.prog.Finished = code == 0 && rg.prog.Outcome != "dry-run"
 	rg.save()
+	rg.flush()
 	return code
 }
 
@@ -394,6 +432,7 @@ func (rg *runGuard) release() {
 	if rg == nil {
 		return
 	}
+	rg.flush() // the progress is written under the lock
 	if rg.lock != nil {
 		if err := rg.lock.Release(); err != nil {
 			rg.log.Warn("lock", "error", err.Error())
@@ -427,6 +466,9 @@ func (r *guardReporter) Answered(e *steps.Engine, q steps.Question, v string, au
 	r.rg.observe(e)
 	r.inner.Answered(e, q, v, auto)
 }
+
+// BeforeWrites implements plain.WriteGate.
+func (r *guardReporter) BeforeWrites(e *steps.Engine) { r.rg.beforeWrites(e) }
 
 func (r *guardReporter) Finished(e *steps.Engine, code int, err error) {
 	if r.rg.stopCode != 0 {

@@ -130,22 +130,39 @@ func (s Store) ProgressPath(tenantID string) string {
 
 // SaveProgress writes p atomically (temp file, fsync, rename), mode 0600.
 func (s Store) SaveProgress(p *Progress) error {
+	b, err := EncodeProgress(p)
+	if err != nil {
+		return err
+	}
+	return s.WriteProgress(p.TenantID, b)
+}
+
+// EncodeProgress is the file SaveProgress writes for p (it sets p's
+// version). A caller that writes it later (WriteProgress) may change p
+// meanwhile.
+func EncodeProgress(p *Progress) ([]byte, error) {
 	if p == nil || p.TenantID == "" {
-		return errors.New("state: progress without a tenant id")
+		return nil, errors.New("state: progress without a tenant id")
 	}
 	p.Version = ProgressVersion
 	if p.Completed == nil {
 		p.Completed = []string{}
 	}
-	dir := s.TenantDir(p.TenantID)
+	b, err := text.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteProgress writes an encoded progress (EncodeProgress) of tenantID
+// atomically (temp file, fsync, rename), mode 0600.
+func (s Store) WriteProgress(tenantID string, b []byte) error {
+	dir := s.TenantDir(tenantID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	b, err := text.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ProgressFile), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ProgressFile), b, 0o600); err != nil {
 		return fmt.Errorf("state: writing progress: %w", err)
 	}
 	return nil

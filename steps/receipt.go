@@ -47,6 +47,12 @@ type Receipts struct {
 	loaded  bool
 	entries []JournalEntry
 	seq     int
+	// written is the last receipt this run wrote (path and contents
+	// without its times): a rewrite with nothing new is skipped.
+	written struct {
+		path string
+		key  []byte
+	}
 }
 
 // Journal statuses.
@@ -198,19 +204,35 @@ type pendingSync struct {
 	path, what string
 }
 
-// flush fsyncs and closes every pending file; the first failure is returned.
+// flush fsyncs and closes every pending file, side by side (a resolved
+// change's journal line and its audit-trail line wait for the disk
+// together); the first failure in order is returned.
 func (p pendingSyncs) flush() error {
-	var first error
-	for _, ps := range p {
+	errs := make([]error, len(p))
+	sync1 := func(i int) {
+		ps := p[i]
 		err := ps.f.Sync()
 		if cerr := ps.f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil && first == nil {
-			first = fmt.Errorf("%s: writing %s: %w", ps.what, ps.path, err)
+		if err != nil {
+			errs[i] = fmt.Errorf("%s: writing %s: %w", ps.what, ps.path, err)
 		}
 	}
-	return first
+	var wg sync.WaitGroup
+	for i := 1; i < len(p); i++ {
+		wg.Go(func() { sync1(i) })
+	}
+	if len(p) > 0 {
+		sync1(0)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendLineLater is appendLine whose fsync is left to later.flush (nil:
@@ -550,6 +572,19 @@ func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse s
 	}
 	rc.Evidence = ladder
 	path := filepath.Join(dir, "receipt-"+r.Onboarding+".json")
+	// The end of a run rewrites the receipt the health step has just
+	// written: with nothing new (times aside) the file stays as it is.
+	same := rc
+	same.WrittenAt = time.Time{}
+	key, err := text.Marshal(same)
+	if err != nil {
+		return "", "", err
+	}
+	if r.written.path == path && bytes.Equal(r.written.key, key) {
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			return path, r.AuditPath(), nil
+		}
+	}
 	// A later write of the same run (the evidence ladder's proofs) keeps
 	// written_at (when the changes were recorded) and adds updated_at.
 	if b, err := os.ReadFile(path); err == nil && reuse != "" {
@@ -567,6 +602,7 @@ func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse s
 	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return "", "", err
 	}
+	r.written.path, r.written.key = path, key
 	return path, r.AuditPath(), nil
 }
 

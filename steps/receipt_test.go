@@ -238,3 +238,56 @@ func TestLateLandingOfAnInterruptedWriteIsApplied(t *testing.T) {
 		t.Fatalf("other onboarding: %+v, err %v", b, err)
 	}
 }
+
+// TestReceiptRewriteWithNothingNewIsSkipped: the end of a run rewrites the
+// receipt the health step has just written; with nothing new but the time
+// the file is left as it is, and anything new is written.
+func TestReceiptRewriteWithNothingNewIsSkipped(t *testing.T) {
+	r := &Receipts{Dir: t.TempDir()}
+	s := recordSession()
+	x := &Executor{Receipts: r, Session: s}
+	a := checks.Change{ID: "a", Summary: "A"}
+	if _, err := x.write(t.Context(), a, func(context.Context) (checks.Applied, error) { return checks.Applied{RequestID: "r1"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	p1, _, err := r.Write(s, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st1, _ := os.Stat(p1)
+	b1, _ := os.ReadFile(p1)
+	p2, _, err := r.Write(s, time.Now().Add(time.Minute))
+	if err != nil || p2 != p1 {
+		t.Fatalf("%s %s %v", p1, p2, err)
+	}
+	st2, _ := os.Stat(p2)
+	b2, _ := os.ReadFile(p2)
+	if !os.SameFile(st1, st2) || string(b1) != string(b2) {
+		t.Fatalf("an unchanged receipt was rewritten:\n%s\n%s", b1, b2)
+	}
+	// A new change is written (a new file renamed over the old one).
+	b := checks.Change{ID: "b", Summary: "B"}
+	if _, err := x.write(t.Context(), b, func(context.Context) (checks.Applied, error) { return checks.Applied{RequestID: "r2"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Write(s, time.Now().Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	st3, _ := os.Stat(p1)
+	var rc Receipt
+	b3, _ := os.ReadFile(p1)
+	if err := json.Unmarshal(b3, &rc); err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(st1, st3) || len(rc.Changes) != 2 {
+		t.Fatalf("the new change was not written:\n%s", b3)
+	}
+	// A receipt removed behind the run's back is written again.
+	os.Remove(p1)
+	if _, _, err := r.Write(s, time.Now().Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p1); err != nil {
+		t.Fatalf("the removed receipt was not written again: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,14 @@ type Reporter interface {
 	Finished(e *steps.Engine, code int, err error)
 }
 
+// WriteGate is a Reporter that must see the engine before a write is
+// started: BeforeWrites returns once what the writes need on disk is there
+// (cli: the progress file names the onboarding's record, so a run killed
+// during the write is resumed into the same record).
+type WriteGate interface {
+	BeforeWrites(e *steps.Engine)
+}
+
 // Run drives the engine to the end and returns the exit code.
 func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, rep Reporter) (code int) {
 	cur := steps.ID("")
@@ -75,6 +84,9 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 	announce()
 	for {
 		for len(queue) > 0 {
+			if g, ok := rep.(WriteGate); ok && slices.ContainsFunc(queue, func(j steps.Job) bool { return steps.IsWrite(j.Effect) }) {
+				g.BeforeWrites(e)
+			}
 			asks := r.Submit(queue)
 			queue = nil
 			for _, ask := range asks {
@@ -122,11 +134,11 @@ func Run(ctx context.Context, e *steps.Engine, r *steps.Runner, ans Answerer, re
 			}
 		case o := <-r.Outcomes():
 			fresh := o.Attempt == e.Attempt(o.Step)
-			// The follow-up reads start before the outcome is reported
-			// (writing the progress file, reading the record): reporting
-			// must not sit between an answer and the next request. Writes
-			// and questions wait for the report: the progress file names
-			// the onboarding's record before its next write is sent (a
+			// The follow-up reads start before the outcome is reported:
+			// reporting must not sit between an answer and the next
+			// request. Writes and questions wait for the report, and
+			// writes for the reporter's WriteGate (the progress file names
+			// the onboarding's record before its next write is sent: a
 			// run killed then is resumed into the same record).
 			queue = nil
 			var now []steps.Job
