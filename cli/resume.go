@@ -390,14 +390,24 @@ func (rg *runGuard) flush() {
 }
 
 // beforeWrites returns once the progress file on disk names the
-// onboarding's record (when it has one): a run killed during the write is
-// then resumed into the same record, so its receipt names the change once.
+// onboarding's record: a run killed during a write is then resumed into the
+// same record, so its receipt names the change once. The record is named
+// before the first write (Receipts.NameNow) and its name handed to the
+// writer without waiting, as the first write has always been sent before
+// the progress named it; while it is in flight the name reaches the disk,
+// so the next writes seldom wait.
 func (rg *runGuard) beforeWrites(e *steps.Engine) {
-	if rg == nil || rg.dry || rg.stopCode != 0 || rg.rec == nil || rg.rec.Name() == "" {
+	if rg == nil || rg.dry || rg.stopCode != 0 || rg.rec == nil {
 		return
 	}
+	first := rg.rec.Name() == ""
+	if first {
+		if _, err := rg.rec.NameNow(e.Session()); err != nil {
+			return // the write's own record fails it and says why
+		}
+	}
 	rg.fold(e, true)
-	if rg.w != nil && rg.named != "" {
+	if !first && rg.w != nil && rg.named != "" {
 		rg.w.wait(rg.nameGen)
 	}
 }

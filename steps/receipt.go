@@ -477,6 +477,27 @@ func (r *Receipts) adopt(name string) {
 	}
 }
 
+// Name names the onboarding's record now, before its first write, and
+// returns the name: as the first write would (it continues an interrupted
+// run's removals when those are all that is open), so a front-end can put
+// it on disk while that write is in flight.
+func (r *Receipts) NameNow(s *Session) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Onboarding != "" || s.TenantID == "" {
+		return r.Onboarding, nil
+	}
+	if err := r.loadLocked(s.TenantID); err != nil {
+		return "", err
+	}
+	if name := removalsOf(r.unresolvedLocked()); name != "" {
+		r.Onboarding = name
+	} else {
+		r.Onboarding = NewOnboardingName(r.TenantDir(s.TenantID), time.Now())
+	}
+	return r.Onboarding, nil
+}
+
 // Name is the onboarding's name ("" until set or the first write).
 func (r *Receipts) Name() string {
 	r.mu.Lock()

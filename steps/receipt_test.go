@@ -291,3 +291,43 @@ func TestReceiptRewriteWithNothingNewIsSkipped(t *testing.T) {
 		t.Fatalf("the removed receipt was not written again: %v", err)
 	}
 }
+
+// TestNameNowNamesTheRecordAsTheFirstWriteWould: a front-end can name the
+// record before the first write (to put the name on disk while that write
+// is in flight); the write keeps that name, and a run whose only open
+// intents are an interrupted unmap's removals continues that record.
+func TestNameNowNamesTheRecordAsTheFirstWriteWould(t *testing.T) {
+	r := &Receipts{Dir: t.TempDir()}
+	s := recordSession()
+	name, err := r.NameNow(s)
+	if err != nil || name == "" || r.Name() != name {
+		t.Fatalf("name %q (%q), %v", name, r.Name(), err)
+	}
+	if again, _ := r.NameNow(s); again != name {
+		t.Fatalf("named twice: %q then %q", name, again)
+	}
+	x := &Executor{Receipts: r, Session: s}
+	if _, err := x.write(t.Context(), checks.Change{ID: "a", Summary: "A"}, func(context.Context) (checks.Applied, error) { return checks.Applied{RequestID: "r"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range r.entries {
+		if e.Onboarding != name {
+			t.Fatalf("journal entry of %q, the record is %q", e.Onboarding, name)
+		}
+	}
+
+	// An interrupted unmap left one removal open: naming continues its record.
+	dir := t.TempDir()
+	old := &Receipts{Dir: dir, Onboarding: "20261201T100000.000000000Z"}
+	rm := checks.Change{ID: unmapChangePrefix + "integration", Summary: "Remove the integration", Args: map[string]string{"kind": "integration", "id": "int_1"}}
+	if !isRemoval(rm) {
+		t.Fatalf("test change is not a removal: %+v", rm)
+	}
+	if _, err := old.Intend(s, rm, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	next := &Receipts{Dir: dir}
+	if name, err := next.NameNow(s); err != nil || name != old.Onboarding {
+		t.Fatalf("after an interrupted unmap: %q, %v (want %q)", name, err, old.Onboarding)
+	}
+}
