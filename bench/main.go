@@ -157,6 +157,7 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	rows, notes = append(rows, r2...), append(notes, n2...)
 	r3, n3 := rowEndToEnd(ins, med, o.latency, o.verbose)
 	rows, notes = append(rows, r3...), append(notes, n3...)
+	notes = append(notes, cpuNote(subs))
 
 	// Row 4: idle health wait under a pseudo-terminal.
 	progress("row 4: idle health wait in the TUI for %s", o.idle)

@@ -263,3 +263,20 @@ func (p *ptyOutput) tail(n int) string {
 	}
 	return string(b)
 }
+
+// cpuNote is row 3's note on the wizard's own CPU per onboarding (user +
+// system time of the subprocess runs, from their rusage): unlike wall time
+// it hardly moves with the machine's load.
+func cpuNote(subs []*run) string {
+	var cpu []time.Duration
+	for _, r := range subs {
+		if r.CPU > 0 {
+			cpu = append(cpu, r.CPU)
+		}
+	}
+	if len(cpu) == 0 {
+		return "row 3: CPU per onboarding not measured (no subprocess run)"
+	}
+	return fmt.Sprintf("row 3: the wizard's CPU per onboarding (user + system of the %d row-1 subprocess runs, each a full onboarding): median %s (%s).",
+		len(cpu), ms(median(cpu)), spread(cpu))
+}
