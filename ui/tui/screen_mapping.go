@@ -3,11 +3,8 @@ package tui
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
 
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
@@ -60,9 +57,7 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 			out = append(out, " "+st.Check.Warn.Render(st.Icons.Paused)+" Waiting for a Global Administrator of the tenant to grant consent.")
 			if d.ConsentURL != "" {
 				out = append(out, st.App.Muted.Render(" Send them this admin-consent address (c copies it, r shows a QR code):"))
-				for _, l := range strings.Split(ansi.Hardwrap(san(d.ConsentURL), max(width-2, 8), false), "\n") {
-					out = append(out, " "+st.Code.URL.Render(l))
-				}
+				out = append(out, urlLines(st, san(d.ConsentURL), width)...)
 			} else {
 				out = append(out, wrapStyled(st.App.Text.Render, "Preparing the admin-consent address"+st.Icons.Ellipsis, " "+spin, width)...)
 			}

@@ -125,9 +125,7 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 			out = append(out, " 1. Open  "+st.Code.URL.Render(url))
 		} else {
 			out = append(out, " 1. Open")
-			for _, l := range strings.Split(ansi.Hardwrap(url, max(width-2, 8), false), "\n") {
-				out = append(out, " "+st.Code.URL.Render(l))
-			}
+			out = append(out, urlLines(st, url, width)...)
 		}
 		out = append(out, " 2. Enter the code:")
 		out = append(out, codeBox(st, code.UserCode, width)...)
@@ -150,11 +148,8 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		} else {
 			out = append(out, " Open this address in a browser and sign in:")
 		}
-		// The authorize URL is long: hard-wrap it so every character is shown.
-		u := san(b.URL)
-		for _, l := range strings.Split(ansi.Hardwrap(u, max(width-2, 8), false), "\n") {
-			out = append(out, " "+st.Code.URL.Render(l))
-		}
+		// The authorize URL is long: every character is shown (c copies it whole).
+		out = append(out, urlLines(st, san(b.URL), width)...)
 		if b.SSHCommand != "" {
 			out = append(out, "", " Over SSH, first run this on your own computer:")
 			out = append(out, "   "+st.App.Strong.Render(san(b.SSHCommand)))
@@ -182,6 +177,24 @@ func renderSignIn(st theme.Styles, snap steps.Snapshot, s *steps.Session, width,
 		out = append(out, " "+st.Check.Running.Render(st.Spin(frame(now)))+" "+san(line)+st.Icons.Ellipsis)
 	}
 	return join(fit(st, out, width, height))
+}
+
+// urlLines shows an address on one line of its own whenever it fits the
+// width (a terminal copies a broken line as two), and otherwise cuts it
+// only at the right edge, never at a '/' or other break, so the pieces
+// carry every character in order.
+func urlLines(st theme.Styles, u string, width int) []string {
+	switch w := ansi.StringWidth(u); {
+	case w < width:
+		return []string{" " + st.Code.URL.Render(u)}
+	case w == width:
+		return []string{st.Code.URL.Render(u)}
+	}
+	var out []string
+	for _, l := range strings.Split(ansi.Hardwrap(u, max(width-1, 8), false), "\n") {
+		out = append(out, " "+st.Code.URL.Render(l))
+	}
+	return out
 }
 
 // qrBlock renders the QR code of url with half blocks (two modules per

@@ -9,10 +9,12 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"itdr-onboard/auth"
 	"itdr-onboard/platform"
 	"itdr-onboard/steps"
+	"itdr-onboard/ui/theme"
 )
 
 func isClipboard(want string) func(tea.Msg) bool {
@@ -444,4 +446,85 @@ func TestIdleHealthWaitSchedulesNoSecondTick(t *testing.T) {
 		}
 	}
 	mustContain(t, h.view(), "(10 min ago)")
+}
+
+// At 80×24 the sign-in's QR code (r) fits beside the code, whole, with the
+// address and the code still shown, also while a notice takes a line; a
+// smaller terminal says the size that shows it, and that size does.
+func TestSignInQRFits80x24(t *testing.T) {
+	h := newHarness(t, newEnv(t, 3), steps.Options{AuthMethod: auth.MethodDevice}, Options{})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.pump("the device code", func() bool { return h.signInCode() != nil })
+	want, err := qrcode.New("https://microsoft.com/devicelogin", qrcode.Low)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.DisableBorder = true
+	qrRows := (len(want.Bitmap()) + 4 + 1) / 2
+	shown := func(what string, w, hh int) {
+		t.Helper()
+		content := h.m.View().Content
+		ls := strings.Split(ansi.Strip(content), "\n")
+		rows := 0
+		for _, l := range ls {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("%s: line wider than %d: %q", what, w, l)
+			}
+			if strings.ContainsAny(l, "▀▄█") {
+				rows++
+			}
+		}
+		if len(ls) > hh || rows != qrRows {
+			t.Errorf("%s: %d lines, %d QR rows (want %d):\n%s", what, len(ls), rows, qrRows, ansi.Strip(content))
+		}
+		mustContain(t, ansi.Strip(content), "https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M", "r hide QR")
+	}
+	h.key("r")
+	shown("80×24", 80, 24)
+	h.key("c")
+	mustContain(t, h.view(), "Copied the code KQ1X7ZP4M")
+	shown("80×24 with a notice", 80, 24)
+
+	h.send(tea.WindowSizeMsg{Width: 70, Height: 20})
+	v := h.view()
+	if strings.ContainsAny(v, "▀▄█") {
+		t.Fatalf("a QR code drawn at 70×20:\n%s", v)
+	}
+	m := regexp.MustCompile(`at least (\d+)×(\d+): enlarge it`).FindStringSubmatch(strings.Join(strings.Fields(v), " "))
+	if m == nil {
+		t.Fatalf("70×20 does not say the size the QR code needs:\n%s", v)
+	}
+	mustContain(t, v, "open the address above", "https://microsoft.com/devicelogin", "K Q 1   X 7 Z   P 4 M")
+	var w, hh int
+	fmt.Sscan(m[1], &w)
+	fmt.Sscan(m[2], &hh)
+	h.send(tea.WindowSizeMsg{Width: w, Height: hh})
+	shown(fmt.Sprintf("the %d×%d it names", w, hh), w, hh)
+}
+
+// A verification address stays on one line whenever it fits the width,
+// and a longer one is cut only at the right edge: its pieces, joined, are
+// the address.
+func TestSignInURLLines(t *testing.T) {
+	st := theme.Plain()
+	u := "https://login.microsoftonline.us/common/oauth2/deviceauth"
+	for _, w := range []int{len(u) + 1, len(u)} {
+		ls := urlLines(st, u, w)
+		if len(ls) != 1 || strings.TrimSpace(ansi.Strip(ls[0])) != u || ansi.StringWidth(ls[0]) > w {
+			t.Errorf("width %d: %q, want the address on one line", w, ls)
+		}
+	}
+	for _, w := range []int{len(u) - 1, 30, 20} {
+		ls := urlLines(st, u, w)
+		var joined string
+		for _, l := range ls {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("width %d: line %q too wide", w, l)
+			}
+			joined += strings.TrimPrefix(ansi.Strip(l), " ")
+		}
+		if joined != u || len(ls) != (len(u)+w-2)/(w-1) {
+			t.Errorf("width %d: %q, want %q cut only at the edge", w, ls, u)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/theme"
@@ -171,7 +172,7 @@ func (m *model) bodyParts(width, height int) (content, pinned []string, scroll b
 	case len(jl) == 0:
 	case scroll:
 		content = append(append(jl, ""), content...)
-	case height-len(jl)-1 >= minStepRows:
+	case height-len(jl)-1 >= minStepRows && !m.signInQRNeedsJournal(width, height, len(jl)+1):
 		content, pinned, scroll = m.stepParts(width, height-len(jl)-1)
 		content = append(append(jl, ""), content...)
 	}
@@ -240,7 +241,11 @@ func (m *model) stepParts(width, height int) (content, pinned []string, scroll b
 		if qr, ok := qrBlock(m.st, u, width, height-len(body)-1); ok {
 			return append(append(body, ""), lines(qr)...), nil, false
 		}
-		return append(body, m.st.App.Muted.Render(" (window too small for the QR code)")), nil, false
+		// Under the screen: its lines, a blank, the code's rows.
+		n := qrModules(u)
+		w, h := m.size()
+		return append(body, m.qrNote(max(w, n), len(body)+1+(n+1)/2+h-m.bodyHeight(),
+			"send the address above (c copies it)", width)...), nil, false
 	}
 	if cur.ID() == steps.Roles || cur.ID() == steps.Health {
 		// The plan of a dehydrated tenant is longer than most windows,
@@ -350,7 +355,7 @@ func (m *model) signInBody(snap steps.Snapshot, width, height int) string {
 	}
 	body := lines(renderSignIn(m.st, snap, s, width, height-reserve, m.now))
 	if c := m.codeShown(); c != nil && m.showQR {
-		body = m.withQR(snap, verificationURL(c), width, height)
+		body, _ = m.withQR(snap, verificationURL(c), width, height)
 	}
 	if m.browserShown() {
 		placeholder := "press p, then paste the address"
@@ -363,28 +368,70 @@ func (m *model) signInBody(snap steps.Snapshot, width, height int) string {
 }
 
 // withQR lays the sign-in out with the QR code of the verification URL:
-// beside the code when there is room, under it otherwise, or a note when
-// the terminal is too small.
-func (m *model) withQR(snap steps.Snapshot, url string, width, height int) []string {
+// beside the code when there is room, under it otherwise, or (ok false) a
+// line saying what size of terminal shows it.
+func (m *model) withQR(snap steps.Snapshot, url string, width, height int) (_ []string, ok bool) {
 	s := m.e.Session()
 	compactH := min(height, 15)
 	// The compact sign-in has no heading: the QR layout keeps it.
 	head := title(m.st, "Sign in to the customer's Microsoft 365 tenant")
+	const gap, minLeft = 2, 44
 	if qr, ok := qrBlock(m.st, url, width, height-1); ok {
 		qw := lipgloss.Width(qr)
-		if lw := width - qw - 4; lw >= 44 {
+		if lw := width - qw - gap; lw >= minLeft {
 			left := renderSignIn(m.st, snap, s, lw, compactH, m.now)
-			return append([]string{head}, lines(lipgloss.JoinHorizontal(lipgloss.Top, left, "    ", qr))...)
+			return append([]string{head}, lines(lipgloss.JoinHorizontal(lipgloss.Top, left, strings.Repeat(" ", gap), qr))...), true
 		}
 	}
 	body := lines(renderSignIn(m.st, snap, s, width, compactH, m.now))
 	if height >= 16 {
 		body = append([]string{head}, body...)
 	}
-	if qr, ok := qrBlock(m.st, url, width, height-len(body)-1); ok {
-		return append(append(body, ""), lines(qr)...)
+	if qr, ok := qrBlock(m.st, url, width, height-1-len(body)); ok {
+		return append(append(body, ""), lines(qr)...), true
 	}
-	return append(body, m.st.App.Muted.Render(" (window too small for the QR code)"))
+	// The terminal the side-by-side layout needs: the code's columns
+	// beside the sign-in's, its rows under the heading, plus the lines
+	// around the body.
+	n := qrModules(url)
+	w, h := m.size()
+	return append(body, m.qrNote(max(w, n+gap+minLeft), (n+1)/2+1+h-m.bodyHeight(),
+		"open the address above on any device and enter the code (c copies it)", width)...), false
+}
+
+// qrModules is the width of url's QR code as qrBlock draws it (quiet zone
+// included), in columns; its rows are half that, rounded up.
+func qrModules(url string) int {
+	q, err := qrcode.New(url, qrcode.Low)
+	if err != nil {
+		return 0
+	}
+	q.DisableBorder = true
+	return len(q.Bitmap()) + 4
+}
+
+// qrNote says what size of terminal shows the QR code (w×h), and what to
+// do instead.
+func (m *model) qrNote(w, h int, instead string, width int) []string {
+	return wrapStyled(m.st.App.Muted.Render, fmt.Sprintf(
+		"The QR code needs a terminal of at least %d×%d: enlarge it or make the font smaller, or %s.", w, h, instead), " ", width)
+}
+
+// signInQRNeedsJournal says the sign-in's QR code fits in a body of
+// height but not once the earlier steps' lines (rows of them) take their
+// place above it: the code is worth more than those lines (tab shows
+// them).
+func (m *model) signInQRNeedsJournal(width, height, rows int) bool {
+	c := m.codeShown()
+	if c == nil || !m.showQR || m.e.Finished() || m.e.Current().ID() != steps.SignIn || m.browserShown() {
+		return false
+	}
+	snap := m.e.Current().Snapshot(m.e.Session())
+	if _, ok := m.withQR(snap, verificationURL(c), width, height-rows); ok {
+		return false
+	}
+	_, ok := m.withQR(snap, verificationURL(c), width, height)
+	return ok
 }
 
 // confirmDetails is what a question is about when its screen does not
