@@ -7,6 +7,7 @@
 package batch
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -28,9 +29,13 @@ import (
 const (
 	ManifestFile = "manifest.json"
 	ProgressFile = "progress.json"
-	ReceiptFile  = "receipt.json"
-	HandoffCSV   = "handoff.csv"
-	HandoffMD    = "handoff.md"
+	// ProgressLog holds the tenant changes since progress.json was last
+	// written, one JSON line each (AppendProgress); LoadProgress applies
+	// them over it.
+	ProgressLog = "progress.log"
+	ReceiptFile = "receipt.json"
+	HandoffCSV  = "handoff.csv"
+	HandoffMD   = "handoff.md"
 )
 
 // Tenant is one tenant of a batch as the manifest records it.
@@ -163,7 +168,8 @@ func LoadManifest(stateDir, id string) (*Manifest, error) {
 	return &m, nil
 }
 
-// SaveProgress writes the progress atomically.
+// SaveProgress writes the whole progress atomically (a snapshot) and
+// drops the change log it now covers.
 func SaveProgress(stateDir string, p *Progress) error {
 	b, err := text.MarshalIndent(p, "", "  ")
 	if err != nil {
@@ -172,21 +178,79 @@ func SaveProgress(stateDir string, p *Progress) error {
 	if err := os.MkdirAll(Dir(stateDir, p.ID), 0o700); err != nil {
 		return fmt.Errorf("batch: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(Dir(stateDir, p.ID), ProgressFile), append(b, '\n'), 0o600)
+	if err := atomicfile.Write(filepath.Join(Dir(stateDir, p.ID), ProgressFile), append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	// Killed before this: the log's lines replay onto the snapshot to the
+	// same states (each tenant's last line is what the snapshot holds).
+	if err := os.Remove(filepath.Join(Dir(stateDir, p.ID), ProgressLog)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("batch: %w", err)
+	}
+	return nil
 }
 
-// LoadProgress reads a batch's progress; a batch that never started has an
-// empty one.
+// progressLine is one line of the progress log: a tenant's progress after
+// a change.
+type progressLine struct {
+	Updated time.Time       `json:"updated"`
+	Tenant  *TenantProgress `json:"tenant"`
+}
+
+// AppendProgress records one tenant's change by appending its progress to
+// the batch's change log (synced): the cost of a change does not grow with
+// the number of tenants, as rewriting progress.json would.
+func AppendProgress(stateDir, id string, updated time.Time, t *TenantProgress) error {
+	b, err := text.Marshal(progressLine{Updated: updated.UTC(), Tenant: t})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(Dir(stateDir, id), ProgressLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	return nil
+}
+
+// LoadProgress reads a batch's progress: the last snapshot and the tenant
+// changes logged since (a line cut short by a kill is ignored); a batch
+// that never started has an empty one.
 func LoadProgress(stateDir, id string) (*Progress, error) {
 	p := &Progress{ID: id, Tenants: map[string]*TenantProgress{}}
 	err := readJSON(filepath.Join(Dir(stateDir, id), ProgressFile), p)
-	if errors.Is(err, os.ErrNotExist) {
-		return p, nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return p, err
 	}
 	if p.Tenants == nil {
 		p.Tenants = map[string]*TenantProgress{}
 	}
-	return p, err
+	f, lerr := os.Open(filepath.Join(Dir(stateDir, id), ProgressLog))
+	if lerr != nil {
+		return p, nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var l progressLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Tenant == nil || l.Tenant.TenantID == "" {
+			break // the tail of a write cut short
+		}
+		p.Tenants[l.Tenant.TenantID] = l.Tenant
+		if l.Updated.After(p.Updated) {
+			p.Updated = l.Updated
+		}
+	}
+	return p, nil
 }
 
 func readJSON(path string, v any) error {

@@ -97,6 +97,8 @@ type Batch struct {
 	// platform's integrations name tenants in lower case).
 	lower map[string]string
 	prog  *Progress
+	// logged counts the progress log's lines since the last snapshot.
+	logged int
 
 	queue    []string
 	running  int
@@ -391,7 +393,7 @@ func (b *Batch) runOne(ctx context.Context, id string) {
 	if p.Attempts > 1 {
 		row.Message = "started again (attempt " + fmt.Sprint(p.Attempts) + ")"
 	}
-	_ = b.saveLocked()
+	_ = b.saveTenantsLocked(id)
 	snap := *row
 	b.mu.Unlock()
 	b.emitState(snap)
@@ -401,7 +403,7 @@ func (b *Batch) runOne(ctx context.Context, id string) {
 	b.mu.Lock()
 	if res.Interrupted || (ctx.Err() != nil && !res.State.Final()) {
 		row.State, row.Message = steps.TenantQueued, "interrupted: `batch resume` continues it"
-		_ = b.saveLocked()
+		_ = b.saveTenantsLocked(id)
 		b.mu.Unlock()
 		b.changedSignal()
 		return
@@ -445,7 +447,7 @@ func (b *Batch) runOne(ctx context.Context, id string) {
 	}
 	p = b.progLocked(id)
 	p.IntegrationID = res.IntegrationID
-	_ = b.saveLocked()
+	_ = b.saveTenantsLocked(id)
 	snap = *row
 	b.mu.Unlock()
 	b.emitState(snap)
@@ -496,19 +498,57 @@ func (b *Batch) progLocked(id string) *TenantProgress {
 	return p
 }
 
-// saveLocked mirrors the rows into the progress and writes it.
+// saveLocked mirrors every row into the progress and writes it whole (a
+// snapshot: at the start and the end of a run, and when the change log
+// has grown as long as the batch).
 func (b *Batch) saveLocked() error {
 	for _, id := range b.ord {
-		r := b.rows[id]
-		p := b.progLocked(id)
-		p.State, p.Lane, p.Started, p.Ended, p.Retries = r.State, partner.Lane(r.Lane), r.Started, r.Ended, r.Retries
-		p.Message, p.Next, p.HandOff, p.ReceiptPath, p.JournalPath = r.Message, r.Next, r.HandOff, r.ReceiptPath, r.JournalPath
-		p.Evidence, p.Changes = r.Evidence, r.Changes
+		b.mirrorLocked(id)
 	}
 	b.prog.Updated = b.cfg.Now().UTC()
 	err := SaveProgress(b.cfg.StateDir, b.prog)
+	if err == nil {
+		b.logged = 0
+	}
 	b.changedSignal()
 	return err
+}
+
+// saveTenantsLocked records the change of the tenants ids: each one's
+// progress is appended to the change log, so a change costs the same in a
+// batch of 10 or 1,000 (a snapshot once the log holds as many lines as the
+// batch has tenants keeps it short: amortised, the same again).
+func (b *Batch) saveTenantsLocked(ids ...string) error {
+	now := b.cfg.Now().UTC()
+	b.prog.Updated = now
+	var err error
+	for _, id := range ids {
+		p := b.mirrorLocked(id)
+		if e := AppendProgress(b.cfg.StateDir, b.prog.ID, now, p); e != nil && err == nil {
+			err = e
+		}
+		b.logged++
+	}
+	if err != nil || b.logged >= max(progressLogMin, len(b.ord)) {
+		// Also the way out when the log cannot be appended to.
+		return b.saveLocked()
+	}
+	b.changedSignal()
+	return nil
+}
+
+// progressLogMin is the fewest lines the change log takes before a
+// snapshot.
+const progressLogMin = 64
+
+// mirrorLocked copies a row into its progress.
+func (b *Batch) mirrorLocked(id string) *TenantProgress {
+	r := b.rows[id]
+	p := b.progLocked(id)
+	p.State, p.Lane, p.Started, p.Ended, p.Retries = r.State, partner.Lane(r.Lane), r.Started, r.Ended, r.Retries
+	p.Message, p.Next, p.HandOff, p.ReceiptPath, p.JournalPath = r.Message, r.Next, r.HandOff, r.ReceiptPath, r.JournalPath
+	p.Evidence, p.Changes = r.Evidence, r.Changes
+	return p
 }
 
 func (b *Batch) changedSignal() {
@@ -637,7 +677,11 @@ func (b *Batch) poll(ctx context.Context) error {
 		evs = append(evs, steps.BatchEvent{TenantID: id, Tenant: row.Name, Step: steps.Health, Type: "health", State: row.State, Message: row.Message, Fields: f})
 	}
 	if len(evs) > 0 {
-		err = b.saveLocked()
+		ids := make([]string, len(evs))
+		for i, ev := range evs {
+			ids[i] = ev.TenantID
+		}
+		err = b.saveTenantsLocked(ids...)
 	}
 	b.mu.Unlock()
 	for _, ev := range evs {
@@ -727,7 +771,7 @@ func (b *Batch) Retry(id string) error {
 	}
 	r.State, r.Message, r.Retries = steps.TenantQueued, "queued again", r.Retries+1
 	b.queue = append(b.queue, id)
-	_ = b.saveLocked()
+	_ = b.saveTenantsLocked(id)
 	b.wake()
 	return nil
 }
