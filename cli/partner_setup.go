@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,9 +85,14 @@ func runSetup(ctx context.Context, g *globalFlags, io IO, sr setupRun) int {
 	}
 	w.platform = nil // setup needs nothing of the platform
 	mode := g.frontEnd(io)
-	// One setup per partner tenant at a time when the tenant is known
-	// before sign-in (exit 3 while another run holds it); a dry run
-	// writes nothing, not even a lock.
+	// One setup per partner tenant at a time (exit 3 while another run
+	// holds it): taken before sign-in when the tenant is known then, else
+	// once the sign-in names it, before setup reads anything (a lock
+	// taken then is the same file, so either way two setups exclude each
+	// other). A dry run writes nothing, not even a lock.
+	var late *state.Lock
+	var lateMu sync.Mutex
+	early := false
 	if sr.opt.Tenant != "" && !sr.opt.DryRun {
 		if key := lockKey(ctx, w, sr.opt.Tenant); key != "" {
 			rg := &runGuard{io: io, mode: mode, store: state.Store{Dir: sr.stateDir}, log: log, now: time.Now, command: "partner setup"}
@@ -94,12 +100,39 @@ func runSetup(ctx context.Context, g *globalFlags, io IO, sr setupRun) int {
 				return code
 			}
 			defer rg.lock.Release()
+			early = true
 		}
 	}
+	defer func() {
+		lateMu.Lock()
+		defer lateMu.Unlock()
+		if late != nil {
+			late.Release()
+		}
+	}()
 	sr.opt.NoPrompt = mode == "json" || (mode == "plain" && !io.IsTTY)
 	store := state.Store{Dir: sr.stateDir}
 	return runFlow(ctx, g, io, w, flowRun{flow: steps.PartnerSetup, opt: sr.opt, stateDir: sr.stateDir,
 		configure: func(x *steps.Executor) {
+			if !early && !sr.opt.DryRun {
+				x.Lock = func(tenantID string) error {
+					lateMu.Lock()
+					defer lateMu.Unlock()
+					if late != nil || tenantID == "" {
+						return nil
+					}
+					l, err := store.AcquireLockFor(strings.ToLower(tenantID), "partner setup", time.Now())
+					if err != nil {
+						log.Warn("lock", "tenant_id", tenantID, "error", err.Error())
+						return err
+					}
+					if l.TookOver != nil {
+						log.Info("lock", "tenant_id", tenantID, "took_over_pid", l.TookOver.PID)
+					}
+					late = l
+					return nil
+				}
+			}
 			x.SaveSetup = func(appID, tenantID string) (string, error) {
 				return store.PartnerConfigPath(), store.SavePartnerConfig(state.PartnerConfig{ClientID: appID, PartnerTenantID: tenantID, SavedAt: time.Now().UTC()})
 			}

@@ -314,3 +314,63 @@ func TestPartnerSetupTakesThePartnerTenantLock(t *testing.T) {
 		t.Fatalf("after release: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// Without --partner-tenant the partner tenant is known once the sign-in
+// names it: setup takes the same lock then, before it reads the tenant.
+// A second setup while the first holds it is refused (exit 3) after its
+// sign-in, reading and writing nothing in the partner tenant and nothing
+// in the state directory; once the lock is free, setup runs and holds no
+// lock after it.
+func TestPartnerSetupWithoutPartnerTenantTakesTheLockAfterSignIn(t *testing.T) {
+	t.Parallel()
+	srv, ep, stateDir := setupSim(t, sim.PartnerAppAbsent, nil)
+	dir := filepath.Join(stateDir, "partner")
+	l, err := state.Store{Dir: dir}.AcquireLockFor(srv.PartnerTenantID(), "partner setup", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() []string {
+		var out []string
+		filepath.WalkDir(stateDir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				out = append(out, p)
+			}
+			return nil
+		})
+		return out
+	}
+	before := files()
+	code, out, errs := runCLI(t, nil, "partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device")
+	if code != ExitStopped {
+		l.Release()
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errs)
+	}
+	last := lastJSON(t, out)
+	if last["outcome"] != "stopped" || !strings.Contains(last["message"].(string), `another run of "itdr-onboard partner setup" holds tenant `+srv.PartnerTenantID()) {
+		t.Errorf("finished: %v", last)
+	}
+	for _, r := range srv.Requests() {
+		// The sign-in and its reads of who signed in, nothing of setup.
+		if strings.HasPrefix(r.Path, "/graph/") && r.Path != "/graph/v1.0/organization" && r.Path != "/graph/v1.0/me" {
+			t.Errorf("the refused setup asked the partner tenant %s %s", r.Method, r.Path)
+		}
+	}
+	if len(srv.PartnerApps()) != 0 {
+		t.Errorf("the refused setup created %+v", srv.PartnerApps())
+	}
+	if after := files(); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the refused setup wrote in the state directory:\nbefore %v\nafter  %v", before, after)
+	}
+	l.Release()
+
+	code, out, errs = runCLI(t, nil, "partner", "setup", "--endpoints", ep, "--state-dir", stateDir, "--json", "--yes", "--auth", "device")
+	if code != 0 || lastJSON(t, out)["outcome"] != "set-up" || len(srv.PartnerApps()) != 1 {
+		t.Fatalf("after release: exit %d\n%s\n%s", code, out, errs)
+	}
+	// The lock was released at the end: another setup takes it.
+	l2, err := state.Store{Dir: dir}.AcquireLockFor(srv.PartnerTenantID(), "partner setup", time.Now())
+	if err != nil {
+		t.Fatalf("setup left its lock held: %v", err)
+	}
+	l2.Release()
+}

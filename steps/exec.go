@@ -59,6 +59,12 @@ type Executor struct {
 	Graph    GraphAPI
 	Platform PlatformAPI
 	Partner  PartnerAPI // partner flows (batch plan): discovery
+	// Lock, when set, takes the run's lock on the tenant the sign-in named
+	// (partner setup without --partner-tenant: the partner tenant is known
+	// only then), before setup reads or writes anything; an error (another
+	// run holds it) stops the run, nothing changed (exit 3). It is called
+	// again on a retry: holding the lock already is no error.
+	Lock func(tenantID string) error
 	// SaveSetup saves the onboarding app's id in the wizard's config
 	// (partner setup) and returns the file's path.
 	SaveSetup func(appID, partnerTenantID string) (string, error)

@@ -43,10 +43,24 @@ func (x *Executor) setupGraph() (SetupGraph, error) {
 	return g, nil
 }
 
+// LockedError says another run holds the lock of the tenant this run
+// signed in to (Executor.Lock).
+type LockedError struct{ Err error }
+
+func (e *LockedError) Error() string { return e.Err.Error() }
+func (e *LockedError) Unwrap() error { return e.Err }
+
 // doSetup performs setup's effects.
 func (x *Executor) doSetup(ctx context.Context, eff Effect) (Event, bool) {
 	switch e := eff.(type) {
 	case ReadSetup:
+		// One setup per partner tenant: its lock first, before the record
+		// is touched.
+		if x.Lock != nil && x.Session != nil {
+			if err := x.Lock(x.Session.TenantID); err != nil {
+				return SetupRead{Err: &LockedError{Err: err}}, true
+			}
+		}
 		// Intents of an interrupted run are settled first, so the plan
 		// and the record agree on what is already there.
 		if err := x.reconcile(ctx, false); err != nil {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -200,6 +201,12 @@ func (p *SetupStep) Handle(s *Session, ev Event) []Effect {
 
 // plan folds the read into the plan; nothing to do goes straight to saving.
 func (p *SetupStep) plan(s *Session, ev SetupRead) []Effect {
+	if le := (*LockedError)(nil); errors.As(ev.Err, &le) {
+		p.status = StatusFailed
+		p.fail = &Failure{Kind: FailStopped, Err: ev.Err, Message: "Another partner setup is running for this partner tenant: " + le.Error() + ". Nothing was read or changed.",
+			Remedy: "Let that run finish, then run partner setup again: it finds what that run did and does only what is left."}
+		return nil
+	}
 	if ev.Err != nil {
 		p.status = StatusFailed
 		p.fail = &Failure{Kind: FailError, Err: ev.Err, Message: "Reading the partner tenant failed: " + ev.Err.Error() + ". Nothing was changed.", Remedy: "Retry."}
