@@ -28,7 +28,13 @@ type batchSim struct {
 
 func startBatchSim(t *testing.T) *batchSim {
 	t.Helper()
-	srv, err := sim.StartPartner(sim.PartnerDemoScenario(), sim.Options{})
+	return startBatchSimWith(t, sim.Options{})
+}
+
+// startBatchSimWith is startBatchSim with simulator options (latency).
+func startBatchSimWith(t *testing.T, opt sim.Options) *batchSim {
+	t.Helper()
+	srv, err := sim.StartPartner(sim.PartnerDemoScenario(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

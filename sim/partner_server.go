@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"itdr-onboard/endpoints"
@@ -53,6 +54,9 @@ type PartnerServer struct {
 	devices  map[string]*ptDevice
 	refresh  map[string]*ptRefresh
 	pcWindow map[string][]time.Time // applicationId → recent consent requests
+	// throttles are the throttled windows armed by ThrottleAfter.
+	throttles     []*ptThrottle
+	throttleArmed atomic.Bool
 
 	// The partner tenant's registrations (partner_apps.go).
 	apps      []*ptApp
@@ -343,6 +347,19 @@ func (s *PartnerServer) Close() error {
 func (s *PartnerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	wall := time.Now()
+	// A throttled window (ThrottleAfter) decides at arrival, on the time
+	// it is logged with; the refusal is answered after the latency.
+	tgroup := ""
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/platform/"):
+		tgroup = GroupPlatform
+	case strings.HasPrefix(p, "/graph/"):
+		tgroup = GroupGraph
+	}
+	secs, refused := 0, false
+	if tgroup != "" {
+		start, secs, refused = s.throttle(tgroup)
+	}
 	if s.latency > 0 {
 		t := time.NewTimer(s.latency)
 		select {
@@ -352,6 +369,12 @@ func (s *PartnerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
+	if refused {
+		s.writeThrottled(w, r, tgroup, secs)
+		s.log.add(RequestRecord{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Status: http.StatusTooManyRequests,
+			LatencyMS: float64(time.Since(wall).Microseconds()) / 1000, Group: tgroup, Fault: "throttle"})
+		return
+	}
 	info := &ptReqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), ptReqKey{}, info))
 	sw := &simStatusWriter{ResponseWriter: w}
