@@ -69,6 +69,7 @@ type Client struct {
 	opt      Options
 	pca      public.Client
 	fc       *fileCache
+	forget   *forgetCache // CacheMemory: drops forgotten tenants' tokens
 	clientID string
 	scopes   struct{ graph, exchange string }
 
@@ -135,6 +136,12 @@ func New(opt Options) (*Client, error) {
 		popts = append(popts, public.WithCache(fc))
 	case CacheKeyring:
 		return nil, ErrKeyringUnavailable
+	default:
+		c.forget = &forgetCache{keep: func() string {
+			a, _ := c.Account()
+			return a.TenantID
+		}}
+		popts = append(popts, public.WithCache(c.forget))
 	}
 	pca, err := public.New(clientID, popts...)
 	if err != nil {

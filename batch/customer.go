@@ -21,6 +21,10 @@ type CustomerRunner struct {
 	Deps customer.Deps
 	// Options are every tenant's options (Org is set per tenant).
 	Options customer.Options
+	// Forget, when set, is told each tenant whose flow has ended
+	// ((*auth.Client).ForgetTenant): its cached tokens can go, so a batch
+	// holds the tokens of the tenants in progress, not of every tenant.
+	Forget func(tenantID string)
 }
 
 // RunTenant implements Runner.
@@ -45,6 +49,9 @@ func (c CustomerRunner) RunTenant(ctx context.Context, t Tenant, sink func(steps
 			sink(be)
 		}
 	})
+	if c.Forget != nil {
+		c.Forget(t.TenantID)
+	}
 	return CustomerResult(out, rc)
 }
 

@@ -131,7 +131,7 @@ func (br *batchRun) after(ctx context.Context, w *wiring, pc *partner.PartnerCen
 		acct, _ := w.auth.Account()
 		runner = batch.CustomerRunner{Deps: customer.Deps{Endpoints: w.ep, HTTP: w.hc, Token: w.auth.TokenForTenant, Account: acct,
 			PartnerCenter: pc, Platform: sp, StateDir: br.baseDir, Now: w.now},
-			Options: customer.Options{ConsentBackoff: br.consentBackoff}}
+			Options: customer.Options{ConsentBackoff: br.consentBackoff}, Forget: w.auth.ForgetTenant}
 	}
 	var sink interface {
 		Event(steps.BatchEvent)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -327,5 +328,74 @@ func TestPartnerCenterClientHonoursRetryAfter(t *testing.T) {
 	}
 	if created != 1 || already != 59 || throttled == 0 {
 		t.Fatalf("created %d, already %d, 429s %d", created, already, throttled)
+	}
+}
+
+// A batch forgets each customer tenant once its flow has ended
+// (auth.Client.ForgetTenant): the tokens of forgotten tenants leave MSAL's
+// cache, so a later token for one of them is asked of the identity
+// platform again, while a tenant not forgotten is still served from the
+// cache and the partner's own tokens keep working.
+func TestForgottenCustomerTenantsLeaveTheTokenCache(t *testing.T) {
+	t.Parallel()
+	sc := sim.GeneratePartnerScenario(1, 7)
+	sc.Customers = nil
+	roles := []string{"Cloud Application Administrator", "Privileged Role Administrator", "Exchange Administrator", "Global Reader"}
+	const n = 20
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("Customer %02d", i+1)
+		sc.Customers = append(sc.Customers, sim.CustomerSpec{
+			TenantID: fmt.Sprintf("%08x-cccc-4ccc-8ddd-%012x", i+1, i+1), Domain: fmt.Sprintf("c%02d.onmicrosoft.com", i+1),
+			DisplayName: name, PartnerCenter: true,
+			Relationships: []sim.RelationshipSpec{{DisplayName: "ITDR_" + name, Status: "active", Roles: roles,
+				ActivatedAgo: sim.Duration(90 * 24 * time.Hour), Assignments: []sim.AssignmentSpec{{Group: "GDAP Onboarding", Roles: roles}}}},
+		})
+	}
+	w := newWorld(t, sc)
+	ctx := context.Background()
+	ep := w.srv.Endpoints()
+	b := &partner.Bootstrap{PC: w.pc, AppID: ep.ClientID, Token: w.auth.TokenForTenant, GraphScope: ep.GraphScope(), ExchangeScope: ep.ExchangeScope(),
+		Sleep: func(ctx context.Context, d time.Duration) error { return nil }}
+	identity := func() int {
+		k := 0
+		for _, r := range w.srv.Requests() {
+			if r.Group == sim.GroupIdentity {
+				k++
+			}
+		}
+		return k
+	}
+	token := func(i int) {
+		t.Helper()
+		if _, err := w.auth.TokenForTenant(ctx, ep.GraphScope(), sc.Customers[i].TenantID); err != nil {
+			t.Fatalf("customer %d: %v", i, err)
+		}
+	}
+	// The first n-1 customers: consent and tokens, then forgotten but the last of them.
+	for i := 0; i < n-1; i++ {
+		if res := b.Run(ctx, sc.Customers[i].TenantID); res.Lane != partner.LaneReady {
+			t.Fatalf("bootstrap %d: %+v (%v)", i, res, res.Err)
+		}
+		token(i)
+	}
+	for i := 0; i < n-2; i++ {
+		w.auth.ForgetTenant(sc.Customers[i].TenantID)
+	}
+	w.auth.ForgetTenant(w.srv.PartnerTenantID()) // never forgotten
+	// The next tenant's tokens are the next write: the cache is pruned.
+	if res := b.Run(ctx, sc.Customers[n-1].TenantID); res.Lane != partner.LaneReady {
+		t.Fatalf("bootstrap %d: %+v (%v)", n-1, res, res.Err)
+	}
+	before := identity()
+	token(n - 2) // not forgotten: from the cache
+	if _, err := w.auth.GraphToken(ctx); err != nil {
+		t.Fatalf("the partner's own token: %v", err)
+	}
+	if k := identity() - before; k != 0 {
+		t.Fatalf("a tenant not forgotten (and the partner) cost %d identity requests, want 0 (cached)", k)
+	}
+	token(0) // forgotten: asked again
+	if k := identity() - before; k != 1 {
+		t.Fatalf("a forgotten tenant's token cost %d identity requests, want 1 (its cached token was dropped)", k)
 	}
 }
