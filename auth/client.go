@@ -78,6 +78,9 @@ type Client struct {
 	account  Account
 	signedIn bool
 	browser  *browserFlow
+	// prestarted is the device-code request PrestartDeviceCode sent, until
+	// StartDeviceCode takes it.
+	prestarted *prestartedCode
 
 	// scopeTurn serialises token requests per scope: checks started side
 	// by side after sign-in all want the Exchange token at once; the first

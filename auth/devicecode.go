@@ -58,7 +58,67 @@ func (h *dcHandle) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("<devi
 
 // StartDeviceCode asks the identity platform for a device code for the
 // Graph scope. Show UserCode and VerificationURL, then call AwaitDeviceCode.
+// After PrestartDeviceCode, the first call takes the code that request
+// brings (waiting for it if it is still on its way) instead of asking again.
 func (c *Client) StartDeviceCode(ctx context.Context) (DeviceCode, error) {
+	c.mu.Lock()
+	p := c.prestarted
+	c.prestarted = nil
+	c.mu.Unlock()
+	if p != nil {
+		select {
+		case <-p.done:
+			if !p.cancelled {
+				return p.dc, p.err
+			}
+			// Its context ended before the answer came; this caller's has
+			// not: ask again.
+		case <-ctx.Done():
+			return DeviceCode{}, Classify(ctx.Err())
+		}
+	}
+	return c.startDeviceCode(ctx)
+}
+
+// PrestartDeviceCode sends the device-code request now, in the background,
+// for the next StartDeviceCode to take. A front-end calls it as soon as it
+// knows the run will sign in with a device code, so the request does not
+// wait for the rest of the start-up (the run's lock, the engine, the
+// front-end) or start after the checks' connections: it needs only the
+// authority. The code is handed out only through StartDeviceCode; a run that
+// stops before asking for it abandons it unseen. stop ends the request if it
+// is still on its way (the code it brought stays valid) and waits for it; a
+// second call before StartDeviceCode sends nothing and its stop does
+// nothing.
+func (c *Client) PrestartDeviceCode(ctx context.Context) (stop func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prestarted != nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prestartedCode{done: make(chan struct{})}
+	c.prestarted = p
+	go func() {
+		defer close(p.done)
+		p.dc, p.err = c.startDeviceCode(ctx)
+		p.cancelled = p.err != nil && ctx.Err() != nil
+	}()
+	return func() {
+		cancel()
+		<-p.done
+	}
+}
+
+// prestartedCode is a device-code request sent by PrestartDeviceCode.
+type prestartedCode struct {
+	done      chan struct{}
+	dc        DeviceCode
+	err       error
+	cancelled bool // err is the prestart's own context ending
+}
+
+func (c *Client) startDeviceCode(ctx context.Context) (DeviceCode, error) {
 	dc, err := c.pca.AcquireTokenByDeviceCode(ctx, strings.Fields(c.scopes.graph))
 	if err != nil {
 		return DeviceCode{}, Classify(err)

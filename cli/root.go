@@ -242,19 +242,29 @@ func setConsentMode(opt *steps.Options, mode string) error {
 
 // drive runs the wizard with the chosen front-end and returns the exit code.
 func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Options, stateDir string, log *runLog) int {
-	// Issue 7 hook (cli/resume.go): SSH hint, one run per tenant (lock),
-	// resume offer (may fill opt.Org), progress file after every step.
-	rg, stopCode := beginRun(ctx, g, io, w, &opt, stateDir, log)
-	if rg == nil {
-		return stopCode
-	}
-	defer rg.release()
-	defer w.closeIdle() // issue 7: leave no idle connection behind (in-process runs and tests)
-	ctx = rg.ctx
 	mode := g.frontEnd(io)
 	// Without a terminal (or with --json) nobody can answer: the engine
 	// stops before sign-in when a needed flag is missing.
 	opt.NoPrompt = mode == "json" || (mode == "plain" && !io.IsTTY)
+	// The device-code request needs only the authority: it goes out now,
+	// before the lock, the engine and the front-end are set up and before
+	// the checks open their connections; the sign-in step takes its code
+	// (docs/benchmarks.md, row 1). A run that stops first never shows it.
+	stopPrestart := func() {}
+	if steps.StartsDeviceCode(opt) {
+		stopPrestart = w.auth.PrestartDeviceCode(ctx)
+	}
+	// Issue 7 hook (cli/resume.go): SSH hint, one run per tenant (lock),
+	// resume offer (may fill opt.Org), progress file after every step.
+	rg, stopCode := beginRun(ctx, g, io, w, &opt, stateDir, log)
+	if rg == nil {
+		stopPrestart()
+		return stopCode
+	}
+	defer rg.release()
+	defer w.closeIdle() // issue 7: leave no idle connection behind (in-process runs and tests)
+	defer stopPrestart()
+	ctx = rg.ctx
 	eng, s := steps.New(opt, w.infos)
 	x := w.executor(s, stateDir)
 	if x.Receipts != nil {

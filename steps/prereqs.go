@@ -177,6 +177,15 @@ func (p *PrereqStep) Enter(s *Session) []Effect {
 	return append(effs, p.maybeOpen(s)...)
 }
 
+// StartsDeviceCode reports whether an onboarding with opt asks for a
+// device code as soon as it starts (its first jobs), so that a front-end
+// may send that request before the engine exists
+// (auth.Client.PrestartDeviceCode): device-code sign-in, and no flag
+// missing that would stop the run before any sign-in.
+func StartsDeviceCode(opt Options) bool {
+	return opt.AuthMethod == auth.MethodDevice && missingAnswers(&Session{Opt: opt}) == nil
+}
+
 // missingAnswers is the failure of a run nobody can answer questions on
 // (Options.NoPrompt) that lacks a flag it needs: which organization
 // (--org) and accepting the plan (--yes). A dry run asks nothing.
