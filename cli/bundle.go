@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,17 +47,22 @@ const maxBundleLogLines = 20000
 
 // Patterns that look like credentials; they are replaced wherever they
 // appear in a bundle (a second line of defence behind the allow-list).
-var bundleScrubbers = []struct {
+// Compiled on first use, not at every start of the program.
+var bundleScrubbers = sync.OnceValue(func() []bundleScrubber {
+	return []bundleScrubber{
+		{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "$1 [redacted]"},
+		{regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(\.[A-Za-z0-9_-]*)?`), "[redacted-jwt]"},
+		{regexp.MustCompile(`(?i)((?:access|refresh|id)_token|device_code|code_verifier|client_secret|api_secret|client_assertion|password|assertion|[?&]code)(\\?"?\s*[:=]\s*\\?"?)[^"&\s,}]+`), "$1$2[redacted]"},
+	}
+})
+
+type bundleScrubber struct {
 	re   *regexp.Regexp
 	repl string
-}{
-	{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "$1 [redacted]"},
-	{regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(\.[A-Za-z0-9_-]*)?`), "[redacted-jwt]"},
-	{regexp.MustCompile(`(?i)((?:access|refresh|id)_token|device_code|code_verifier|client_secret|api_secret|client_assertion|password|assertion|[?&]code)(\\?"?\s*[:=]\s*\\?"?)[^"&\s,}]+`), "$1$2[redacted]"},
 }
 
 func scrubBundle(s string) string {
-	for _, sc := range bundleScrubbers {
+	for _, sc := range bundleScrubbers() {
 		s = sc.re.ReplaceAllString(s, sc.repl)
 	}
 	return s

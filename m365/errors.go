@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"itdr-onboard/internal/httpx"
@@ -290,7 +291,8 @@ func IsForbidden(err error) bool {
 	return ok && (ae.Status == http.StatusForbidden || ae.Code == "Authorization_RequestDenied")
 }
 
-var aadstsRE = regexp.MustCompile(`AADSTS(\d{4,9})`)
+// aadstsRE is compiled on first use, not at every start of the program.
+var aadstsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d{4,9})`) })
 
 // AADSTSCode returns the first AADSTS code (e.g. 650051) in an error's
 // message, or 0.
@@ -302,7 +304,7 @@ func AADSTSCode(err error) int {
 	if ae, ok := asAPIError(err); ok {
 		text = ae.Message + " " + text
 	}
-	m := aadstsRE.FindStringSubmatch(text)
+	m := aadstsRE().FindStringSubmatch(text)
 	if m == nil {
 		return 0
 	}

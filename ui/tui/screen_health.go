@@ -168,11 +168,16 @@ func healthWake(snap steps.Snapshot, now time.Time) time.Time {
 // health screen say it.
 const dataDelay = "up to 24 hours"
 
+// Compiled on first use, not at every start of the program.
 var (
 	// "(data can take up to 24 hours to arrive)", ", can take up to 24 hours"
-	delayAside = regexp.MustCompile(`\s*\([^()]*` + dataDelay + `[^()]*\)|,[^,;:.()]*` + dataDelay + `[^,;:.()]*`)
+	delayAside = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\s*\([^()]*` + dataDelay + `[^()]*\)|,[^,;:.()]*` + dataDelay + `[^,;:.()]*`)
+	})
 	// "the first audit data can take up to 24 hours to arrive."
-	delayClause = regexp.MustCompile(`[^.;:()]*` + dataDelay + `[^.;:()]*[.;]?`)
+	delayClause = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`[^.;:()]*` + dataDelay + `[^.;:()]*[.;]?`)
+	})
 )
 
 // withoutDataDelay drops the aside or the clause of s that says how long
@@ -181,9 +186,9 @@ var (
 // "Nothing to do.", and "Check later with: itdr-onboard status --tenant X
 // (data can take up to 24 hours to arrive)." ends at X.
 func withoutDataDelay(s string) string {
-	t := delayAside.ReplaceAllString(s, "")
+	t := delayAside().ReplaceAllString(s, "")
 	if t == s {
-		t = delayClause.ReplaceAllString(s, "")
+		t = delayClause().ReplaceAllString(s, "")
 	}
 	t = strings.TrimSpace(t)
 	if u := strings.TrimRight(t, ":;, "); u != t && u != "" {
