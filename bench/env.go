@@ -98,12 +98,20 @@ func repoRoot() (string, error) {
 
 // buildBinary builds the wizard once into dir (with the build tags given).
 func buildBinary(root, dir string, tags ...string) (string, error) {
-	out := filepath.Join(dir, "itdr-onboard")
+	return goBuild(root, filepath.Join(dir, "itdr-onboard"), ".", tags...)
+}
+
+// buildFloor builds bench/startfloor (row 1c) into dir, the same way.
+func buildFloor(root, dir string) (string, error) {
+	return goBuild(root, filepath.Join(dir, "startfloor"), "./bench/startfloor")
+}
+
+func goBuild(root, out, pkg string, tags ...string) (string, error) {
 	args := []string{"build", "-o", out}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
-	cmd := exec.Command("go", append(args, ".")...)
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = root
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
