@@ -121,9 +121,10 @@ func New(opt Options) (*Client, error) {
 	c.scopes.exchange = opt.Endpoints.ExchangeScope()
 
 	// MSAL gets its own copy of the client whose transport retries
-	// throttled and failed identity requests.
+	// throttled and failed identity requests, and takes the authority's
+	// OpenID configuration from ResolveTenant when it read it already.
 	msalHTTP := *opt.HTTPClient
-	msalHTTP.Transport = newRetryTransport(opt.HTTPClient.Transport)
+	msalHTTP.Transport = openIDCache{next: newRetryTransport(opt.HTTPClient.Transport)}
 	popts := []public.Option{
 		public.WithAuthority(opt.Endpoints.AuthorityFor(opt.Tenant)),
 		public.WithInstanceDiscovery(opt.Endpoints.InstanceDiscovery),

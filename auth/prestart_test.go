@@ -93,3 +93,31 @@ func TestStartDeviceCodeWaitingForPrestartEndsWithItsContext(t *testing.T) {
 		t.Fatalf("StartDeviceCode with an ended context while the prestart is on its way: %v, want %s", err, ClassCancelled)
 	}
 }
+
+// The sign-in's first request, the authority's OpenID configuration, is
+// the document ResolveTenant read for the same tenant (the cloud detection
+// or the lock's tenant lookup before sign-in): it is not fetched twice.
+func TestSignInReusesTheResolvedOpenIDConfiguration(t *testing.T) {
+	srv := startSim(t, nil)
+	ctx := context.Background()
+	if _, err := ResolveTenant(ctx, srv.HTTPClient(), srv.Endpoints(), srv.TenantID()); err != nil {
+		t.Fatal(err)
+	}
+	c := simClient(t, srv, nil)
+	dc, err := c.StartDeviceCode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AwaitDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
+	}
+	var openid []string
+	for _, r := range srv.Requests() {
+		if strings.HasSuffix(r.Path, "/.well-known/openid-configuration") {
+			openid = append(openid, r.Method+" "+r.Path)
+		}
+	}
+	if len(openid) != 1 || deviceCodeRequests(srv) != 1 {
+		t.Fatalf("openid-configuration requests %q and %d devicecode request(s); want the resolve's one and one", openid, deviceCodeRequests(srv))
+	}
+}

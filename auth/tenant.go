@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,6 +141,7 @@ func resolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints,
 	if err := json.Unmarshal(body, &oc); err != nil || oc.Issuer == "" {
 		return TenantInfo{}, fmt.Errorf("resolve tenant: %s did not return an OpenID configuration", req.URL.Host)
 	}
+	openIDDocs.Store(openIDKey(req.URL), body)
 	info := TenantInfo{Issuer: oc.Issuer, CloudInstance: oc.CloudInstanceName, Region: oc.TenantRegionScope}
 	if iu, err := url.Parse(oc.Issuer); err == nil {
 		for _, seg := range strings.Split(strings.Trim(iu.Path, "/"), "/") {
@@ -159,6 +161,38 @@ func resolveTenant(ctx context.Context, hc *http.Client, ep endpoints.Endpoints,
 		info.Cloud = endpoints.CloudUSGovDoD
 	}
 	return info, nil
+}
+
+// openIDDocs holds the OpenID configuration documents ResolveTenant read,
+// by openIDKey of their URL. The sign-in asks MSAL for the same document
+// (its authority metadata); openIDCache serves it from here instead of a
+// second round trip to the identity platform in the same process.
+var openIDDocs sync.Map
+
+// openIDKey is an OpenID configuration URL without case (hosts and tenant
+// names are case-insensitive) and without query.
+func openIDKey(u *url.URL) string {
+	return strings.ToLower(u.Scheme + "://" + u.Host + u.Path)
+}
+
+// openIDCache answers MSAL's GET of an OpenID configuration document that
+// ResolveTenant already read in this process; every other request goes to
+// next.
+type openIDCache struct{ next http.RoundTripper }
+
+func (c openIDCache) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.RawQuery == "" && strings.HasSuffix(req.URL.Path, "/.well-known/openid-configuration") {
+		if b, ok := openIDDocs.Load(openIDKey(req.URL)); ok {
+			body := b.([]byte)
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return &http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}, ContentLength: int64(len(body)),
+				Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
+		}
+	}
+	return c.next.RoundTrip(req)
 }
 
 // httpStatusError is a non-200 answer from an identity endpoint we called
