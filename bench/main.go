@@ -93,10 +93,6 @@ func benchMain(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	floorBin, err := buildFloor(root, tmp)
-	if err != nil {
-		return 0, err
-	}
 	sn := theSniffer
 	sn.install()
 
@@ -123,6 +119,10 @@ func benchMain(ctx context.Context, o options) (int, error) {
 		return report(m, o, root, append(rows, r11...), append(notes, n11...))
 	}
 
+	floorBin, err := buildFloor(root, tmp)
+	if err != nil {
+		return 0, err
+	}
 	// Rows 1: time to code and start-up, from the real process.
 	// Row 1 is the most sensitive to a busy machine (process start-up):
 	// at least 5 runs, median and spread. Each run of the wizard is
