@@ -264,3 +264,28 @@ func TestLifecyclePlainHeadingsCountShownStepsAndEndPrintsOnce(t *testing.T) {
 		t.Errorf("%d applied rows, want 4 (the integration, two roles, the service principal):\n%s", n, out)
 	}
 }
+
+// The TUI's summary lists the onboarding's changes in plan order: the role
+// fixes as the plan listed them, then each permission as the mapping
+// question listed it (the app's order), then the mapping — not in the
+// order the side-by-side writes finished.
+func TestTUISummaryListsChangesInPlanOrder(t *testing.T) {
+	e := startEnv(t, lcScenario(t, "typical", nil))
+	code, screen := e.runTUIUntil(t, "Healthy", "onboard", "--tenant", simTenant, "--yes", "--org", "Contoso Ltd", "--poll-base", "100ms")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, screen)
+	}
+	final := screen[strings.LastIndex(screen, "Changes made"):]
+	final = strings.Join(strings.Fields(final), " ")
+	want := []string{`Add role "Audit Logs"`, `Add role "Transport Rules"`, "Create the service principal", "Exchange Administrator",
+		"Organization Branding Administrator", "AuditLog.Read.All", "Directory.Read.All", "Reports.Read.All", "Policy.Read.All",
+		"Exchange.ManageAsApp", "ActivityFeed.Read", "User.Read (delegated)", "Map the tenant to Contoso Ltd"}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(final[at:], w)
+		if i < 0 {
+			t.Fatalf("%q is not listed after %q in plan order:\n%s", w, final[:at], final)
+		}
+		at += i + len(w)
+	}
+}

@@ -626,7 +626,8 @@ func (x *Executor) consent(ctx context.Context) (ConsentResult, error) {
 			return res, fmt.Errorf("consent verification: %s was granted but is not held", w.label)
 		}
 	}
-	sort.Strings(res.Granted)
+	// Granted stays in plan order (the app's permissions, as the mapping
+	// question listed them): the summary lists the grants that way.
 	sort.Strings(res.AlreadyGranted)
 	return res, nil
 }
