@@ -196,7 +196,7 @@ func (b *Batch) plan() {
 		consent := ConsentURL(b.cfg.ConsentURL, id)
 		switch {
 		case t.Lane == partner.LaneConnected:
-			b.setFinal(row, steps.TenantSkipped, "already connected: skipped", "`itdr-onboard status --tenant "+id+"` shows its health", nil)
+			b.setFinal(row, steps.TenantSkipped, "already connected to the platform: left as it is", "`itdr-onboard status --tenant "+id+"` shows its health", nil)
 		case t.Lane == partner.LaneConflict:
 			b.setFinal(row, steps.TenantSkipped, "mapped to another organization ("+t.Row.Organization+"): left alone", t.Row.Remedy, nil)
 		case t.Lane == partner.LaneNoGDAP || t.Lane == partner.LaneNotAssigned || (t.Lane == partner.LanePartial && !b.cfg.RunPartial):
@@ -1023,6 +1023,9 @@ func (b *Batch) Recorded() time.Time {
 	defer b.mu.Unlock()
 	return b.prog.Updated
 }
+
+// ShortDuration is d as a person writes it: 15m, 1h30m, 45s.
+func ShortDuration(d time.Duration) string { return shortDur(d) }
 
 // shortDur is d as a person writes it: 15m, 1h30m, 45s.
 func shortDur(d time.Duration) string {

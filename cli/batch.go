@@ -249,8 +249,11 @@ func (br *batchRun) newManifest(ctx context.Context, sp *batch.SharedPlatform, p
 	return m, nil
 }
 
-// planSteps is what the batch will do in one tenant, by lane.
-func planSteps(t batch.Tenant) (string, string) {
+// planSteps is what the batch will do in one tenant, by lane, and the
+// detail under it: the steps, why it is skipped (never the lane again: the
+// plan line shows it) or what the customer must do. A settling tenant
+// ready beyond --settle-wait is skipped, as the batch will do.
+func planSteps(t batch.Tenant, id string, settleWait time.Duration, now time.Time) (string, string) {
 	full := "consent bootstrap · role fixes · service principal · directory roles · audit logging · mapping"
 	switch t.Lane {
 	case partner.LaneReady:
@@ -259,12 +262,17 @@ func planSteps(t batch.Tenant) (string, string) {
 		at := "now"
 		if t.Row.ReadyAt != nil {
 			at = t.Row.ReadyAt.UTC().Format("15:04 MST")
+			if t.Row.ReadyAt.Sub(now) > settleWait {
+				return "skip", "Microsoft propagates the relationship until " + at + " (beyond --settle-wait " + batch.ShortDuration(settleWait) + "): `itdr-onboard batch resume --batch " + id + "` after it"
+			}
 		}
 		return "run", full + " (after " + at + ")"
 	case partner.LanePartial:
 		return "run", full + "; handed off: " + strings.Join(t.Row.HandOff, "; ")
-	case partner.LaneConnected, partner.LaneConflict:
-		return "skip", string(t.Lane)
+	case partner.LaneConnected:
+		return "skip", "its integration is in place on the platform: left as it is"
+	case partner.LaneConflict:
+		return "skip", "mapped to another organization (" + t.Row.Organization + "): left alone"
 	}
 	return "hand off", t.Row.Remedy
 }
@@ -276,7 +284,7 @@ func (br *batchRun) confirm(mode string, m *batch.Manifest) (int, bool) {
 	if mode == "json" {
 		var ts []map[string]any
 		for _, t := range m.Tenants {
-			what, detail := planSteps(t)
+			what, detail := planSteps(t, m.ID, m.Options.SettleWait, br.now())
 			if what == "run" {
 				run++
 			}
@@ -287,7 +295,7 @@ func (br *batchRun) confirm(mode string, m *batch.Manifest) (int, bool) {
 	} else {
 		fmt.Fprintf(io.Out, "\nPlan of batch %s (%d tenants, %d at a time):\n", m.ID, len(m.Tenants), m.Options.Parallel)
 		for _, t := range m.Tenants {
-			what, detail := planSteps(t)
+			what, detail := planSteps(t, m.ID, m.Options.SettleWait, br.now())
 			if what == "run" {
 				run++
 			}
@@ -298,7 +306,7 @@ func (br *batchRun) confirm(mode string, m *batch.Manifest) (int, bool) {
 					org = " → no organization"
 				}
 			}
-			fmt.Fprintf(io.Out, "  %-26s %-13s %-8s%s\n", text.Line(t.Name), t.Lane, what, text.Line(org))
+			fmt.Fprintln(io.Out, strings.TrimRight(fmt.Sprintf("  %-26s %-13s %-8s%s", text.Line(t.Name), t.Lane, what, text.Line(org)), " "))
 			fmt.Fprintf(io.Out, "      %s\n", text.Line(detail))
 			if t.OrgNote != "" && what == "run" {
 				fmt.Fprintf(io.Out, "      warning: %s\n", text.Line(t.OrgNote))
