@@ -37,6 +37,9 @@ func runFlow(ctx context.Context, g *globalFlags, io IO, w *wiring, fr flowRun, 
 	if fr.configure != nil {
 		fr.configure(x)
 	}
+	if fr.record && x.Receipts != nil {
+		x.Receipts.SyncAtEnd = true // finishRecord ends the record
+	}
 	r := steps.NewRunner(ctx, x, fr.limit)
 	defer r.Close()
 	defer w.closeIdle()

@@ -375,8 +375,9 @@ func (rg *runGuard) save() {
 	if rg.w == nil {
 		rg.w = newProgressWriter(rg.store, rg.log)
 	}
-	gen := rg.w.submit(rg.prog.TenantID, file)
-	if rg.prog.Onboarding != rg.named {
+	named := rg.prog.Onboarding != rg.named
+	gen := rg.w.submit(rg.prog.TenantID, file, named)
+	if named {
 		rg.named, rg.nameGen = rg.prog.Onboarding, gen
 	}
 	rg.lastSave = b

@@ -269,6 +269,7 @@ func drive(ctx context.Context, g *globalFlags, io IO, w *wiring, opt steps.Opti
 	x := w.executor(s, stateDir)
 	if x.Receipts != nil {
 		x.Receipts.Onboarding = rg.onboarding // a resumed run continues its onboarding's record
+		x.Receipts.SyncAtEnd = !opt.DryRun    // finishRecord ends the record
 		x.Receipts.Notice = func(m string) { fmt.Fprintln(io.Err, "note:", text.Line(m)) }
 		rg.rec = x.Receipts
 	}
@@ -304,6 +305,12 @@ func finishRecord(r *steps.Runner, x *steps.Executor, s *steps.Session, opt step
 	}
 	r.Close()
 	if !x.Receipts.HasRecord(s) {
+		if err := x.Receipts.Sync(); err != nil {
+			fmt.Fprintln(io.Err, "error: the record of this onboarding could not be written:", text.Line(err.Error()))
+			if code == ExitHealthy || code == ExitPending {
+				return ExitFailed
+			}
+		}
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -134,7 +134,7 @@ func (s Store) SaveProgress(p *Progress) error {
 	if err != nil {
 		return err
 	}
-	return s.WriteProgress(p.TenantID, b)
+	return s.WriteProgress(p.TenantID, b, true)
 }
 
 // EncodeProgress is the file SaveProgress writes for p (it sets p's
@@ -156,13 +156,19 @@ func EncodeProgress(p *Progress) ([]byte, error) {
 }
 
 // WriteProgress writes an encoded progress (EncodeProgress) of tenantID
-// atomically (temp file, fsync, rename), mode 0600.
-func (s Store) WriteProgress(tenantID string, b []byte) error {
+// atomically (temp file, fsync, rename), mode 0600; durable also syncs the
+// directory, so the rename survives a crash of the machine (without it a
+// crash may bring the previous progress back: atomicfile.WriteUnsynced).
+func (s Store) WriteProgress(tenantID string, b []byte, durable bool) error {
 	dir := s.TenantDir(tenantID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, ProgressFile), b, 0o600); err != nil {
+	write := atomicfile.Write
+	if !durable {
+		write = atomicfile.WriteUnsynced
+	}
+	if err := write(filepath.Join(dir, ProgressFile), b, 0o600); err != nil {
 		return fmt.Errorf("state: writing progress: %w", err)
 	}
 	return nil

@@ -295,7 +295,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		if err := x.reconcile(ctx, false); err != nil {
 			return ReceiptWritten{Err: err}
 		}
-		p, ap, err := x.Receipts.Write(x.Session, x.now())
+		p, ap, err := x.Receipts.writeDuring(x.Session, x.now(), x.Session.Ladder, x.Session.ReceiptPath)
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
 	case DiscoverCustomers:
 		return x.discover(ctx)
@@ -303,7 +303,7 @@ func (x *Executor) Do(ctx context.Context, eff Effect, emit func(Event)) (ev Eve
 		if x.Receipts == nil {
 			return ReceiptWritten{}
 		}
-		p, ap, err := x.Receipts.write(x.Session, x.now(), e.Ladder, e.Path)
+		p, ap, err := x.Receipts.writeDuring(x.Session, x.now(), e.Ladder, e.Path)
 		return ReceiptWritten{Path: p, AuditPath: ap, Err: err}
 	case LoadApp:
 		app, err := x.Platform.App(ctx)

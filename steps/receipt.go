@@ -40,6 +40,9 @@ type Receipts struct {
 	// Notice receives what the technician should know about the record
 	// (the previous run's last line was cut).
 	Notice func(string)
+	// SyncAtEnd: the run ends with Write or Sync (cli's finishRecord), so
+	// the receipts written during it need not sync their directory.
+	SyncAtEnd bool
 
 	mu      sync.Mutex
 	run     string
@@ -50,8 +53,9 @@ type Receipts struct {
 	// written is the last receipt this run wrote (path and contents
 	// without its times): a rewrite with nothing new is skipped.
 	written struct {
-		path string
-		key  []byte
+		path    string
+		key     []byte
+		durable bool
 	}
 }
 
@@ -535,12 +539,45 @@ func ChangesMade(cs []checks.Applied) int {
 // Write (re)writes the onboarding's receipt and returns its path and the
 // audit trail's. Every run of one onboarding writes the same file.
 func (r *Receipts) Write(s *Session, now time.Time) (string, string, error) {
-	return r.write(s, now, s.Ladder, s.ReceiptPath)
+	return r.write(s, now, s.Ladder, s.ReceiptPath, true)
+}
+
+// writeDuring is Write in the middle of a run (the role step's receipt, an
+// evidence rung's). With SyncAtEnd the directory is not synced: the file is
+// whole after a crash of the machine, but its rename may be lost until the
+// run's last Write or Sync (finishRecord); the journal is the record that
+// must survive, and every later run of the onboarding rewrites the receipt.
+func (r *Receipts) writeDuring(s *Session, now time.Time, ladder []LadderRung, reuse string) (string, string, error) {
+	return r.write(s, now, ladder, reuse, !r.SyncAtEnd)
+}
+
+// Sync makes the last receipt this run wrote durable (syncs its directory)
+// when it was written without (writeDuring).
+func (r *Receipts) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.syncLocked()
+}
+
+func (r *Receipts) syncLocked() error {
+	if r.written.path == "" || r.written.durable {
+		return nil
+	}
+	d, err := os.Open(filepath.Dir(r.written.path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	r.written.durable = true
+	return nil
 }
 
 // write is Write with the evidence ladder and the receipt path passed in
 // (the health step hands over copies: its probes change the session).
-func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse string) (string, string, error) {
+func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse string, durable bool) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.loadLocked(s.TenantID); err != nil {
@@ -603,6 +640,11 @@ func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse s
 	}
 	if r.written.path == path && bytes.Equal(r.written.key, key) {
 		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			if durable && !r.written.durable {
+				if err := r.syncLocked(); err != nil {
+					return "", "", err
+				}
+			}
 			return path, r.AuditPath(), nil
 		}
 	}
@@ -620,10 +662,14 @@ func (r *Receipts) write(s *Session, now time.Time, ladder []LadderRung, reuse s
 	if err != nil {
 		return "", "", err
 	}
-	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
+	write := atomicfile.Write
+	if !durable {
+		write = atomicfile.WriteUnsynced
+	}
+	if err := write(path, append(b, '\n'), 0o600); err != nil {
 		return "", "", err
 	}
-	r.written.path, r.written.key = path, key
+	r.written.path, r.written.key, r.written.durable = path, key, durable
 	return path, r.AuditPath(), nil
 }
 

@@ -331,3 +331,39 @@ func TestNameNowNamesTheRecordAsTheFirstWriteWould(t *testing.T) {
 		t.Fatalf("after an interrupted unmap: %q, %v (want %q)", name, err, old.Onboarding)
 	}
 }
+
+// TestReceiptDuringTheRunIsMadeDurableAtItsEnd: with SyncAtEnd a receipt
+// written during the run (writeDuring) is whole but not yet synced; the
+// run's last Write with nothing new syncs it in place, and Sync does the
+// same when no Write follows.
+func TestReceiptDuringTheRunIsMadeDurableAtItsEnd(t *testing.T) {
+	r := &Receipts{Dir: t.TempDir(), SyncAtEnd: true}
+	s := recordSession()
+	x := &Executor{Receipts: r, Session: s}
+	if _, err := x.write(t.Context(), checks.Change{ID: "a", Summary: "A"}, func(context.Context) (checks.Applied, error) { return checks.Applied{RequestID: "r1"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	p1, _, err := r.writeDuring(s, time.Now(), nil, "")
+	if err != nil || r.written.durable {
+		t.Fatalf("during the run: %s durable=%v %v", p1, r.written.durable, err)
+	}
+	st1, _ := os.Stat(p1)
+	p2, _, err := r.Write(s, time.Now().Add(time.Minute))
+	st2, _ := os.Stat(p2)
+	if err != nil || p2 != p1 || !os.SameFile(st1, st2) || !r.written.durable {
+		t.Fatalf("the end of the run: %s same file %v durable %v, %v", p2, os.SameFile(st1, st2), r.written.durable, err)
+	}
+	// Without SyncAtEnd every receipt is durable at once.
+	r2 := &Receipts{Dir: t.TempDir()}
+	if _, _, err := r2.writeDuring(s, time.Now(), nil, ""); err != nil || !r2.written.durable {
+		t.Fatalf("without SyncAtEnd: durable=%v %v", r2.written.durable, err)
+	}
+	// Sync after a receipt written during the run.
+	r3 := &Receipts{Dir: t.TempDir(), SyncAtEnd: true}
+	if _, _, err := r3.writeDuring(s, time.Now(), nil, ""); err != nil || r3.written.durable {
+		t.Fatal(err)
+	}
+	if err := r3.Sync(); err != nil || !r3.written.durable {
+		t.Fatalf("Sync: durable=%v %v", r3.written.durable, err)
+	}
+}

@@ -11,6 +11,19 @@ import (
 // sets perm, syncs it and renames it over path, then syncs the directory.
 // On any error the temp file is removed and path is left as it was.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// WriteUnsynced is Write without the directory's sync: after a crash of
+// the machine path holds the old contents or the new, never a torn file,
+// but the rename itself may be lost (the old contents come back). For a
+// file rewritten often whose latest version matters only once a later
+// Write (or a sync of the directory) has made it durable.
+func WriteUnsynced(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, syncDir bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -34,6 +47,9 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !syncDir {
+		return nil
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		_ = d.Sync()
