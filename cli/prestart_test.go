@@ -76,3 +76,29 @@ func TestLockedRunShowsNoCode(t *testing.T) {
 	}
 	ts.assertUnchanged(t)
 }
+
+// wire builds on the client it is handed (the cloud detection's) instead
+// of a new transport, so the sign-in reuses the detection's connection to
+// the login host; without one it makes its own.
+func TestWireBuildsOnTheDetectionClient(t *testing.T) {
+	ts := startSim(t, "typical", nil)
+	ep := ts.srv.Endpoints()
+	detect := ep.HTTPClient()
+	w, err := wire(wireOptions{Endpoints: ep, StateDir: t.TempDir(), Env: headlessEnv, HTTPClient: detect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.baseTransport != detect.Transport {
+		t.Fatal("wire made a transport of its own although it was handed the detection's client")
+	}
+	if detect.Transport == w.hc.Transport {
+		t.Fatal("wire wrapped the detection's client in place instead of a copy")
+	}
+	own, err := wire(wireOptions{Endpoints: ep, StateDir: t.TempDir(), Env: headlessEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.baseTransport == detect.Transport {
+		t.Fatal("a wiring without a detection client shares another's transport")
+	}
+}

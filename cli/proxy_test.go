@@ -115,7 +115,11 @@ func TestOnboardProductionEndpointsThroughSimProxy(t *testing.T) {
 		t.Fatalf("onboard through the proxy: exit %d\n%s", code, out.String())
 	}
 	hosts := map[string]int{}
+	openid := 0
 	for _, r := range readSimLog(t, logPath) {
+		if r.Method == "GET" && strings.EqualFold(r.Path, "/"+simTenant+"/v2.0/.well-known/openid-configuration") {
+			openid++
+		}
 		if r.Group == sim.GroupProxy {
 			t.Errorf("the proxy refused %s %s: the production endpoints asked for a host the simulator does not play", r.Method, r.Path)
 		}
@@ -123,6 +127,11 @@ func TestOnboardProductionEndpointsThroughSimProxy(t *testing.T) {
 			t.Errorf("%s %s reached the simulator's loopback address directly, not through Microsoft's host name", r.Method, r.Path)
 		}
 		hosts[r.Host]++
+	}
+	// Issue 13: the cloud detection's copy of the tenant's OpenID
+	// configuration is the sign-in's (MSAL does not fetch it again).
+	if openid != 1 {
+		t.Errorf("the tenant's openid-configuration was fetched %d times, want 1 (the cloud detection's)", openid)
 	}
 	for _, h := range []string{"login.microsoftonline.com", "graph.microsoft.com", "outlook.office365.com", "api.itdr-platform.example"} {
 		if hosts[h] == 0 {

@@ -375,7 +375,7 @@ later with status), 130 interrupted.`,
 			if err != nil {
 				return err
 			}
-			ep, err := selectEndpoints(cmd.Context(), connFlags{endpointsFile: epFile, cloud: cloud, clientID: clientID}, f.tenant, io.Err)
+			ep, detectHC, err := selectEndpointsClient(cmd.Context(), connFlags{endpointsFile: epFile, cloud: cloud, clientID: clientID}, f.tenant, io.Err)
 			if err != nil {
 				return err
 			}
@@ -388,7 +388,7 @@ later with status), 130 interrupted.`,
 			if cm == auth.CacheFile {
 				fmt.Fprintln(io.Err, "warning: --token-cache file keeps a refresh token for this tenant on disk (mode 0600) in", stateDir, "— run `itdr-onboard signout` when done.")
 			}
-			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log, Env: io.Env, Now: io.Now})
+			w, err := wire(wireOptions{Endpoints: ep, Tenant: f.tenant, TokenCache: cm, StateDir: stateDir, Log: log, Env: io.Env, Now: io.Now, HTTPClient: detectHC})
 			if err != nil {
 				return err
 			}

@@ -77,6 +77,10 @@ type wireOptions struct {
 	PlatformOptional bool
 	// GraphScopes replaces <graph>/.default for the sign-in (partner setup).
 	GraphScopes []string
+	// HTTPClient, when set, is the client to build on instead of a new
+	// Endpoints.HTTPClient(): the cloud detection's, made for the same
+	// endpoints, so the sign-in reuses its connection to the login host.
+	HTTPClient *http.Client
 	// Budgets are the upstreams' request budgets (platform 60/min per
 	// account, Partner Center, Graph, Exchange). A batch passes one Set to
 	// every tenant's wiring so that all of them draw from it; nil: a Set of
@@ -96,7 +100,12 @@ func budgetUpstreams(ep endpoints.Endpoints) []budget.Upstream {
 
 func wire(o wireOptions) (*wiring, error) {
 	w := &wiring{ep: o.Endpoints, openConsent: o.OpenConsent, now: o.Now}
-	w.hc = o.Endpoints.HTTPClient()
+	if o.HTTPClient != nil {
+		hc := *o.HTTPClient // its transport (and idle connections) shared; the wrappers below are this wiring's
+		w.hc = &hc
+	} else {
+		w.hc = o.Endpoints.HTTPClient()
+	}
 	w.baseTransport = w.hc.Transport
 	if o.Log != nil {
 		w.hc.Transport = o.Log.transport(w.hc.Transport)
