@@ -428,7 +428,7 @@ func (p *HealthStep) Snapshot(s *Session) Snapshot {
 		if st == "" {
 			st = "checking"
 		}
-		snap.Line = "integration " + st + "; evidence " + d.Proven
+		snap.Line = "integration " + st + "; evidence: " + d.Proven
 		snap.Next = []Option{OptDetach}
 	}
 	return snap

@@ -187,7 +187,7 @@ func TestHealthLadderRoundsAndProofs(t *testing.T) {
 		l[3].State != checks.RungCannot || !l[3].Account || l[4].State != checks.RungWaiting || l[4].Proven() {
 		t.Fatalf("ladder %+v", l)
 	}
-	if line := e.Current().Snapshot(s).Line; strings.Contains(line, "flowing") || !strings.Contains(line, "rung 1, 2 of 5") {
+	if line := e.Current().Snapshot(s).Line; strings.Contains(line, "flowing") || !strings.Contains(line, "evidence: rungs 1–2 of 5 proven") {
 		t.Fatalf("line %q", line)
 	}
 	t1 := t0.Add(6 * time.Second)

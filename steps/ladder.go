@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,18 +179,31 @@ func waitingRungs(l []LadderRung) []string {
 	return ids
 }
 
-// ProvenLine says exactly which rungs are proven ("rungs 1–3 of 5 proven").
+// ProvenLine says exactly which rungs are proven: "rung 1 of 5 proven",
+// "rungs 1–3 of 5 proven", "rungs 1, 2, 4 of 5 proven", "all 5 rungs
+// proven".
 func ProvenLine(l []LadderRung) string {
-	var ns []string
+	var ns []int
 	for _, r := range l {
 		if r.Proven() {
-			ns = append(ns, string(rune('0'+r.N)))
+			ns = append(ns, r.N)
 		}
 	}
-	if len(ns) == 0 {
+	switch {
+	case len(ns) == 0:
 		return "no rung proven yet"
+	case len(ns) == len(l) && len(l) > 1:
+		return fmt.Sprintf("all %d rungs proven", len(l))
+	case len(ns) == 1:
+		return fmt.Sprintf("rung %d of %d proven", ns[0], len(l))
+	case ns[len(ns)-1]-ns[0] == len(ns)-1:
+		return fmt.Sprintf("rungs %d–%d of %d proven", ns[0], ns[len(ns)-1], len(l))
 	}
-	return "proven: rung " + strings.Join(ns, ", ") + " of " + string(rune('0'+len(l)))
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "rungs " + strings.Join(parts, ", ") + fmt.Sprintf(" of %d proven", len(l))
 }
 
 // PlatformRung folds the integration's status read at a time into rung 5

@@ -45,3 +45,34 @@ func TestChangesInPlanOrder(t *testing.T) {
 		t.Fatalf("ordering the summary reordered the session's own list: %v", s.Applied)
 	}
 }
+
+// The evidence line names the proven rungs in words a technician reads at
+// a glance.
+func TestProvenLine(t *testing.T) {
+	ladder := func(proven ...int) []LadderRung {
+		l := make([]LadderRung, 5)
+		for i := range l {
+			l[i] = LadderRung{N: i + 1, State: checks.RungWaiting}
+		}
+		for _, n := range proven {
+			l[n-1].State = checks.RungProven
+		}
+		return l
+	}
+	for _, c := range []struct {
+		proven []int
+		want   string
+	}{
+		{nil, "no rung proven yet"},
+		{[]int{1}, "rung 1 of 5 proven"},
+		{[]int{1, 2}, "rungs 1–2 of 5 proven"},
+		{[]int{1, 2, 3, 4}, "rungs 1–4 of 5 proven"},
+		{[]int{1, 2, 4}, "rungs 1, 2, 4 of 5 proven"},
+		{[]int{1, 5}, "rungs 1, 5 of 5 proven"},
+		{[]int{1, 2, 3, 4, 5}, "all 5 rungs proven"},
+	} {
+		if got := ProvenLine(ladder(c.proven...)); got != c.want {
+			t.Errorf("%v: %q, want %q", c.proven, got, c.want)
+		}
+	}
+}

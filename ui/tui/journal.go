@@ -164,7 +164,7 @@ func stepFacts(snap steps.Snapshot, s *steps.Session, over bool) string {
 			facts += fmt.Sprintf(" after %s", plural(d.Probes, "check"))
 		}
 		if d.Proven != "" { // the evidence ladder (issue 19): which rungs are proven
-			facts += "; evidence " + san(d.Proven)
+			facts += "; evidence: " + san(d.Proven)
 		}
 	default:
 		facts = rowCounts(snap.Items)

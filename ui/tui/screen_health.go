@@ -249,14 +249,30 @@ var rfc3339 = sync.OnceValue(func() *regexp.Regexp {
 
 // clockTimes rewrites the timestamps in a text the way the screen writes
 // times (clockRel).
+// Inside parentheses the relative part follows a comma instead ("(expected
+// by 23:32, in 4 min, …)"): brackets are not nested.
 func clockTimes(s string, now time.Time) string {
-	return rfc3339().ReplaceAllStringFunc(s, func(v string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range rfc3339().FindAllStringIndex(s, -1) {
+		v := s[m[0]:m[1]]
+		b.WriteString(s[last:m[0]])
+		last = m[1]
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return v
+			b.WriteString(v)
+			continue
 		}
-		return clockRel(t, now)
-	})
+		r := clockRel(t, now)
+		if before := s[:m[0]]; strings.Count(before, "(") > strings.Count(before, ")") {
+			if i := strings.Index(r, " ("); i >= 0 && strings.HasSuffix(r, ")") {
+				r = r[:i] + ", " + r[i+2:len(r)-1]
+			}
+		}
+		b.WriteString(r)
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // textWake is the next change of the times clockTimes writes into s.

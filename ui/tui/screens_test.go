@@ -470,3 +470,20 @@ func TestWrapFitsWidth(t *testing.T) {
 		t.Errorf("wrap = %q", got)
 	}
 }
+
+// A time inside the platform's parenthesised reason is written without
+// nesting brackets; outside them the relative part stays in brackets.
+func TestClockTimesDoNotNestBrackets(t *testing.T) {
+	at := t0.Add(4 * time.Minute)
+	c := at.Local().Format("15:04")
+	for _, tc := range []struct{ in, want string }{
+		{"Mapped; waiting for the first audit data (expected by " + at.Format(time.RFC3339) + ", can take up to 24 hours).",
+			"Mapped; waiting for the first audit data (expected by " + c + ", in 4 min, can take up to 24 hours)."},
+		{"first data expected by " + at.Format(time.RFC3339) + ".", "first data expected by " + c + " (in 4 min)."},
+		{"(x) then " + at.Format(time.RFC3339), "(x) then " + c + " (in 4 min)"},
+	} {
+		if got := clockTimes(tc.in, t0); got != tc.want {
+			t.Errorf("clockTimes(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
