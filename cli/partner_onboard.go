@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"itdr-onboard/auth"
+	"itdr-onboard/batch"
 	"itdr-onboard/customer"
 	"itdr-onboard/partner"
 	"itdr-onboard/steps"
@@ -84,10 +85,13 @@ func (o *onboardOne) after(ctx context.Context, w *wiring, pc *partner.PartnerCe
 		o.report(mode, out, customer.Receipt{})
 		return out.ExitCode
 	}
+	opt := o.opt
+	if code, ok := o.resolveOrg(ctx, w, &row, &opt, mode); !ok {
+		return code
+	}
 	acct, _ := w.auth.Account()
 	deps := customer.Deps{Endpoints: w.ep, HTTP: w.hc, Token: w.auth.TokenForTenant, Account: acct,
 		PartnerCenter: pc, Platform: w.platform, StateDir: o.baseDir, Now: w.now}
-	opt := o.opt
 	opt.Interactive = mode == "tui" || (mode == "plain" && io.IsTTY)
 	run, err := customer.New(deps, row, opt)
 	if err != nil {
@@ -121,6 +125,86 @@ func (o *onboardOne) after(ctx context.Context, w *wiring, pc *partner.PartnerCe
 		o.report(mode, out, rec)
 	}
 	return out.ExitCode
+}
+
+// resolveOrg settles the platform organization before anything is written
+// (the consent bootstrap is the flow's first write): --org, or an
+// organization named exactly like the customer (discovery's match), maps
+// like --org. Otherwise the batch's own matching (batch.Match) names the
+// closest organization, which is shown and must be confirmed — a question
+// in a terminal (TUI or plain), --yes, or --org; headless without either
+// stops here with exit 2 and nothing written. With no organization named
+// anything like the customer, a terminal picks in the mapping step's list;
+// headless stops.
+func (o *onboardOne) resolveOrg(ctx context.Context, w *wiring, row *partner.Row, opt *customer.Options, mode string) (int, bool) {
+	if opt.Org != "" || row.OrgID != "" || row.Lane == partner.LaneConnected || row.Lane == partner.LaneConflict {
+		return 0, true
+	}
+	io := o.io
+	interactive := io.IsTTY && mode != "json"
+	stop := func(code int, msg string) (int, bool) {
+		if mode == "json" {
+			o.event("error", map[string]any{"message": msg, "tenant_id": row.TenantID, "name": row.Name})
+		}
+		fmt.Fprintln(io.Err, "error:", text.Line(msg))
+		return code, false
+	}
+	orgs, err := w.platform.AllOrganizations(ctx, "")
+	if err != nil {
+		return stop(ExitFailed, "reading the platform's organizations: "+err.Error())
+	}
+	t, _ := batch.Match(*row, orgs, nil)
+	switch t.OrgSource {
+	case "exact":
+		row.OrgID, row.Organization = t.OrgID, t.Org
+		return 0, true
+	case "best-match":
+	default:
+		if interactive {
+			return 0, true // the mapping step lists the organizations to pick from
+		}
+		return stop(ExitUsage, fmt.Sprintf("No platform organization is named like %q. Nothing was changed: pass --org with the organization's id.", row.Name))
+	}
+	what := fmt.Sprintf("No platform organization is named exactly %q; the closest is %q (%s).", row.Name, t.Org, t.OrgID)
+	accept := func(by string) (int, bool) {
+		row.OrgID, row.Organization = t.OrgID, t.Org
+		opt.Org = t.OrgID
+		if mode == "json" {
+			o.event("organization_match", map[string]any{"tenant_id": row.TenantID, "name": row.Name, "organization": t.Org,
+				"organization_id": t.OrgID, "exact": false, "accepted_by": by, "message": what})
+		} else {
+			fmt.Fprintf(io.Out, "warning: %s Mapping it there (%s).\n", text.Line(what), by)
+		}
+		return 0, true
+	}
+	switch {
+	case opt.Yes:
+		return accept("--yes")
+	case interactive:
+		fmt.Fprintf(io.Out, "%s\nMap %s to the platform organization %q (%s)? [y/N] ", text.Line(what), text.Line(row.Name), text.Line(t.Org), t.OrgID)
+		ans, err := plain.NewLines(io.In).Next(ctx)
+		if err != nil || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ans)), "y") {
+			fmt.Fprintln(io.Out, "Nothing changed. Pass --org with the organization's id to map it elsewhere.")
+			return ExitStopped, false
+		}
+		return accept("confirmed")
+	}
+	return stop(ExitUsage, what+" Nothing was changed: pass --org "+t.OrgID+" to map it there (or another organization's id), or --yes to accept the closest match.")
+}
+
+// event prints one JSON event of the command (before the customer run's).
+func (o *onboardOne) event(typ string, f map[string]any) {
+	now := time.Now
+	if o.io.Now != nil {
+		now = o.io.Now
+	}
+	m := map[string]any{"time": now().UTC().Format(time.RFC3339Nano), "step": string(steps.Bootstrap), "type": typ}
+	for k, v := range f {
+		m[k] = v
+	}
+	if b, err := text.Marshal(m); err == nil {
+		fmt.Fprintln(o.io.Out, string(b))
+	}
 }
 
 // report prints how the customer run ended: a JSON event (type
@@ -217,7 +301,7 @@ func addOnboardOneFlags(c *cobra.Command, o *onboardOne, wait *string) {
 	fl.StringVar(&o.tenant, "tenant", "", "the customer: its tenant id, a domain or its exact name (as batch plan shows it)")
 	fl.BoolVarP(&o.opt.Yes, "yes", "y", false, "accept the tenant's plan (role fixes, audit logging, consent, mapping)")
 	fl.BoolVar(&o.opt.DryRun, "dry-run", false, "sign in and discover, then stop before the first change (the consent bootstrap is one); writes nothing")
-	fl.StringVar(&o.opt.Org, "org", "", "the platform organization (name or id); default: the one discovery matched by name")
+	fl.StringVar(&o.opt.Org, "org", "", "the platform organization (name or id); default: the one named exactly like the customer (a closest name is shown and must be confirmed, or --yes)")
 	fl.BoolVar(&o.opt.Remap, "remap", false, "move a tenant that is mapped to another organization")
 	fl.StringVar(wait, "wait", "0", "bound the health wait (e.g. 30m); 0 reads the health once and ends pending (exit 4) when data is not flowing yet")
 }
