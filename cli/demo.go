@@ -75,6 +75,12 @@ or --scenario PATH for a scenario file (see docs/scenarios.md).`,
 				return err
 			}
 			defer stop()
+			if opt.Tenant == "" {
+				// The demo is for the simulated tenant: a sign-in to any
+				// other (scenario wrong-tenant) is refused by the guard,
+				// as onboard --tenant refuses it, instead of being checked.
+				opt.Tenant = srv.TenantID()
+			}
 			stateDir := g.stateDirOr(filepath.Join(defaultStateDir(), "demo"))
 			play := func(u string) error {
 				// The simulator plays the browser: it signs in as the

@@ -474,3 +474,26 @@ func TestAcceptanceShortTokensRefreshSilently(t *testing.T) {
 		t.Errorf("%d token requests for %d Graph/Exchange calls: tokens were not refreshed per call", tokenPosts, apiCalls)
 	}
 }
+
+// The demo is for its simulated tenant even without --tenant (its flag's
+// default): scenario wrong-tenant is refused by the guard, naming both
+// tenants, and no tenant check runs against the other tenant.
+func TestDemoWrongTenantIsRefusedByTheGuard(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI(t, nil, "demo", "--scenario", "wrong-tenant", "--plain", "--yes", "--org", "Contoso Ltd", "--state-dir", t.TempDir())
+	if code != ExitStopped {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errs)
+	}
+	i := strings.Index(out, "Sign-in failed:")
+	if i < 0 {
+		t.Fatalf("no sign-in failure:\n%s", out)
+	}
+	for _, want := range []string{contosoID, fabrikamID, "tech@fabrikam.onmicrosoft.com", "Nothing was changed"} {
+		if !strings.Contains(out[i:], want) {
+			t.Errorf("the failure does not name %q:\n%s", want, out[i:])
+		}
+	}
+	if strings.Contains(out, "Exchange Online licence") || strings.Contains(out, "Global Administrator:") {
+		t.Errorf("tenant checks ran against the other tenant:\n%s", out)
+	}
+}
