@@ -412,7 +412,7 @@ func clock(at, now time.Time) string { return text.Clock(at, now) }
 // Answered implements Reporter.
 func (t *Text) Answered(e *steps.Engine, q steps.Question, v string, auto bool) {
 	if len(q.Details) > 0 && auto {
-		t.printf("  Plan:\n")
+		t.printf("  %s\n", planHead(e, q))
 		for _, d := range q.Details {
 			t.printf("    - %s\n", text.Line(d))
 		}
@@ -420,6 +420,25 @@ func (t *Text) Answered(e *steps.Engine, q steps.Question, v string, auto bool) 
 	if auto {
 		t.printf("  %s %s (%s)\n", text.Line(q.Prompt), v, q.Flag)
 	}
+}
+
+// planHead counts a question's plan the one way the step does (the
+// changes its plan holds, its line "6 changes planned"): "Plan (5 of the 6
+// changes planned):" when the question applies part of them.
+func planHead(e *steps.Engine, q steps.Question) string {
+	n := len(q.ChangeIDs)
+	if n == 0 {
+		return "Plan:"
+	}
+	if e != nil {
+		if pd, ok := e.Current().Snapshot(e.Session()).Detail.(*steps.PlanDetail); ok && pd != nil && len(pd.Plan) > n {
+			return fmt.Sprintf("Plan (%d of the %d changes planned):", n, len(pd.Plan))
+		}
+	}
+	if n == 1 {
+		return "Plan (1 change):"
+	}
+	return fmt.Sprintf("Plan (%d changes):", n)
 }
 
 // Finished implements Reporter.

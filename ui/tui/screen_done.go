@@ -25,7 +25,7 @@ func renderDone(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, h
 		if len(s.Plan) == 0 {
 			out = append(out, " No changes are needed.")
 		} else {
-			out = append(out, renderPlan(st, &steps.PlanDetail{Plan: s.Plan, DryRun: true}, width, now)...)
+			out = append(out, renderPlan(st, &steps.PlanDetail{Plan: s.Plan, DryRun: true}, len(s.Plan), width, now)...)
 		}
 		return join(fit(st, out, width, height))
 	case "healthy":

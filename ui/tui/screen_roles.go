@@ -50,7 +50,7 @@ func renderRoles(st theme.Styles, snap steps.Snapshot, s *steps.Session, width, 
 			// changes that question names.
 			pd = planFor(d, q.ChangeIDs)
 		}
-		out = append(out, renderPlan(st, pd, width, now)...)
+		out = append(out, renderPlan(st, pd, len(d.Plan), width, now)...)
 	}
 	if s != nil && s.ReceiptPath != "" {
 		out = append(out, "")
@@ -75,8 +75,11 @@ func planFor(d *steps.PlanDetail, ids []string) *steps.PlanDetail {
 	return &out
 }
 
-// renderPlan lists every planned change with its state.
-func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) []string {
+// renderPlan lists every planned change with its state. The count is the
+// step's one definition — the changes its plan holds (the step's line "6
+// changes planned") — so a question that applies part of them says which
+// part: "Plan: 5 of the 6 changes planned (this question)".
+func renderPlan(st theme.Styles, d *steps.PlanDetail, total, width int, now time.Time) []string {
 	// applied: change id → already in place (no-op).
 	applied := map[string]bool{}
 	reqID := map[string]string{}
@@ -89,6 +92,9 @@ func renderPlan(st theme.Styles, d *steps.PlanDetail, width int, now time.Time) 
 		declined[c.ID] = true
 	}
 	head := "Plan: " + plural(len(d.Plan), "change")
+	if total > len(d.Plan) {
+		head = fmt.Sprintf("Plan: %d of the %d changes planned (this question)", len(d.Plan), total)
+	}
 	if d.DryRun {
 		head += " (dry run: nothing will be applied)"
 	}
