@@ -444,6 +444,11 @@ func TestConsentHandoffPollsUntilAdminGrants(t *testing.T) {
 	if code != 0 || !strings.Contains(out.String(), "Healthy:") {
 		t.Fatalf("exit %d\n%s", code, out.String())
 	}
+	// The administrator granted them: not "already granted".
+	if s := out.String(); !strings.Contains(s, "the admin consent is in place: the platform's app holds the 6 application permission(s) it asks for") ||
+		strings.Contains(s, "were already granted") {
+		t.Errorf("the consent line does not say the admin consent is in place:\n%s", s)
+	}
 }
 
 func TestDemoConsentHandoffSimulatorPlaysAdmin(t *testing.T) {

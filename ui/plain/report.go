@@ -320,7 +320,12 @@ func (t *Text) Outcome(e *steps.Engine, id steps.ID, ev steps.Event) {
 			for _, g := range ev.Result.Granted {
 				t.printf("  granted %s\n", text.Line(g))
 			}
-			if n := len(ev.Result.AlreadyGranted); n > 0 {
+			switch n := len(ev.Result.AlreadyGranted); {
+			case n > 0 && d != nil && d.ConsentURL != "":
+				// The hand-off: a Global Administrator granted them (or
+				// had); the wizard read them back.
+				t.printf("  the admin consent is in place: the platform's app holds the %d application permission(s) it asks for\n", n)
+			case n > 0:
 				t.printf("  %d permission(s) were already granted\n", n)
 			}
 		} else if d != nil && d.Reason != "" && snap.Status != steps.StatusFailed {

@@ -143,7 +143,10 @@ func stepFacts(snap steps.Snapshot, s *steps.Session, over bool) string {
 			if len(c.Granted) > 0 {
 				parts = append(parts, plural(len(c.Granted), "permission")+" granted")
 			}
-			if len(c.AlreadyGranted) > 0 {
+			switch {
+			case len(c.AlreadyGranted) > 0 && d.ConsentURL != "":
+				parts = append(parts, fmt.Sprintf("%d held after the admin consent", len(c.AlreadyGranted)))
+			case len(c.AlreadyGranted) > 0:
 				parts = append(parts, fmt.Sprintf("%d already granted", len(c.AlreadyGranted)))
 			}
 		}

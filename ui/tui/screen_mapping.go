@@ -72,6 +72,12 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 		}
 		if c := d.Consent; c != nil {
 			line := fmt.Sprintf("%s granted now, %d already granted", plural(len(c.Granted), "permission"), len(c.AlreadyGranted))
+			held := "already granted"
+			if d.ConsentURL != "" {
+				// The hand-off: a Global Administrator granted them (or
+				// had), the wizard only read them back.
+				line, held = fmt.Sprintf("%s held after the admin consent", plural(len(c.AlreadyGranted), "permission")), "held"
+			}
 			if c.Created {
 				line = "service principal created; " + line
 			}
@@ -81,7 +87,7 @@ func renderMapping(st theme.Styles, snap steps.Snapshot, s *steps.Session, width
 				out = append(out, wrapStyled(st.App.Text.Render, g, "   "+st.Check.Pass.Render(st.Icons.Pass)+" ", width)...)
 			}
 			for _, g := range c.AlreadyGranted {
-				out = append(out, wrapStyled(st.App.Muted.Render, g+" (already granted)", "   "+st.Icons.Bullet+" ", width)...)
+				out = append(out, wrapStyled(st.App.Muted.Render, g+" ("+held+")", "   "+st.Icons.Bullet+" ", width)...)
 			}
 		}
 	}

@@ -268,6 +268,17 @@ func TestRenderMapping(t *testing.T) {
 	checkScreen(t, "mapping-handoff", renderMapping, handoff, s, now, func(w, h int) []string {
 		return []string{"Waiting for a Global Administrator", "adminconsent"}
 	})
+	// After the hand-off the permissions are held through the
+	// administrator's consent, not "already granted".
+	handedOff := &steps.MappingDetail{Phase: "mapping", Chosen: &org, ConsentURL: "https://login.microsoftonline.com/tid-1/adminconsent",
+		Consent: &steps.ConsentResult{AlreadyGranted: []string{"Microsoft Graph: AuditLog.Read.All", "Microsoft Graph: Directory.Read.All"}}}
+	out := ansi.Strip(renderMapping(theme.Plain(), steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning, Detail: handedOff}, s, 100, 30, now))
+	if !strings.Contains(out, "Consent: 2 permissions held after the admin consent") || strings.Contains(out, "already granted") {
+		t.Errorf("hand-off consent worded as already granted:\n%s", out)
+	}
+	if f := stepFacts(steps.Snapshot{ID: steps.Mapping, Status: steps.StatusDone, Detail: handedOff}, s, false); !strings.Contains(f, "2 held after the admin consent") {
+		t.Errorf("journal line %q", f)
+	}
 	roles := steps.Snapshot{ID: steps.Mapping, Status: steps.StatusRunning, Detail: &steps.MappingDetail{Phase: "roles", Chosen: &org}}
 	checkScreen(t, "mapping-roles", renderMapping, roles, s, now, func(w, h int) []string {
 		return []string{"Assigning the platform's directory", "roles"}
