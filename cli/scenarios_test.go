@@ -318,7 +318,7 @@ func TestAcceptancePrerequisitesStop(t *testing.T) {
 			if code != ExitStopped {
 				t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errs)
 			}
-			if !strings.Contains(out, "Prerequisites failed: A required prerequisite failed: "+c.check) {
+			if !strings.Contains(out, "Prerequisites stopped: A required prerequisite failed: "+c.check) {
 				t.Fatalf("no prerequisite failure naming %q:\n%s", c.check, out)
 			}
 			if strings.Contains(out, "Step 3/5") {
@@ -431,7 +431,7 @@ func TestAcceptanceWrongTenantStopsBeforeAnyChange(t *testing.T) {
 	if code != ExitStopped {
 		t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errs)
 	}
-	i := strings.Index(out, "Sign-in failed:")
+	i := strings.Index(out, "Sign-in stopped:")
 	if i < 0 {
 		t.Fatalf("no sign-in failure:\n%s", out)
 	}
@@ -484,7 +484,7 @@ func TestDemoWrongTenantIsRefusedByTheGuard(t *testing.T) {
 	if code != ExitStopped {
 		t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errs)
 	}
-	i := strings.Index(out, "Sign-in failed:")
+	i := strings.Index(out, "Sign-in stopped:")
 	if i < 0 {
 		t.Fatalf("no sign-in failure:\n%s", out)
 	}

@@ -113,3 +113,25 @@ func TestBatchTextRunningMarkAndNoRepeatedLine(t *testing.T) {
 		t.Errorf("a new state of the same tenant was not printed:\n%s", out.String())
 	}
 }
+
+// A failure is headed by its step and whether it stopped for the
+// technician (exit 3) or failed; a message that already says the step
+// failed is not prefixed twice.
+func TestFailedLine(t *testing.T) {
+	for _, c := range []struct {
+		title string
+		f     steps.Failure
+		want  string
+	}{
+		{"Prerequisites", steps.Failure{Kind: steps.FailStopped, Message: "A required prerequisite failed: Global Administrator."},
+			"Prerequisites stopped: A required prerequisite failed: Global Administrator."},
+		{"Sign-in", steps.Failure{Kind: steps.FailError, Message: "Sign-in failed: AADSTS900144: The request body must contain grant_type."},
+			"Sign-in failed: AADSTS900144: The request body must contain grant_type."},
+		{"Mapping", steps.Failure{Kind: steps.FailError, Message: "AADSTS650051: invalid permissions."},
+			"Mapping failed: AADSTS650051: invalid permissions."},
+	} {
+		if got := failedLine(c.title, &c.f); got != c.want {
+			t.Errorf("failedLine(%q, %q) = %q, want %q", c.title, c.f.Message, got, c.want)
+		}
+	}
+}

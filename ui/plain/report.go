@@ -470,7 +470,7 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 		if f.Kind == steps.FailPending {
 			t.printf("\nHealth still pending: %s\n", text.Line(f.Message))
 		} else {
-			t.printf("\n%s failed: %s\n", e.Current().Title(), text.Line(f.Message))
+			t.printf("\n%s\n", failedLine(e.Current().Title(), f))
 		}
 		if f.Remedy != "" {
 			for _, l := range strings.Split(f.Remedy, "\n") {
@@ -515,6 +515,22 @@ func (t *Text) Finished(e *steps.Engine, code int, err error) {
 	}
 }
 
+// failedLine heads a step's failure: "Sign-in failed: …", or "Prerequisites
+// stopped: …" for a run stopped for the technician (exit 3, the TUI's
+// "Stopped"); a message that already names the step's failure ("Sign-in
+// failed: AADSTS…") is not prefixed twice.
+func failedLine(title string, f *steps.Failure) string {
+	msg := text.Line(f.Message)
+	word := "failed"
+	if f.Kind == steps.FailStopped {
+		word = "stopped"
+	}
+	if strings.HasPrefix(msg, title+" failed") || strings.HasPrefix(msg, title+" stopped") {
+		return msg
+	}
+	return title + " " + word + ": " + msg
+}
+
 // flushLeftovers prints rows still held when the run ends before their
 // step continued (sign-in failed while the prerequisites waited).
 func (t *Text) flushLeftovers(e *steps.Engine) {
@@ -551,7 +567,7 @@ func (t *Text) flushLeftovers(e *steps.Engine) {
 func (t *Text) finishedFlow(e *steps.Engine, d *steps.Done) {
 	s := e.Session()
 	if f := e.Failure(); f != nil && (d.Report == nil || e.Current().ID() != steps.Checks) {
-		t.printf("\n%s failed: %s\n", e.Current().Title(), text.Line(f.Message))
+		t.printf("\n%s\n", failedLine(e.Current().Title(), f))
 		if f.Remedy != "" {
 			for _, l := range strings.Split(f.Remedy, "\n") {
 				t.printf("  what to do: %s\n", text.Line(l))
