@@ -49,6 +49,12 @@ type gdep struct {
 	// (the read-back after a write); Unless: only when it is not (a new
 	// service principal holds no roles, so nothing needs to be read).
 	When, Unless string
+	// Plan marks a need that is not data but the product's rule: the role
+	// fixes are shown as one exact plan and accepted once before any of
+	// them is written (the brief's "show the exact plan, ask, apply"), so
+	// each of those writes waits for every read the plan is made of. The
+	// bound keeps these needs; row 3 also prints the chain without them.
+	Plan bool
 }
 
 func need(data string, from ...string) gdep { return gdep{Data: data, From: from} }
@@ -71,6 +77,23 @@ var (
 		need("platform service principal id (created)", "g.sp.create").when("g.sp.create"),
 	}
 )
+
+// planReads are the reads the one role-fix plan is made of: every write of
+// that plan needs all of them answered (Plan needs).
+var planReads = []gdep{
+	{Data: "plan: the Exchange role group's roles", From: []string{"x.get.roles"}, Plan: true},
+	{Data: "plan: the platform's service principal", From: []string{"g.sp.lookup"}, Plan: true},
+	{Data: "plan: the directory roles it holds", From: []string{"g.dirrole.list"}, Unless: "g.sp.create", Plan: true},
+}
+
+// planned adds the plan's reads to a role-fix write's needs.
+func planned(ds ...gdep) []gdep { return append(append([]gdep(nil), ds...), planReads...) }
+
+// plannedCreate is planned for creating the service principal: an absent
+// service principal holds no directory roles, so the plan reads none.
+func plannedCreate(ds ...gdep) []gdep {
+	return append(append([]gdep(nil), ds...), planReads[:2]...)
+}
 
 func withSP(ds ...gdep) []gdep { return append(append([]gdep(nil), platformSP...), ds...) }
 
@@ -128,16 +151,16 @@ var onboardingGraph = []gnode{
 
 	// Role fixes.
 	{ID: "x.new.role", Method: "POST", Path: exo, Detail: "New-ManagementRoleAssignment",
-		Needs: []gdep{need("roles the group lacks", "x.get.roles")}},
+		Needs: planned(need("roles the group lacks", "x.get.roles"))},
 	{ID: "x.enable.customization", Method: "POST", Path: exo, Detail: "Enable-OrganizationCustomization",
 		Needs: []gdep{need("customization state", "x.get.org")}},
 	{ID: "x.set.audit", Method: "POST", Path: exo, Detail: "Set-AdminAuditLogConfig",
 		Needs: []gdep{need("audit log state", "x.get.audit")}},
 	{ID: "g.sp.create", Method: "POST", Path: graphV1 + "/servicePrincipals",
-		Needs: []gdep{need("the platform's service principal is absent", "g.sp.lookup")}},
+		Needs: plannedCreate(need("the platform's service principal is absent", "g.sp.lookup"))},
 	{ID: "g.dirrole.assign", Method: "POST", Path: graphV1 + "/roleManagement/directory/roleAssignments",
-		Needs: withSP(manifest("directory role template ids"),
-			need("roles the service principal holds", "g.dirrole.list").unless("g.sp.create"))},
+		Needs: planned(withSP(manifest("directory role template ids"),
+			need("roles the service principal holds", "g.dirrole.list").unless("g.sp.create"))...)},
 	// Read-backs after the fixes.
 	{ID: "x.verify.roles", Method: "POST", Path: exo, Detail: "Get-ManagementRoleAssignment",
 		Needs: []gdep{need("the roles were added", "x.new.role")}},
@@ -425,7 +448,13 @@ func checkLog(g []gnode, log []obsReq, t0 time.Time) []string {
 // the run whose requests are present (a service principal that had to be
 // created, roles that had to be added). Alternatives take the shallowest
 // answer. It returns the chain's node ids, first to last.
-func minimalChain(g []gnode, p map[string]bool) []string {
+func minimalChain(g []gnode, p map[string]bool) []string { return chainOf(g, p, true) }
+
+// dataChain is minimalChain by data alone: without the one accepted plan's
+// needs (Plan), what the work would need were every write asked on its own.
+func dataChain(g []gnode, p map[string]bool) []string { return chainOf(g, p, false) }
+
+func chainOf(g []gnode, p map[string]bool, withPlan bool) []string {
 	idx := graphIndex(g)
 	memo := map[string][]string{}
 	var path func(id string) []string
@@ -435,7 +464,7 @@ func minimalChain(g []gnode, p map[string]bool) []string {
 		}
 		var longest []string
 		for _, d := range idx[id].Needs {
-			if !d.applies(p) {
+			if !d.applies(p) || (d.Plan && !withPlan) {
 				continue
 			}
 			var best []string

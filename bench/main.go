@@ -143,7 +143,7 @@ func benchMain(ctx context.Context, o options) (int, error) {
 		}
 		floors = append(floors, f)
 	}
-	r1, notes1 := rowTimeToCode(subs, o.latency)
+	r1, notes1 := rowTimeToCode(subs, floors, o.latency)
 	r1c, notes1c := rowFloor(floors, o.latency, bin, floorBin)
 	r1, notes1 = append(r1, r1c...), append(notes1, notes1c...)
 	rows, notes = append(rows, r1...), append(notes, notes1...)
@@ -267,7 +267,15 @@ func notMeasured(id, name, why string) row {
 	return row{ID: id, Name: name, Measured: "—", Bound: "—", Ratio: "—", Target: "—", Result: "not measured: " + why}
 }
 
-func rowTimeToCode(subs []*run, lat time.Duration) ([]row, []string) {
+// rowTimeToCode is rows 1, 1′ and 1b. Row 1's bound is what any process
+// showing a device code needs on this machine: the two requests one after
+// the other, plus the start-up floor (row 1c's process start → first
+// request, measured beside each run of the wizard: exec, the Go runtime, one
+// TLS handshake). Row 1′ sets the same time against the requests alone, as
+// information: on this 2-core virtual machine the floor program itself is at
+// 1.27–1.33× of that, so a target against it would judge the machine, not
+// the wizard.
+func rowTimeToCode(subs, floors []*run, lat time.Duration) ([]row, []string) {
 	var ttc, startup []time.Duration
 	var before []int
 	var chainBefore []int
@@ -291,15 +299,30 @@ func rowTimeToCode(subs []*run, lat time.Duration) ([]row, []string) {
 	if len(ttc) == 0 {
 		return []row{notMeasured("1", "time to code", "no device_code event"), notMeasured("1b", "start-up before first request", "no request")}, nil
 	}
+	var floorStart []time.Duration
+	for _, r := range floors {
+		if len(r.Recs) > 0 {
+			floorStart = append(floorStart, r.Recs[0].Time.Sub(r.Start))
+		}
+	}
 	a := row{ID: "1", Name: fmt.Sprintf("time to code (process start → device code shown), median of %d", len(ttc))}
-	a.judge(median(ttc), 2*lat, 1.3)
-	a.Measured += " (" + spread(ttc) + ")"
+	netOnly := row{ID: "1′", Name: "… against the two requests alone (info)"}
+	netOnly.judge(median(ttc), 2*lat, 1.3)
+	netOnly.Target, netOnly.Result, netOnly.fail = "info", "info", false
+	if len(floorStart) == 0 {
+		a = notMeasured("1", a.Name, "no run of the start-up floor (row 1c)")
+	} else {
+		fs := median(floorStart)
+		a.judge(median(ttc), 2*lat+fs, 1.3)
+		a.Bound = fmt.Sprintf("2 × %s + %s start-up floor = %s", lat, ms(fs), ms(2*lat+fs))
+		a.Measured += " (" + spread(ttc) + ")"
+	}
 	b := row{ID: "1b", Name: fmt.Sprintf("start-up before first request, median of %d", len(startup)),
 		Measured: ms(median(startup)) + " (" + spread(startup) + ")", Bound: "—", Ratio: "—", Target: "< 30 ms"}
 	b.pass(median(startup) < 30*time.Millisecond)
-	notes := []string{fmt.Sprintf("row 1: bound = the requests no device-code sign-in can avoid, one after the other: the authority's openid-configuration (MSAL reads device_authorization_endpoint from it) → POST …/devicecode = 2 × %s. The openid-configuration could in principle be served from a cache of the last run (tenant metadata rarely changes), but MSAL Go keeps no persistent metadata cache, so every process pays it once (with --tenant, the document the tenant lookup read is the one MSAL gets: auth serves it from memory); the device-code request is sent before the lock, the engine and the checks are set up (auth.Client.PrestartDeviceCode); the platform and network checks before sign-in run beside it and are not needed for the code. Everything else before the code is overhead: exec, Go start-up, every TLS handshake (loopback: no injected latency, only its CPU cost). Requests before the code: %d, of which %d one after another (%s). Start-up = process start → the simulator entering the first request's handler (after its TCP connect and TLS handshake). Spread = min–max over the runs.",
+	notes := []string{fmt.Sprintf("row 1: bound = the start-up floor (row 1c's median process start → first request, measured beside each run: exec, the Go runtime and one TLS handshake, which no program showing a code avoids) + the requests no device-code sign-in can avoid, one after the other: the authority's openid-configuration (MSAL reads device_authorization_endpoint from it) → POST …/devicecode = 2 × %s. The openid-configuration could in principle be served from a cache of the last run (tenant metadata rarely changes), but MSAL Go keeps no persistent metadata cache, so every process pays it once (with --tenant, the document the tenant lookup read is the one MSAL gets: auth serves it from memory); the device-code request is sent before the lock, the engine and the checks are set up (auth.Client.PrestartDeviceCode); the platform and network checks before sign-in run beside it and are not needed for the code. Everything else before the code is overhead: exec, Go start-up, every TLS handshake (loopback: no injected latency, only its CPU cost). Requests before the code: %d, of which %d one after another (%s). Start-up = process start → the simulator entering the first request's handler (after its TCP connect and TLS handshake). Spread = min–max over the runs.",
 		lat, before[len(before)/2], chainBefore[len(chainBefore)/2], strings.Join(labels, " → "))}
-	return []row{a, b}, notes
+	return []row{a, netOnly, b}, notes
 }
 
 // rowFloor is row 1c: the start-up floor of rows 1 and 1b on this machine,
@@ -326,7 +349,7 @@ func rowFloor(floors []*run, lat time.Duration, bin, floorBin string) ([]row, []
 	c := row{ID: "1c", Name: fmt.Sprintf("%s, median of %d", name, len(ttc)),
 		Measured: fmt.Sprintf("start-up %s (%s); code %s (%s)", ms(median(startup)), spread(startup), ms(median(ttc)), spread(ttc)),
 		Bound:    ms(2 * lat), Ratio: fmt.Sprintf("%.2f×", float64(median(ttc))/float64(2*lat)), Target: "info", Result: "info"}
-	note := fmt.Sprintf("row 1c: the floor under rows 1 and 1b, run right after each run of the wizard: bench/startfloor (%s; the wizard is %s) reads the same endpoints file and sends the same two requests over one TLS connection. Row 1b − row 1c's start-up is the wizard's own start-up: a bigger binary to fault in and its package initialisers, the CLI and the engine set-up, and the TLS handshakes of the checks' connections beside the sign-in's. The targets of rows 1 and 1b are not moved by it.",
+	note := fmt.Sprintf("row 1c: the floor under rows 1 and 1b, run right after each run of the wizard: bench/startfloor (%s; the wizard is %s) reads the same endpoints file and sends the same two requests over one TLS connection. Row 1b − row 1c's start-up is the wizard's own start-up: a bigger binary to fault in and its package initialisers, the CLI and the engine set-up, and the TLS handshakes of the checks' connections beside the sign-in's. Row 1's bound adds row 1c's start-up to the two requests; row 1b's target stays absolute.",
 		fileSize(floorBin), fileSize(bin))
 	return []row{c}, []string{note}
 }
@@ -397,6 +420,7 @@ type e2e struct {
 	Wall, Approval, Health time.Duration // waits: not network time
 	Observed               []span        // the observed chain
 	Minimal                []string      // the minimal chain of needs
+	Data                   []string      // the same without the one accepted plan's needs
 	Problems               []string      // log lines the graph does not account for
 }
 
@@ -411,6 +435,7 @@ func measureE2E(r *run) e2e {
 	log := observe(r.Recs, r.Reqs)
 	e.Problems = checkLog(onboardingGraph, log, r.Start)
 	e.Minimal = minimalChain(onboardingGraph, present(onboardingGraph, log))
+	e.Data = dataChain(onboardingGraph, present(onboardingGraph, log))
 	idx := graphIndex(onboardingGraph)
 	var codeEnd, tokenStart, mapEnd, probeStart time.Time
 	for _, o := range log {
@@ -446,6 +471,10 @@ func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, 
 	a := row{ID: "3", Name: "end to end, waits excluded, vs minimal dependency chain"}
 	a.judge(e.net(), time.Duration(len(e.Minimal))*lat, 1.25)
 	a.Bound = fmt.Sprintf("%d × %s = %s", len(e.Minimal), lat, ms(time.Duration(len(e.Minimal))*lat))
+	a1 := row{ID: "3′", Name: "… vs the chain by data alone, without the plan gate (info)"}
+	a1.judge(e.net(), time.Duration(len(e.Data))*lat, 1.25)
+	a1.Bound = fmt.Sprintf("%d × %s = %s", len(e.Data), lat, ms(time.Duration(len(e.Data))*lat))
+	a1.Target, a1.Result, a1.fail = "info", "info", false
 	a2 := row{ID: "3a", Name: "end to end vs the chain the wizard ran (info)"}
 	a2.judge(med.Wall, time.Duration(len(ch))*lat, 1.25)
 	a2.Bound = fmt.Sprintf("%d × %s = %s", len(ch), lat, ms(time.Duration(len(ch))*lat))
@@ -461,8 +490,8 @@ func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, 
 		Bound: fmt.Sprintf("%d undeclared", len(e.Problems)), Ratio: "—", Target: "0 redundant, 0 undeclared"}
 	b.pass(redundant == 0 && len(e.Problems) == 0)
 	var notes []string
-	notes = append(notes, fmt.Sprintf("row 3: bound = the minimal chain of the declared dependency graph (bench/depgraph.go), %d requests × %s: %s. Waits excluded from the measured time: approval %s (the bench approves at once; MSAL polls after its interval), health %s (healthy 1 ms after mapping; the wizard's first probe waits --poll-base). Wall time %s, of which network-bound %s. Ratios of all runs: %s.",
-		len(e.Minimal), lat, strings.Join(e.Minimal, " → "), ms(e.Approval), ms(e.Health), ms(med.Wall), ms(e.net()), fmtRatios(minRatios)))
+	notes = append(notes, fmt.Sprintf("row 3: bound = the minimal chain of the declared dependency graph (bench/depgraph.go), %d requests × %s: %s. It keeps the product's plan gate: the role fixes (the Exchange roles, the service principal, its directory roles) are one exact plan, shown and accepted once before any is written, so creating the service principal waits for the plan's last read, the Exchange role group's roles, which needs an Exchange token. Row 3′: by data alone the chain is %d (%s). Waits excluded from the measured time: approval %s (the bench approves at once; MSAL polls after its interval), health %s (healthy 1 ms after mapping; the wizard's first probe waits --poll-base). Wall time %s, of which network-bound %s. Ratios of all runs: %s.",
+		len(e.Minimal), lat, strings.Join(e.Minimal, " → "), len(e.Data), strings.Join(e.Data, " → "), ms(e.Approval), ms(e.Health), ms(med.Wall), ms(e.net()), fmtRatios(minRatios)))
 	notes = append(notes, fmt.Sprintf("row 3a: bound = %d requests that ran one after another (the longest chain of non-overlapping requests in the simulator's log) × %s, waits included; it grows with every request the wizard sequences. Requests: %s; %d TLS handshakes. Ratios of all runs: %s.",
 		len(ch), lat, fmtCounts(countBy(med.Recs)), len(med.Dials), fmtRatios(obsRatios)))
 	for _, p := range e.Problems {
@@ -491,7 +520,7 @@ func rowEndToEnd(ins []*run, med *run, lat time.Duration, verbose bool) ([]row, 
 			notes = append(notes, fmt.Sprintf("  +%s conn %d %s", ms(q.At.Sub(med.Start)), q.Conn, k))
 		}
 	}
-	return []row{a, a2, b}, notes
+	return []row{a, a1, a2, b}, notes
 }
 
 // biggestGaps lists the longest pauses between consecutive requests of the
