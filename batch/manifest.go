@@ -307,6 +307,35 @@ func Latest(stateDir string, unfinished bool) (string, error) {
 	return "", fmt.Errorf("no batch in %s: start one with `itdr-onboard batch run`", filepath.Join(stateDir, "batches"))
 }
 
+// ToResume is the batch `batch resume` continues without --batch: the
+// newest one not finished, else the newest finished one that still has
+// tenants handed off or failed (the hand-offs say "then batch resume": the
+// customer approved, the technician resumes). again counts those tenants
+// (0 for an unfinished batch).
+func ToResume(stateDir string) (id string, again int, err error) {
+	id, err = Latest(stateDir, true)
+	if err == nil {
+		return id, 0, nil
+	}
+	ids, lerr := List(stateDir)
+	if lerr != nil || len(ids) == 0 {
+		return "", 0, err
+	}
+	p, perr := LoadProgress(stateDir, ids[0])
+	if perr != nil {
+		return "", 0, err
+	}
+	for _, t := range p.Tenants {
+		if t.State == steps.TenantHandedOff || t.State == steps.TenantFailed {
+			again++
+		}
+	}
+	if again == 0 {
+		return "", 0, fmt.Errorf("the newest batch (%s) has finished with no tenant handed off or failed: nothing to resume; pass --batch ID to run an older one again", ids[0])
+	}
+	return ids[0], again, nil
+}
+
 // Resolve finds a batch by id or a unique prefix of it.
 func Resolve(stateDir, id string) (string, error) {
 	ids, err := List(stateDir)

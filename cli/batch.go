@@ -399,6 +399,12 @@ Exit codes: 0 every tenant healthy or skipped, 1 a tenant failed, 2 usage, 3 dec
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base := g.stateDirOr(defaultStateDir())
 			id, err := pickBatch(base, sb.batchID, true)
+			if err != nil && sb.batchID == "" {
+				var again int
+				if id, again, err = batch.ToResume(base); err == nil {
+					fmt.Fprintf(io.Err, "Every batch has finished; resuming the newest, %s, for its %d tenant(s) handed off or failed (lanes read again).\n", id, again)
+				}
+			}
 			if err != nil {
 				return usageError("%v", err)
 			}

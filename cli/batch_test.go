@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,5 +446,59 @@ func TestBatchResumeRefusedWhileAnotherRunHoldsTheBatch(t *testing.T) {
 		if after[f] != b {
 			t.Errorf("%s was rewritten by the refused resume", f)
 		}
+	}
+}
+
+// A finished batch with tenants handed off is what `batch resume` without
+// --batch continues (the hand-offs say "then batch resume" once the customer
+// has acted); a finished batch with nothing left is refused, naming why.
+func TestBatchResumeWithoutIDTakesTheNewestFinishedBatchWithHandOffs(t *testing.T) {
+	t.Parallel()
+	bs := startBatchSim(t)
+	code, out, errs := runCLI(t, nil, bs.runArgs()...)
+	if code != batch.ExitHandedOff {
+		t.Fatalf("batch run: exit %d\n%s\n%s", code, clipOut(out), errs)
+	}
+	first, fin := batchFinished(t, out)
+	id, _ := fin["batch_id"].(string)
+	handedOff := 0
+	for _, tn := range first {
+		if tn.State == steps.TenantHandedOff {
+			handedOff++
+		}
+	}
+	if handedOff == 0 {
+		t.Fatal("the demo batch handed off no tenant")
+	}
+	code, out, errs = runCLI(t, nil, "batch", "resume", "--endpoints", bs.ep, "--auth", "device", "--state-dir", bs.stateDir, "--json")
+	if code != batch.ExitHandedOff {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, clipOut(out), errs)
+	}
+	if want := fmt.Sprintf("resuming the newest, %s, for its %d tenant(s) handed off or failed", id, handedOff); !strings.Contains(errs, want) {
+		t.Fatalf("resume did not say which batch it took (%q):\n%s", want, errs)
+	}
+	if _, fin := batchFinished(t, out); fin["batch_id"] != id {
+		t.Fatalf("resumed batch %v, want %s", fin["batch_id"], id)
+	}
+	if p, err := batch.LoadProgress(bs.stateDir, id); err != nil || !p.Finished || p.Runs != 2 {
+		t.Fatalf("progress after the resume: %+v %v", p, err)
+	}
+
+	// Nothing handed off or failed: nothing to resume, nothing written.
+	p, err := batch.LoadProgress(bs.stateDir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range p.Tenants {
+		if tp.State == steps.TenantHandedOff || tp.State == steps.TenantFailed {
+			tp.State = steps.TenantSkipped
+		}
+	}
+	if err := batch.SaveProgress(bs.stateDir, p); err != nil {
+		t.Fatal(err)
+	}
+	_, again, err := batch.ToResume(bs.stateDir)
+	if err == nil || again != 0 || !strings.Contains(err.Error(), "nothing to resume") || !strings.Contains(err.Error(), "--batch ID") {
+		t.Fatalf("a finished batch with nothing left: %d, %v", again, err)
 	}
 }
