@@ -6,18 +6,14 @@ import (
 	"sync"
 
 	"itdr-onboard/platform"
+	"itdr-onboard/steps"
 )
 
-// PlatformClient is what a batch needs of *platform.Client.
+// PlatformClient is what a batch needs of *platform.Client: what every
+// tenant flow's executor needs, plus the account and the batch-wide lists.
 type PlatformClient interface {
+	steps.PlatformAPI
 	Account(ctx context.Context) (platform.Account, error)
-	App(ctx context.Context) (platform.App, error)
-	Organizations(ctx context.Context, nameFilter, pageToken string, limit int) (platform.OrganizationPage, error)
-	AllOrganizations(ctx context.Context, nameFilter string) ([]platform.Organization, error)
-	IntegrationForTenant(ctx context.Context, tenantID string) (*platform.Integration, error)
-	CreateIntegration(ctx context.Context, tenantID, organizationID string) (platform.Integration, error)
-	Integration(ctx context.Context, id string) (platform.Integration, error)
-	DeleteIntegration(ctx context.Context, id string) error
 	AllIntegrations(ctx context.Context, statuses ...string) ([]platform.Integration, error)
 	IntegrationChanges(ctx context.Context, cursor string) (platform.IntegrationChanges, error)
 }
