@@ -267,6 +267,17 @@ func notMeasured(id, name, why string) row {
 	return row{ID: id, Name: name, Measured: "—", Bound: "—", Ratio: "—", Target: "—", Result: "not measured: " + why}
 }
 
+// codeTimes reads a row-1 run (the wizard's or the floor's): its
+// device_code event and its start-up (process start → the simulator
+// entering the first request); ok is false when either is missing.
+func codeTimes(r *run) (dc event, startup time.Duration, ok bool) {
+	dc, ok = findEvent(r.Events, "device_code")
+	if !ok || len(r.Recs) == 0 {
+		return dc, 0, false
+	}
+	return dc, r.Recs[0].Time.Sub(r.Start), true
+}
+
 // rowTimeToCode is rows 1, 1′ and 1b. Row 1's bound is what any process
 // showing a device code needs on this machine: the two requests one after
 // the other, plus the start-up floor (row 1c's process start → first
@@ -281,12 +292,12 @@ func rowTimeToCode(subs, floors []*run, lat time.Duration) ([]row, []string) {
 	var chainBefore []int
 	var labels []string
 	for _, r := range subs {
-		dc, ok := findEvent(r.Events, "device_code")
-		if !ok || len(r.Recs) == 0 {
+		dc, first, ok := codeTimes(r)
+		if !ok {
 			continue
 		}
 		ttc = append(ttc, dc.Time.Sub(r.Start))
-		startup = append(startup, r.Recs[0].Time.Sub(r.Start))
+		startup = append(startup, first)
 		sp := window(spansOf(r.Recs), r.Start, dc.Time)
 		before = append(before, len(sp))
 		ch := chain(sp)
@@ -301,8 +312,8 @@ func rowTimeToCode(subs, floors []*run, lat time.Duration) ([]row, []string) {
 	}
 	var floorStart []time.Duration
 	for _, r := range floors {
-		if len(r.Recs) > 0 {
-			floorStart = append(floorStart, r.Recs[0].Time.Sub(r.Start))
+		if _, first, ok := codeTimes(r); ok {
+			floorStart = append(floorStart, first)
 		}
 	}
 	a := row{ID: "1", Name: fmt.Sprintf("time to code (process start → device code shown), median of %d", len(ttc))}
@@ -335,12 +346,10 @@ func rowTimeToCode(subs, floors []*run, lat time.Duration) ([]row, []string) {
 func rowFloor(floors []*run, lat time.Duration, bin, floorBin string) ([]row, []string) {
 	var ttc, startup []time.Duration
 	for _, r := range floors {
-		dc, ok := findEvent(r.Events, "device_code")
-		if !ok || len(r.Recs) == 0 {
-			continue
+		if dc, first, ok := codeTimes(r); ok {
+			ttc = append(ttc, dc.Time.Sub(r.Start))
+			startup = append(startup, first)
 		}
-		ttc = append(ttc, dc.Time.Sub(r.Start))
-		startup = append(startup, r.Recs[0].Time.Sub(r.Start))
 	}
 	name := "floor: the same 2 requests from a minimal Go program (bench/startfloor)"
 	if len(ttc) == 0 {
