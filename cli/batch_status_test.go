@@ -24,17 +24,7 @@ func startPendingBatchSim(t *testing.T) (*batchSim, func(time.Duration)) {
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	sc := sim.PartnerDemoScenario()
 	sc.Platform.HealthyAfter = sim.Duration(time.Hour)
-	srv, err := sim.StartPartner(sc, sim.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	ep := filepath.Join(dir, "endpoints.json")
-	if err := srv.Endpoints().Save(ep); err != nil {
-		t.Fatal(err)
-	}
-	return &batchSim{srv: srv, ep: ep, stateDir: filepath.Join(dir, "state")}, func(d time.Duration) { offset.Add(int64(d)) }
+	return startPartnerSim(t, sc, sim.Options{Now: now}), func(d time.Duration) { offset.Add(int64(d)) }
 }
 
 // platformListRequests counts the simulator's GET /v1/integrations list

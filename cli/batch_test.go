@@ -35,7 +35,14 @@ func startBatchSim(t *testing.T) *batchSim {
 // startBatchSimWith is startBatchSim with simulator options (latency).
 func startBatchSimWith(t *testing.T, opt sim.Options) *batchSim {
 	t.Helper()
-	srv, err := sim.StartPartner(sim.PartnerDemoScenario(), opt)
+	return startPartnerSim(t, sim.PartnerDemoScenario(), opt)
+}
+
+// startPartnerSim starts the partner simulator on a scenario and saves its
+// endpoints file in a fresh directory, beside the state directory.
+func startPartnerSim(t *testing.T, sc *sim.PartnerScenario, opt sim.Options) *batchSim {
+	t.Helper()
+	srv, err := sim.StartPartner(sc, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

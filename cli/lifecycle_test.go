@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"itdr-onboard/internal/testutil"
 	"itdr-onboard/m365"
 	"itdr-onboard/sim"
 	"itdr-onboard/steps"
@@ -21,22 +21,7 @@ import (
 const simTenant = "3f9c8f2e-6d0b-4c1e-9a57-1b2d3c4e5f60"
 
 // syncBuf is a bytes.Buffer safe to read while the CLI writes to it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testutil.SyncBuffer
 
 // lcScenario loads a built-in scenario with instant sign-in and short
 // health and consent durations.

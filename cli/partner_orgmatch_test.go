@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,17 +30,7 @@ func orgMatchSim(t *testing.T) (*batchSim, sim.CustomerSpec, string) {
 	if orgID == "" {
 		t.Fatalf("no organization named %q in the demo scenario", c.DisplayName)
 	}
-	srv, err := sim.StartPartner(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	ep := filepath.Join(dir, "endpoints.json")
-	if err := srv.Endpoints().Save(ep); err != nil {
-		t.Fatal(err)
-	}
-	return &batchSim{srv: srv, ep: ep, stateDir: filepath.Join(dir, "state")}, c, orgID
+	return startPartnerSim(t, sc, sim.Options{}), c, orgID
 }
 
 // writes lists what changed: Partner Center and platform writes, and the

@@ -1,7 +1,6 @@
 package customer_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"sync"
@@ -9,27 +8,13 @@ import (
 	"time"
 
 	"itdr-onboard/customer"
+	"itdr-onboard/internal/testutil"
 	"itdr-onboard/sim"
 	"itdr-onboard/steps"
 	"itdr-onboard/ui/tui"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testutil.SyncBuffer
 
 // The TUI drives a customer run like onboard's (partner onboard in a
 // terminal): the consent bootstrap's screen, the steps, the final screen.

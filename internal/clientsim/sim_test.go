@@ -296,18 +296,25 @@ func TestDehydratedSimulator(t *testing.T) {
 	}
 }
 
-// The platform client's list of every integration (one request per
-// interval for a whole batch) against the partner simulator's platform.
-func TestPlatformAllIntegrationsAgainstPartnerSimulator(t *testing.T) {
-	t.Parallel()
+// partnerPlatform starts the partner simulator (40 generated customers,
+// seed 5) and the real platform client against it.
+func partnerPlatform(t *testing.T) (*sim.PartnerScenario, *sim.PartnerServer, *platform.Client) {
+	t.Helper()
 	sc := sim.GeneratePartnerScenario(40, 5)
 	srv, err := sim.StartPartner(sc, sim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	ep := srv.Endpoints()
-	pc := platform.New(ep.HTTPClient(), ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+	return sc, srv, platform.New(ep.HTTPClient(), ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+}
+
+// The platform client's list of every integration (one request per
+// interval for a whole batch) against the partner simulator's platform.
+func TestPlatformAllIntegrationsAgainstPartnerSimulator(t *testing.T) {
+	t.Parallel()
+	sc, srv, pc := partnerPlatform(t)
 	ctx := context.Background()
 	all, err := pc.AllIntegrations(ctx)
 	if err != nil {
@@ -340,14 +347,7 @@ func TestPlatformAllIntegrationsAgainstPartnerSimulator(t *testing.T) {
 // id; a cursor the platform refuses is an invalid request.
 func TestPlatformIntegrationChangesAgainstPartnerSimulator(t *testing.T) {
 	t.Parallel()
-	sc := sim.GeneratePartnerScenario(40, 5)
-	srv, err := sim.StartPartner(sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ep := srv.Endpoints()
-	pc := platform.New(ep.HTTPClient(), ep.Platform, ep.PlatformAPIKey, ep.PlatformAPISecret)
+	sc, srv, pc := partnerPlatform(t)
 	ctx := context.Background()
 	full, err := pc.IntegrationChanges(ctx, "")
 	if err != nil || !full.Full || full.Cursor == "" || len(full.Integrations) != len(sc.Platform.Integrations) || len(full.Integrations) == 0 {
